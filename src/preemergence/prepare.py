@@ -1,0 +1,165 @@
+"""The prepare stage: region store -> validated segment tables, folds, Table 1, statistics."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import baseline, segments, validation
+from .artifacts import write_csv, write_json, atomic_write_text
+from .constants import time_bin_label
+from .regionstore import RegionStore, load_region_store, replace_directory
+from .metrics import mean_std
+
+
+@dataclass
+class PrepareResult:
+    tables: dict[float, pd.DataFrame]
+    standardisation: dict[float, dict]
+    folds: dict[str, int]
+    reports: dict[float, validation.ValidationReport]
+    separability: dict[float, list[float]]
+
+    @property
+    def valid(self) -> bool:
+        return all(r.success for r in self.reports.values())
+
+
+def plan_from_params(prepare_params: dict) -> segments.SamplingPlan:
+    return segments.SamplingPlan(pe_per_ear=prepare_params["pe_per_ear"],
+                                 ne_per_ear=prepare_params["ne_per_ear"],
+                                 ne_per_cr=prepare_params["ne_per_cr"],
+                                 n_folds=prepare_params["n_folds"])
+
+
+def build_segment_sets(store: RegionStore, plan: segments.SamplingPlan, seed: int,
+                       progress: bool = False) -> PrepareResult:
+    """Sample, measure and validate the segment table of every time bin."""
+    folds = segments.assign_folds(store, plan.n_folds, seed)
+    tables, constants, reports, separability = {}, {}, {}, {}
+    bins = store.time_bins
+    if progress:
+        from tqdm import tqdm
+        bins = tqdm(bins, desc="preparing time bins", unit="bin")
+    for t in bins:
+        tables[t], constants[t] = segments.segment_table(store, t, folds, plan, seed)
+        reports[t] = validation.validate_segment_table(
+            tables[t], pe_per_ear=plan.pe_per_ear, ne_per_ear=plan.ne_per_ear,
+            ne_per_cr=plan.ne_per_cr, n_folds=plan.n_folds, name=time_bin_label(t))
+        separability[t] = baseline.mtot_tss_by_fold(tables[t])
+    return PrepareResult(tables, constants, folds, reports, separability)
+
+
+def data_source(store: RegionStore) -> str:
+    """'synthetic', 'real' or 'mixed', from the regions' SOURCE keywords."""
+    sources = {r.source for r in store.regions}
+    return sources.pop() if len(sources) == 1 else "mixed"
+
+
+def write_validation(result: PrepareResult, reports_dir: Path) -> None:
+    """Validation results per time bin plus a summary (written even when validation fails)."""
+    out = Path(reports_dir) / "validation"
+    summary = {}
+    for t, report in result.reports.items():
+        validation.save_report(report, out / f"segments_{time_bin_label(t)}.json")
+        summary[time_bin_label(t)] = {"success": report.success, "failed": report.failed}
+    write_json(out / "summary.json", summary)
+
+
+def write_segment_sets(result: PrepareResult, store: RegionStore, out_dir: Path) -> None:
+    """Segment tables, folds and standardisation constants into out_dir (whole folder, atomic)."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        for t, table in result.tables.items():
+            write_csv(tmp / f"segments_{time_bin_label(t)}.csv", table)
+        kinds = {r.region_id: r.kind for r in store.regions}
+        folds = pd.DataFrame({"region_id": list(result.folds),
+                              "kind": [kinds[r] for r in result.folds],
+                              "fold": list(result.folds.values())})
+        write_csv(tmp / "folds.csv", folds.sort_values("region_id"))
+        write_json(tmp / "standardisation.json",
+                   {time_bin_label(t): c for t, c in result.standardisation.items()})
+        replace_directory(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def statistics(result: PrepareResult) -> dict:
+    """Data-set statistics per time bin (counts, MTOT quartiles in Mx, quick MTOT-DA TSS)."""
+    stats = {}
+    for t, table in result.tables.items():
+        samples = table[table.subset == "sample"]
+        tss_mean, tss_std = mean_std(result.separability[t])
+        entry = {"n_ear": int(table.loc[table.kind == "EAR", "region_id"].nunique()),
+                 "n_cr": int(table.loc[table.kind == "CR", "region_id"].nunique()),
+                 "n_pe": int((samples.label == 1).sum()),
+                 "n_ne": int((samples.label == 0).sum()),
+                 "std_g": result.standardisation[t]["std_g"],
+                 "mean_g": result.standardisation[t]["mean_g"],
+                 "da_mtot_tss_mean": tss_mean, "da_mtot_tss_std": tss_std}
+        for label, name in ((1, "pe"), (0, "ne")):
+            q = np.percentile(samples.loc[samples.label == label, "mtot_mx"], [25, 50, 75])
+            entry.update({f"{name}_mtot_q25_mx": q[0], f"{name}_mtot_median_mx": q[1],
+                          f"{name}_mtot_q75_mx": q[2]})
+        stats[time_bin_label(t)] = {k: float(v) for k, v in entry.items()}
+    return stats
+
+
+def table1_markdown(result: PrepareResult, source: str) -> str:
+    """Table 1 (ours) beside the paper's Table 1, naming the data that produced ours."""
+    ours = segments.table1(result.tables).set_index("time_h")
+    lines = ["# Table 1: regions and segments per time bin", "",
+             f"Our numbers come from the **{source}** region store (see `params.yaml`); the "
+             "paper's from the SDO/HEAR data set (Dhuri et al. 2020, Table 1).", "",
+             "| time (h) | EARs | CRs | PEs | NEs | paper EARs | paper CRs | paper PEs | paper NEs |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for t, row in ours.iterrows():
+        paper = PAPER_TABLE1.get(round(t, 1), ("–",) * 4)
+        lines.append(f"| {t:.1f} | {row.EARs} | {row.CRs} | {row.PEs} | {row.NEs} | "
+                     + " | ".join(str(v) for v in paper) + " |")
+    return "\n".join(lines) + "\n"
+
+
+PAPER_TABLE1 = {-3.2: (178, 180, 17800, 18080), -8.5: (174, 165, 17400, 17115),
+                -13.9: (173, 169, 17300, 17269), -19.2: (172, 167, 17200, 17117),
+                -24.5: (158, 158, 15800, 15958)}
+
+
+def run_prepare(params: dict, regions_dir: Path, out_dir: Path, reports_dir: Path,
+                progress: bool = True) -> PrepareResult:
+    """Load, sample, validate; write outputs only if every table passes validation."""
+    store = load_region_store(regions_dir, params["time_bins"],
+                              on_missing=params["data"]["on_missing_time_bin"],
+                              progress=progress)
+    result = build_segment_sets(store, plan_from_params(params["prepare"]), params["seed"],
+                                progress=progress)
+    write_validation(result, reports_dir)
+    for report in result.reports.values():
+        validation.require_valid(report)
+    write_segment_sets(result, store, out_dir)
+    source = data_source(store)
+    write_csv(Path(reports_dir) / "table1.csv", segments.table1(result.tables))
+    atomic_write_text(Path(reports_dir) / "table1.md", table1_markdown(result, source))
+    stats = statistics(result)
+    write_json(Path(reports_dir) / "prepare_metrics.json", stats)
+    _log_prepare(params, stats, source, reports_dir)
+    return result
+
+
+def _log_prepare(params: dict, stats: dict, source: str, reports_dir: Path) -> None:
+    from . import tracking
+    with tracking.start_run("prepare", "prepare", source) as mlflow:
+        mlflow.log_params(tracking.flatten({"seed": params["seed"],
+                                            "prepare": params["prepare"],
+                                            "data": params["data"]}))
+        for label, entry in stats.items():
+            mlflow.log_metrics({f"{key}_{label}": value for key, value in entry.items()})
+        mlflow.log_artifact(str(Path(reports_dir) / "table1.md"))

@@ -1,0 +1,91 @@
+"""MLflow tracking: one local SQLite store, telemetry off, runs tagged with git commit and DVC exp.
+
+The store is ``mlflow.db`` at the repository root (an absolute path), unless
+MLFLOW_TRACKING_URI is set. Runs of ``dvc exp run --queue`` execute in a temporary copy
+under ``.dvc/tmp/exps/``; they resolve to the original repository's store, so every run
+lands in one place. Open the UI with ``mlflow ui --backend-store-uri sqlite:///mlflow.db``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from pathlib import Path
+
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"   # MLflow 3.17 UI: model-training view
+QUEUE_MARKER = os.sep + os.path.join(".dvc", "tmp", "exps") + os.sep
+
+
+def _quiet_environment() -> None:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The repository root; for a DVC queue's temporary workspace, the original repository."""
+    here = Path(start or Path.cwd()).resolve()
+    text = str(here) + os.sep
+    if QUEUE_MARKER in text:
+        return Path(text.split(QUEUE_MARKER)[0])
+    for candidate in (here, *here.parents):
+        if (candidate / "dvc.yaml").exists() or (candidate / ".git").exists():
+            return candidate
+    return here
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI if set, else sqlite:///<absolute repo root>/mlflow.db."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True, cwd=Path.cwd())
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run_tags(data_source: str) -> dict[str, str]:
+    """Tags of every run: git commit, DVC experiment name (when under dvc exp), data source."""
+    return {"git_commit": git_commit(),
+            "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "workspace"),
+            "data_source": data_source}
+
+
+def _experiment_id(mlflow, name: str) -> str:
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        return mlflow.create_experiment(name, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+    if experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+        mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG,
+                                                 EXPERIMENT_KIND)
+    return experiment.experiment_id
+
+
+@contextlib.contextmanager
+def start_run(experiment: str, run_name: str, data_source: str, nested: bool = False):
+    """Start an MLflow run (parent or nested) in the project's store; yields the mlflow module."""
+    _quiet_environment()
+    import mlflow
+    mlflow.set_tracking_uri(tracking_uri())
+    experiment_id = _experiment_id(mlflow, experiment)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested,
+                          tags=run_tags(data_source)):
+        yield mlflow
+
+
+def flatten(params: dict, prefix: str = "") -> dict[str, object]:
+    """Nested parameters as flat dotted keys (MLflow params are flat)."""
+    flat = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
