@@ -63,5 +63,7 @@ def prepare(regions: Path = typer.Option(None, help="Region store (default: data
                f"{reports / 'table1.md'}")
 
 
-def main():  # pragma: no cover - console entry point alias
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m preemergence.cli`
     app()

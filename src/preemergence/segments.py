@@ -68,8 +68,8 @@ def _choose(rng, origins, n):
 def tile_labels(kind: str) -> np.ndarray:
     """Labels of the 9 evaluation tiles: the central tile of an EAR is PE, all else NE."""
     origins = geometry.tile_origins()
-    pe = geometry.contains_box(origins[:, 0], origins[:, 1]) if kind == "EAR" else False
-    return np.where(pe, 1, 0)
+    pe = geometry.contains_box(origins[:, 0], origins[:, 1]) & (kind == "EAR")
+    return pe.astype(int)
 
 
 class WindowSums:
@@ -119,23 +119,30 @@ def segment_table(store: RegionStore, time_h: float, folds: dict[str, int],
     does not move the windows of another.
     """
     bin_index = int(round(abs(time_h) * 10))
-    frames, moments = [], np.zeros(3)
+    tiles = geometry.tile_origins()
+    columns = {name: [] for name in COLUMNS}
+    moments = np.zeros(3)
     for index, meta in enumerate(store.regions):
         sums = WindowSums(store.maps[time_h][index])
         rng = np.random.default_rng([seed, bin_index, _id_key(meta.region_id)])
         origins, labels = sample_origins(rng, meta.kind, plan)
-        tiles = geometry.tile_origins()
-        for subset, xy, lab in (("sample", origins, labels), ("tile", tiles,
-                                                              tile_labels(meta.kind))):
-            frames.append(pd.DataFrame({
-                "region_id": meta.region_id, "kind": meta.kind, "time_h": time_h,
-                "subset": subset, "x0": xy[:, 0], "y0": xy[:, 1], "label": lab,
-                "fold": folds[meta.region_id], "mtot_mx": sums.mtot_mx(xy[:, 0], xy[:, 1]),
-                "dm_mx_mm": sums.dm_mx_mm(xy[:, 0], xy[:, 1])}))
+        for subset, xy, lab in (("sample", origins, labels),
+                                ("tile", tiles, tile_labels(meta.kind))):
+            n = len(xy)
+            for name, value in (("region_id", meta.region_id), ("kind", meta.kind),
+                                ("time_h", time_h), ("subset", subset),
+                                ("fold", folds[meta.region_id])):
+                columns[name].append(np.full(n, value, dtype=object if
+                                             isinstance(value, str) else None))
+            columns["x0"].append(xy[:, 0])
+            columns["y0"].append(xy[:, 1])
+            columns["label"].append(lab)
+            columns["mtot_mx"].append(sums.mtot_mx(xy[:, 0], xy[:, 1]))
+            columns["dm_mx_mm"].append(sums.dm_mx_mm(xy[:, 0], xy[:, 1]))
         moments += [len(origins) * SEGMENT_SIZE_PX ** 2,
                     sums.sum("b", origins[:, 0], origins[:, 1]).sum(),
                     sums.sum("b2", origins[:, 0], origins[:, 1]).sum()]
-    table = pd.concat(frames, ignore_index=True)[COLUMNS]
+    table = pd.DataFrame({name: np.concatenate(parts) for name, parts in columns.items()})
     return table, standardisation(moments)
 
 

@@ -1,0 +1,80 @@
+"""The CLI end to end on a tiny configuration: outputs, clear errors, no partial outputs."""
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from preemergence.cli import app
+from preemergence.regionstore import region_map_path
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def workdir(tmp_path, tiny_params, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params))
+    return tmp_path
+
+
+def _prepare(store, out="seg", reports="rep"):
+    return runner.invoke(app, ["prepare", "--regions", str(store), "--out", out,
+                               "--reports", reports])
+
+
+def test_help_lists_the_stages():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("simulate", "prepare", "realism"):
+        assert command in result.output
+
+
+def test_simulate_then_prepare_writes_validated_segment_sets(workdir, tiny_store_dir,
+                                                             tiny_params):
+    result = runner.invoke(app, ["simulate", "--out", "regions"])
+    assert result.exit_code == 0, result.output
+    assert len(list((workdir / "regions").rglob("*.fits"))) == 12 * 5
+    result = _prepare(workdir / "regions")
+    assert result.exit_code == 0, result.output
+    seg = workdir / "seg"
+    tables = sorted(seg.glob("segments_*.csv"))
+    assert len(tables) == 5
+    table = pd.read_csv(seg / "segments_t-3.2h.csv")
+    assert set(table.subset) == {"sample", "tile"} and len(table) == 6 * 18 + 6 * 6 + 12 * 9
+    assert json.loads((workdir / "rep/validation/summary.json").read_text())["t-3.2h"][
+        "success"] is True
+    assert "| -3.2 | 6 | 6 | 72 | 72 |" in (workdir / "rep/table1.md").read_text()
+    metrics = json.loads((workdir / "rep/prepare_metrics.json").read_text())
+    assert set(metrics) == {"t-3.2h", "t-8.5h", "t-13.9h", "t-19.2h", "t-24.5h"}
+    const = json.loads((seg / "standardisation.json").read_text())["t-3.2h"]
+    assert const["std_g"] > 0
+
+
+def test_existing_outputs_are_not_overwritten_without_force(workdir):
+    (workdir / "regions").mkdir()
+    (workdir / "regions" / "mine.txt").write_text("user data")
+    result = runner.invoke(app, ["simulate", "--out", "regions"])
+    assert result.exit_code == 2
+    assert "already exists; pass --force" in result.output
+    assert (workdir / "regions" / "mine.txt").read_text() == "user data"
+
+
+def test_bad_region_store_fails_cleanly_without_outputs(workdir, tiny_store_dir, tiny_params):
+    import shutil
+    store = workdir / "bad"
+    shutil.copytree(tiny_store_dir, store)
+    broken = region_map_path(store, "SIM-CR-0003", -13.9)
+    broken.write_bytes(broken.read_bytes()[:4000])
+    result = _prepare(store)
+    assert result.exit_code == 2
+    assert f"error: {broken}: unreadable or truncated FITS" in result.output
+    assert not (workdir / "seg").exists() and not (workdir / "rep").exists()
+
+
+def test_missing_params_file_is_a_clear_error(workdir):
+    result = runner.invoke(app, ["simulate", "--params", "nope.yaml", "--out", "x"])
+    assert result.exit_code == 2 and "nope.yaml: parameters file not found" in result.output
