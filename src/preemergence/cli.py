@@ -27,7 +27,7 @@ def _clear_errors(func):
         try:
             return func(*args, **kwargs)
         except (RegionStoreError, ParamsError, ValidationFailed, FileExistsError,
-                ValueError, KeyError) as exc:
+                FileNotFoundError, ValueError, KeyError) as exc:
             message = str(exc) if not isinstance(exc, KeyError) else f"missing parameter {exc}"
             typer.echo(f"error: {message}", err=True)
             sys.exit(2)
@@ -63,6 +63,36 @@ def prepare(regions: Path = typer.Option(None, help="Region store (default: data
                f"{reports / 'table1.md'}")
 
 
+
+
+
+@app.command()
+@_clear_errors
+def realism(regions: Path = typer.Option(Path("data/regions"), help="Simulated region store."),
+            patches: Path = typer.Option(Path("data/hmi_quiet"), help="Real HMI quiet patches."),
+            reports: Path = typer.Option(Path("reports"), help="Reports folder."),
+            params: Path = PARAMS_OPTION):
+    """Compare simulated CR maps with real HMI quiet-Sun patches (report + figure)."""
+    from .realism_stage import run_realism
+    p = load_params(params)
+    stats = run_realism(p, regions, patches, reports)
+    typer.echo(f"mean |B|: simulated {stats['sim_mean_abs_b_g']:.2f} G, real (720 s) "
+               f"{stats['real_mean_abs_b_g']:.2f} G; report in "
+               f"{reports / 'simulator_realism.md'}")
+
+
+@app.command("hmi-quiet")
+@_clear_errors
+def hmi_quiet(hmi: list[Path] = typer.Argument(..., help="Full-disk hmi.M_720s FITS files."),
+              out: Path = typer.Option(Path("data/hmi_quiet"), help="Folder for the patches."),
+              n_per_file: int = typer.Option(3, help="Quiet patches per magnetogram."),
+              force: bool = FORCE_OPTION):
+    """Project quiet-Sun reference patches from real full-disk HMI magnetograms."""
+    from .artifacts import refuse_overwrite
+    from .hmi_quiet import select_quiet_patches, write_patches
+    refuse_overwrite(out, force)
+    written = write_patches(select_quiet_patches(sorted(hmi), n_per_file), out)
+    typer.echo(f"wrote {len(written)} quiet-Sun patches to {out}")
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m preemergence.cli`

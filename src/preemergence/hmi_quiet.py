@@ -34,6 +34,7 @@ from astropy.io import fits
 from scipy.ndimage import uniform_filter
 
 from . import projection
+from .realism import _atomic_write_text
 from .realism import load_patches  # noqa: F401  (re-exported for callers)
 
 ATTRIBUTION = "HMI data courtesy of NASA/SDO and the HMI science team"
@@ -185,12 +186,4 @@ def _atomic_write_fits(path, data, header):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def _atomic_write_text(path, text):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 

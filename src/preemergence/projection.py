@@ -15,10 +15,12 @@ geometry agree. 1.4 Mm/px is 0.11525 deg/px with 696.0 Mm.
 Resampling methods (both from the ``reproject`` package):
 
 - ``"interpolation"``: ``reproject_interp``, bilinear. This samples the native image at the
-  target pixel centres without averaging, as the JSOC tracking/mapping modules used for the
-  SDO/HEAR Postel maps do (they interpolate; they do not average over the footprint), so it is
-  the default and the method to compare with HEAR-like maps. Each 1.4 Mm pixel then carries
-  the full noise of one native 0.5 arcsec pixel (about 6.3 G for hmi.M_720s).
+  target pixel centres without averaging over the footprint, as tracking-and-mapping codes
+  used in local helioseismology (e.g. JSOC's mtrack) do; the SDO/HEAR maps were made with the
+  MPS Track'n'Map pipeline (Schunker et al. 2016), whose exact resampling kernel we have not
+  verified. It is the default and the method used for the reference quiet-Sun patches. Each
+  1.4 Mm pixel then carries most of the noise of the few native 0.5 arcsec pixels around it
+  (6.3 G per native pixel for hmi.M_720s gives about 4.2 G rms after bilinear sampling).
 - ``"adaptive"``: ``reproject_adaptive`` (DeForest 2004 anti-aliased resampling), which
   averages the native pixels under each target pixel's footprint (about 3.9 x 3.9 native
   pixels at disk centre), so noise and unresolved mixed polarity partly cancel and mean |B|

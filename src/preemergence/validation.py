@@ -18,6 +18,7 @@ Public API: :func:`validate_segment_table`, :class:`ValidationReport`, :func:`sa
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -52,6 +53,7 @@ _CENTRAL_TILE = TILE_ORIGINS_PX[len(TILE_ORIGINS_PX) // 2]   # 85
 _TIME_TOL_H = 0.05
 _INDEX_COLUMNS = ["region_id", "subset", "x0", "y0"]   # identify a row in failure examples
 _N_EXAMPLES = 3
+_N_CANDIDATES = 500   # offending rows fetched to pick examples from distinct regions
 _INT_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
               "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"]
 
@@ -93,7 +95,7 @@ class ValidationReport:
 
 
 def save_report(report: ValidationReport, path) -> Path:
-    """Write ``report.to_json()`` to ``path`` atomically (temp file in the same dir + os.replace)."""
+    """Write ``report.to_json()`` to ``path`` atomically (temp file + os.replace)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -139,8 +141,7 @@ def derive_columns(table: pd.DataFrame) -> pd.DataFrame:
     Per fold: ``fold_n_ear`` / ``fold_n_cr`` (distinct EAR / CR regions). Physics:
     ``mtot_finite``, ``dm_finite``; ``time_bin_known`` (time_h is one of TIME_BINS_H).
     """
-    df = table.loc[:, list(REQUIRED_COLUMNS)].copy()
-    df.reset_index(drop=True, inplace=True)
+    df = table.loc[:, list(REQUIRED_COLUMNS)].reset_index(drop=True)   # a new frame (copy)
 
     x0 = pd.to_numeric(df["x0"], errors="coerce").to_numpy(dtype=float)
     y0 = pd.to_numeric(df["y0"], errors="coerce").to_numpy(dtype=float)
@@ -215,12 +216,7 @@ def _import_gx():
 def _build_suite(gx, name: str, *, pe_per_ear: int, ne_per_ear: int, ne_per_cr: int,
                  n_folds: int, schema_only: bool):
     """The expectation suite; each expectation carries its rule text in ``meta['rule']``."""
-    from great_expectations.expectations.row_conditions import Column as C
-
     E = gx.expectations
-    sample, tile = C("subset") == "sample", C("subset") == "tile"
-    ear, cr = C("kind") == "EAR", C("kind") == "CR"
-    pe, ne = C("label") == 1, C("label") == 0
 
     def rule(text):
         return {"rule": text}
@@ -229,14 +225,33 @@ def _build_suite(gx, name: str, *, pe_per_ear: int, ne_per_ear: int, ne_per_cr: 
         E.ExpectTableColumnsToMatchSet(column_set=list(REQUIRED_COLUMNS), exact_match=False,
                                        meta=rule("all required columns present")),
     ]
-    if schema_only:
-        return gx.ExpectationSuite(name=name, expectations=exps)
+    if not schema_only:
+        exps += _rule_expectations(E, rule, pe_per_ear=pe_per_ear, ne_per_ear=ne_per_ear,
+                                   ne_per_cr=ne_per_cr, n_folds=n_folds)
+    for i, e in enumerate(exps):   # suite position + readable row condition for the report
+        e.meta = {**(e.meta or {}), "_idx": i}
+        cond = getattr(e, "row_condition", None)
+        if cond is not None:
+            e.meta["where"] = repr(cond)
+    return gx.ExpectationSuite(name=name, expectations=exps)
 
-    exps += [
+
+def _rule_expectations(E, rule, *, pe_per_ear: int, ne_per_ear: int, ne_per_cr: int,
+                       n_folds: int) -> list:
+    """All data-model rules, on the raw and the derived columns (see derive_columns)."""
+    from great_expectations.expectations.row_conditions import Column as C
+
+    sample, tile = C("subset") == "sample", C("subset") == "tile"
+    ear, cr = C("kind") == "EAR", C("kind") == "CR"
+    pe, ne = C("label") == 1, C("label") == 0
+
+    exps = [
         E.ExpectTableRowCountToBeBetween(min_value=1, meta=rule("table is not empty")),
     ]
+    # GX map expectations skip nulls, so nulls are checked explicitly; nulls in time_h, x0, y0,
+    # mtot_mx, dm_mx_mm already fail time_bin_known / inside_region / *_finite below.
     exps += [E.ExpectColumnValuesToNotBeNull(column=c, meta=rule(f"{c} must not be null"))
-             for c in REQUIRED_COLUMNS]
+             for c in ("region_id", "kind", "subset", "label", "fold")]
     exps += [E.ExpectColumnValuesToBeInTypeList(column=c, type_list=_INT_TYPES,
                                                 meta=rule(f"{c} must be an integer column"))
              for c in ("x0", "y0", "label", "fold")]
@@ -295,8 +310,9 @@ def _build_suite(gx, name: str, *, pe_per_ear: int, ne_per_ear: int, ne_per_cr: 
         # folds
         E.ExpectColumnValuesToBeInSet(column="fold", value_set=list(range(n_folds)),
                                       meta=rule(f"fold must be in [0, {n_folds})")),
-        E.ExpectColumnDistinctValuesToEqualSet(column="fold", value_set=list(range(n_folds)),
-                                               meta=rule(f"all {n_folds} folds are populated")),
+        E.ExpectColumnDistinctValuesToEqualSet(
+            column="fold", value_set=list(range(n_folds)),
+            meta=rule(f"the folds present are exactly 0..{n_folds - 1}")),
         E.ExpectColumnValuesToBeInSet(column="region_n_folds", value_set=[1],
                                       meta=rule("every region lies in exactly one fold")),
         E.ExpectColumnValuesToBeBetween(column="fold_n_ear", min_value=1,
@@ -313,11 +329,7 @@ def _build_suite(gx, name: str, *, pe_per_ear: int, ne_per_ear: int, ne_per_cr: 
         E.ExpectColumnValuesToBeBetween(column="dm_mx_mm", min_value=0.0,
                                         meta=rule("DM must be >= 0")),
     ]
-    for e in exps:   # keep a readable form of the row condition for the report
-        cond = getattr(e, "row_condition", None)
-        if cond is not None:
-            e.meta = {**(e.meta or {}), "where": repr(cond)}
-    return gx.ExpectationSuite(name=name, expectations=exps)
+    return exps
 
 
 def validate_segment_table(table: pd.DataFrame, *, pe_per_ear: int, ne_per_ear: int,
@@ -337,9 +349,6 @@ def validate_segment_table(table: pd.DataFrame, *, pe_per_ear: int, ne_per_ear: 
     suite = _build_suite(gx, f"segment_table_{name}", pe_per_ear=pe_per_ear,
                          ne_per_ear=ne_per_ear, ne_per_cr=ne_per_cr, n_folds=n_folds,
                          schema_only=bool(missing))
-    index_cols = [c for c in _INDEX_COLUMNS if c in frame.columns]
-    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": _N_EXAMPLES,
-                     "unexpected_index_column_names": index_cols}
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -349,14 +358,37 @@ def validate_segment_table(table: pd.DataFrame, *, pe_per_ear: int, ne_per_ear: 
         source = context.data_sources.add_pandas(name="segments")
         asset = source.add_dataframe_asset(name="segment_table")
         batch_def = asset.add_batch_definition_whole_dataframe("whole_table")
-        suite = context.suites.add(suite)
-        vdef = context.validation_definitions.add(
-            gx.ValidationDefinition(name="segment_table_validation", data=batch_def, suite=suite))
-        raw = vdef.run(batch_parameters={"dataframe": frame}, result_format=result_format)
 
-    order = {e.id: i for i, e in enumerate(suite.expectations)}   # report in suite order
-    ordered = sorted(raw.results, key=lambda r: order.get(r.expectation_config.id, len(order)))
-    results = [_summarise(r) for r in ordered]
+        def run(suite_, vname, result_format):
+            suite_ = context.suites.add(suite_)
+            vdef = context.validation_definitions.add(
+                gx.ValidationDefinition(name=vname, data=batch_def, suite=suite_))
+            return vdef.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+
+        # Pass 1: the whole suite with BASIC results (counts; cheapest format that has them).
+        raw = run(suite, "segment_table_validation",
+                  {"result_format": "BASIC", "partial_unexpected_count": _N_EXAMPLES})
+        results = {_idx(r): _summarise(r) for r in raw.results}
+        # Pass 2: only the failed row-wise expectations, with SUMMARY results, whose
+        # partial_unexpected_index_list points at offending rows (GX's own
+        # unexpected_index_column_names is avoided: it lists *every* unexpected row).
+        redo = [copy.copy(r.expectation_config.to_domain_obj()) for r in raw.results
+                if not r.success and "unexpected_count" in (r.result or {})]
+        if redo:
+            for e in redo:
+                e.id = None
+            detail = run(gx.ExpectationSuite(name=f"segment_table_{name}_detail",
+                                             expectations=redo),
+                         "segment_table_detail",
+                         {"result_format": "SUMMARY",
+                          "partial_unexpected_count": _N_CANDIDATES})
+            for r in detail.results:
+                idx = (r.result or {}).get("partial_unexpected_index_list") or []
+                if _idx(r) in results and idx:
+                    results[_idx(r)]["examples"] = _row_examples(
+                        frame, idx, _columns_of(r.expectation_config.kwargs))
+
+    results = [results[k] for k in sorted(results)]   # report in suite order
     failed = [_describe(r) for r in results if not r["success"]]
     if missing:
         failed.insert(0, f"missing required columns {missing}; rule checks skipped")
@@ -365,37 +397,59 @@ def validate_segment_table(table: pd.DataFrame, *, pe_per_ear: int, ne_per_ear: 
                             elapsed_s=time.perf_counter() - t_start)
 
 
+def _idx(res) -> int:
+    return int((res.expectation_config.meta or {}).get("_idx", 10**6))
+
+
+def _columns_of(kwargs: dict) -> list[str]:
+    if "column" in kwargs:
+        return [kwargs["column"]]
+    if "column_A" in kwargs:
+        return [kwargs["column_A"], kwargs["column_B"]]
+    return list(kwargs.get("column_list", []))
+
+
+def _row_examples(frame: pd.DataFrame, index: list, columns: list[str]) -> list[dict]:
+    """Up to _N_EXAMPLES offending rows (distinct regions first) as small dicts."""
+    cols = list(dict.fromkeys([c for c in columns + _INDEX_COLUMNS if c in frame.columns]))
+    rows = frame.loc[[i for i in index if i in frame.index], cols]
+    if "region_id" in rows.columns:
+        first = ~rows["region_id"].duplicated()
+        rows = pd.concat([rows[first], rows[~first]])
+    return [_jsonable(rec) for rec in rows.head(_N_EXAMPLES).to_dict(orient="records")]
+
+
 # --------------------------------------------------------------------------------------
 # Result condensation
 # --------------------------------------------------------------------------------------
 
 def _summarise(res) -> dict[str, Any]:
+    """Compact dict of one GX ExpectationValidationResult."""
     cfg = res.expectation_config
-    kwargs = dict(cfg.kwargs)
+    meta = cfg.meta or {}
     out: dict[str, Any] = {
         "type": cfg.type,
-        "column": _column_label(kwargs),
-        "rule": (cfg.meta or {}).get("rule", ""),
+        "column": _column_label(dict(cfg.kwargs)),
+        "rule": meta.get("rule", ""),
         "success": bool(res.success),
     }
-    where = (cfg.meta or {}).get("where")
-    if where:
-        out["where"] = where
+    if meta.get("where"):
+        out["where"] = meta["where"]
     r = res.result or {}
     if "observed_value" in r:   # aggregate expectation (table / distinct values / counts)
-        if not res.success or np.isscalar(r.get("observed_value")):
-            out["observed_value"] = _short(r.get("observed_value"))
+        obs = r.get("observed_value")
+        if obs is not None and (not res.success or np.isscalar(obs)):
+            out["observed_value"] = _short(obs)
+        if not res.success:
+            if r.get("partial_unexpected_list"):
+                out["unexpected_values"] = _short(r["partial_unexpected_list"])
+            if r.get("partial_missing_list"):
+                out["missing_values"] = _short(r["partial_missing_list"])
     elif "unexpected_count" in r:   # row-wise (map) expectation
         out["unexpected_count"] = int(r.get("unexpected_count") or 0)
         out["element_count"] = int(r.get("element_count") or 0)
-    if not res.success:
-        examples = r.get("partial_unexpected_index_list") or []
-        if examples:
-            out["examples"] = [_jsonable(e) for e in examples[:_N_EXAMPLES]]
-        else:
-            values = r.get("partial_unexpected_list") or []
-            if values:
-                out["examples"] = [_jsonable(v) for v in values[:_N_EXAMPLES]]
+        if not res.success and r.get("partial_unexpected_list"):
+            out["examples"] = [_jsonable(v) for v in r["partial_unexpected_list"][:_N_EXAMPLES]]
     exc = res.exception_info or {}
     if isinstance(exc, dict) and exc.get("raised_exception"):
         out["exception"] = str(exc.get("exception_message", ""))[:300]
@@ -413,6 +467,7 @@ def _column_label(kwargs: dict) -> str:
 
 
 def _describe(r: dict[str, Any]) -> str:
+    """One readable line for a failed expectation."""
     head = f"{r['type']}({r['column']}) [{r['rule']}]"
     if "exception" in r:
         return f"{head}: raised {r['exception']}"
@@ -421,7 +476,14 @@ def _describe(r: dict[str, Any]) -> str:
         if r.get("examples"):
             text += " (e.g. " + ", ".join(_fmt_example(e) for e in r["examples"]) + ")"
         return text
-    return f"{head}: observed {r.get('observed_value')!r}"
+    parts = []
+    if "observed_value" in r:
+        parts.append(f"observed {r['observed_value']!r}")
+    if r.get("unexpected_values"):
+        parts.append(f"unexpected values {r['unexpected_values']}")
+    if r.get("missing_values"):
+        parts.append(f"missing values {r['missing_values']}")
+    return f"{head}: " + ("; ".join(parts) or "failed")
 
 
 def _fmt_example(e) -> str:
