@@ -1,26 +1,56 @@
-"""Atomic writing of outputs: write a temp file beside the target, then rename over it."""
+"""Atomic writing of outputs: write a temp file (or folder) beside the target, then rename.
+
+A killed or failing stage therefore never leaves a partial or corrupt output behind.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
+
+FILE_MODE = 0o644
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path):
+    """Yield a temporary path beside `path`; rename it over `path` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: Path):
+    """Yield a temporary folder beside `path`; swap it in for `path` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
     """Write text to path atomically (no partial file is ever visible)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 def write_json(path: Path, payload) -> Path:
@@ -31,6 +61,21 @@ def write_json(path: Path, payload) -> Path:
 def write_csv(path: Path, frame) -> Path:
     """A pandas DataFrame as CSV (no index), atomically."""
     return atomic_write_text(path, frame.to_csv(index=False))
+
+
+def write_fits(path: Path, data, header=None) -> Path:
+    """An image in the primary HDU of a FITS file, atomically."""
+    from astropy.io import fits
+    with atomic_output(path) as tmp:
+        fits.PrimaryHDU(data=data, header=header).writeto(tmp, overwrite=True)
+    return Path(path)
+
+
+def save_figure(fig, path: Path, dpi: int = 90) -> Path:
+    """A matplotlib figure as PNG, atomically."""
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    return Path(path)
 
 
 def refuse_overwrite(path: Path, force: bool) -> None:

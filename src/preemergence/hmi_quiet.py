@@ -24,8 +24,6 @@ Selection (documented choice, made on the two magnetograms in ``shared/data/hmi`
 HMI data are courtesy of NASA/SDO and the HMI science team.
 """
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +32,7 @@ from astropy.io import fits
 from scipy.ndimage import uniform_filter
 
 from . import projection
-from .realism import _atomic_write_text
+from .artifacts import atomic_write_text, write_fits
 from .realism import load_patches  # noqa: F401  (re-exported for callers)
 
 ATTRIBUTION = "HMI data courtesy of NASA/SDO and the HMI science team"
@@ -139,9 +137,9 @@ def write_patches(patches, out_dir):
         header["METHOD"] = (METHOD, "reproject_interp, bilinear")
         header["ATTRIB"] = ATTRIBUTION
         path = out_dir / patch_filename(patch)
-        _atomic_write_fits(path, patch.data.astype(np.float32), header)
+        write_fits(path, patch.data.astype(np.float32), header)
         paths.append(path)
-    _atomic_write_text(out_dir / "README.md", _readme(patches, paths))
+    atomic_write_text(out_dir / "README.md", _readme(patches, paths))
     return paths
 
 
@@ -174,16 +172,3 @@ Selection: candidate centres on a 5 deg grid within 35 deg of disk centre; rejec
 | --- | --- | --- | --- | --- | --- | --- | --- |
 {rows}
 """
-
-
-def _atomic_write_fits(path, data, header):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".fits.tmp")
-    os.close(fd)
-    try:
-        fits.PrimaryHDU(data=data, header=header).writeto(tmp, overwrite=True)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from . import baseline, segments, validation
-from .artifacts import write_csv, write_json, atomic_write_text
+from .artifacts import atomic_directory, atomic_write_text, write_csv, write_json
 from .constants import time_bin_label
-from .regionstore import RegionStore, load_region_store, replace_directory
+from .regionstore import RegionStore, load_region_store
 from .metrics import mean_std
 
 
@@ -73,10 +71,7 @@ def write_validation(result: PrepareResult, reports_dir: Path) -> None:
 
 def write_segment_sets(result: PrepareResult, store: RegionStore, out_dir: Path) -> None:
     """Segment tables, folds and standardisation constants into out_dir (whole folder, atomic)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir) as tmp:
         for t, table in result.tables.items():
             write_csv(tmp / f"segments_{time_bin_label(t)}.csv", table)
         kinds = {r.region_id: r.kind for r in store.regions}
@@ -86,10 +81,6 @@ def write_segment_sets(result: PrepareResult, store: RegionStore, out_dir: Path)
         write_csv(tmp / "folds.csv", folds.sort_values("region_id"))
         write_json(tmp / "standardisation.json",
                    {time_bin_label(t): c for t, c in result.standardisation.items()})
-        replace_directory(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def statistics(result: PrepareResult) -> dict:

@@ -12,7 +12,6 @@ can be compared fairly.
 """
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from astropy.io import fits
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .artifacts import atomic_write_text, save_figure
 from .constants import PIXEL_AREA_CM2, PIXEL_SCALE_MM, SEGMENT_SIZE_PX, TILE_ORIGINS_PX
 
 HMI_NOISE_720S_G = 6.3      # per native 0.5 arcsec pixel, hmi.M_720s (Liu et al. 2012)
@@ -205,7 +205,7 @@ def plot_comparison(sim_maps, real_maps, png_path, scale_mm=PIXEL_SCALE_MM, stat
     _plot_mtot(axes[1, 0], sim, real)
     _plot_spectra(axes[1, 1], sim, real, scale_mm, stats["real_noise_psd_g2mm2"])
     _plot_means(axes[1, 2], stats)
-    _atomic_savefig(fig, Path(png_path))
+    save_figure(fig, png_path)
 
 
 def _plot_map(fig, ax, image, scale_mm, title):
@@ -256,32 +256,6 @@ def _plot_means(ax, stats):
                 va="bottom")
     ax.set(ylabel="mean |B_LOS| (G)",
            title=f"Mean |B| (real noise sigma {stats['real_noise_sigma_g']:.2f} G)")
-
-
-def _atomic_savefig(fig, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png.tmp")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=90)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _atomic_write_text(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".md.tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 _TABLE_ROWS = [
@@ -389,5 +363,5 @@ is the simulation with white Gaussian noise of the width measured in the real ma
 
 {_discussion(stats)}
 """
-    _atomic_write_text(report_path, text)
+    atomic_write_text(report_path, text)
     return report_path

@@ -7,9 +7,6 @@ the loader reads metadata from the headers only, never from file names. The imag
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from .artifacts import write_fits
 from .constants import KINDS, PIXEL_SCALE_MM, REGION_SIZE_PX, time_bin_label
 
 GAUSS_UNITS = {"g", "gauss"}
@@ -77,16 +75,7 @@ def write_region_map(path: Path, data: np.ndarray, meta: RegionMeta, time_h: flo
     header = region_header(meta, time_h)
     if extra is not None:
         header.extend(extra, update=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".fits.tmp")
-    os.close(fd)
-    try:
-        fits.PrimaryHDU(np.asarray(data, dtype=np.float32), header=header).writeto(
-            tmp, overwrite=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_fits(path, np.asarray(data, dtype=np.float32), header)
 
 
 def region_map_path(store: Path, region_id: str, time_h: float) -> Path:
@@ -220,11 +209,3 @@ def _progress(items, enabled: bool, desc: str):
         return items
     from tqdm import tqdm
     return tqdm(items, desc=desc, unit="file")
-
-
-def replace_directory(tmp_dir: Path, final_dir: Path) -> None:
-    """Move a fully written temp folder into place (removing the old one, if any)."""
-    final_dir = Path(final_dir)
-    if final_dir.exists():
-        shutil.rmtree(final_dir)
-    os.replace(tmp_dir, final_dir)

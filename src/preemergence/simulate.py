@@ -15,7 +15,6 @@ Every region is a 256 x 256 Postel-like map at 1.4 Mm/px of B_LOS (G), averaged 
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,8 @@ from scipy.spatial import cKDTree
 
 from .constants import (AVERAGING_WINDOW_MIN, PIXEL_AREA_CM2, PIXEL_SCALE_MM, REGION_SIZE_PX,
                         SOLAR_RADIUS_MM)
-from .regionstore import RegionMeta, region_map_path, replace_directory, write_region_map
+from .artifacts import atomic_directory
+from .regionstore import RegionMeta, region_map_path, write_region_map
 
 MM_PER_DEG = np.pi / 180.0 * SOLAR_RADIUS_MM   # heliographic degree on the surface (Mm)
 PAD_PX = 24                                     # margin simulated around the map (px)
@@ -322,22 +322,14 @@ def simulate_region(params: dict, time_bins, seed: int, meta: RegionMeta) -> Sim
 def simulate_store(params: dict, time_bins, seed: int, out_dir: Path,
                    progress: bool = True) -> list[RegionMeta]:
     """Simulate every region and write the region store to out_dir (atomically, whole folder)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     metas = region_metas(params, seed)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        iterator = metas
-        if progress:
-            from tqdm import tqdm
-            iterator = tqdm(metas, desc="simulating regions", unit="region")
+    iterator = metas
+    if progress:
+        from tqdm import tqdm
+        iterator = tqdm(metas, desc="simulating regions", unit="region")
+    with atomic_directory(out_dir) as tmp:
         for meta in iterator:
             region = simulate_region(params, time_bins, seed, meta)
             for t, data in region.maps.items():
                 write_region_map(region_map_path(tmp, meta.region_id, t), data, meta, t)
-        replace_directory(tmp, out_dir)
-    except BaseException:
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return metas

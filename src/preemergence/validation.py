@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import geometry
+from .artifacts import atomic_write_text
 from .constants import KINDS, MTOT_MAX_MX, TILE_ORIGINS_PX, TIME_BINS_H
 
 __all__ = [
@@ -96,23 +96,7 @@ class ValidationReport:
 
 def save_report(report: ValidationReport, path) -> Path:
     """Write ``report.to_json()`` to ``path`` atomically (temp file + os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(report.to_json(), fh, indent=2, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return atomic_write_text(path, json.dumps(report.to_json(), indent=2) + "\n")
 
 
 def require_valid(report: ValidationReport) -> ValidationReport:
