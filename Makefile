@@ -3,6 +3,8 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# DVC stage commands call `preemergence`, so the venv's bin goes first on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 STAMP := $(VENV)/.installed
 
 .PHONY: run test install bench clean-venv

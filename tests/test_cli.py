@@ -78,3 +78,23 @@ def test_bad_region_store_fails_cleanly_without_outputs(workdir, tiny_store_dir,
 def test_missing_params_file_is_a_clear_error(workdir):
     result = runner.invoke(app, ["simulate", "--params", "nope.yaml", "--out", "x"])
     assert result.exit_code == 2 and "nope.yaml: parameters file not found" in result.output
+
+
+def test_failed_validation_stops_prepare_naming_the_expectation(workdir, tiny_store_dir,
+                                                                monkeypatch):
+    from preemergence import segments
+
+    original = segments.sample_origins
+
+    def shifted_pe(rng, kind, plan):
+        origins, labels = original(rng, kind, plan)
+        origins[labels == 1] = [10, 10]   # PE windows far from the emergence box
+        return origins, labels
+
+    monkeypatch.setattr(segments, "sample_origins", shifted_pe)
+    result = _prepare(tiny_store_dir)
+    assert result.exit_code == 2
+    assert "failed validation" in result.output and "contains_box" in result.output
+    assert not (workdir / "seg").exists()
+    summary = json.loads((workdir / "rep/validation/summary.json").read_text())
+    assert summary["t-3.2h"]["success"] is False

@@ -55,7 +55,7 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def write_json(path: Path, payload) -> Path:
     """Pretty JSON, atomically."""
-    return atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def write_csv(path: Path, frame) -> Path:
