@@ -88,7 +88,6 @@ class ValidationReport:
             "n_rows": int(self.n_rows),
             "n_expectations": len(self.results),
             "n_failed": sum(not r["success"] for r in self.results),
-            "elapsed_s": round(float(self.elapsed_s), 3),
             "failed": list(self.failed),
             "expectations": [_jsonable(r) for r in self.results],
         }
