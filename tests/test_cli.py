@@ -1,10 +1,14 @@
 """The CLI end to end on a tiny configuration: outputs, clear errors, no partial outputs."""
 
 import json
+import shutil
+
+import numpy as np
 
 import pandas as pd
 import pytest
 import yaml
+from astropy.io import fits
 from typer.testing import CliRunner
 
 from preemergence.cli import app
@@ -63,15 +67,44 @@ def test_existing_outputs_are_not_overwritten_without_force(workdir):
     assert (workdir / "regions" / "mine.txt").read_text() == "user data"
 
 
-def test_bad_region_store_fails_cleanly_without_outputs(workdir, tiny_store_dir, tiny_params):
-    import shutil
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[:4000])
+
+
+def _set_header(key, value):
+    def edit(path):
+        with fits.open(path) as hdul:
+            header, data = hdul[0].header.copy(), hdul[0].data.copy()
+        header[key] = value
+        fits.PrimaryHDU(data, header=header).writeto(path, overwrite=True)
+    return edit
+
+
+def _set_data(data):
+    def edit(path):
+        header = fits.getheader(path)
+        fits.PrimaryHDU(data, header=header).writeto(path, overwrite=True)
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_truncate, "unreadable or truncated FITS"),
+    (_set_data(np.zeros((255, 256), np.float32)), "wrong shape"),
+    (_set_data(np.full((256, 256), np.inf, np.float32)), "NaN/inf pixel"),
+    (_set_header("BUNIT", "T"), "wrong units"),
+    (_set_header("REGKIND", "XR"), "unknown kind"),
+    (_set_header("REGIONID", "SIM-CR-0004"), "duplicate region id SIM-CR-0004"),
+    (lambda path: path.unlink(), "missing time bin"),
+])
+def test_bad_region_store_fails_cleanly_without_outputs(workdir, tiny_store_dir, edit, message):
     store = workdir / "bad"
     shutil.copytree(tiny_store_dir, store)
     broken = region_map_path(store, "SIM-CR-0003", -13.9)
-    broken.write_bytes(broken.read_bytes()[:4000])
+    edit(broken)
     result = _prepare(store)
     assert result.exit_code == 2
-    assert f"error: {broken}: unreadable or truncated FITS" in result.output
+    last_line = result.output.rstrip("\n").split("\n")[-1]
+    assert last_line.startswith("error: ") and message in last_line
     assert not (workdir / "seg").exists() and not (workdir / "rep").exists()
 
 

@@ -13,6 +13,7 @@ from .artifacts import atomic_directory, atomic_write_text, write_csv, write_jso
 from .constants import time_bin_label
 from .regionstore import RegionStore, load_region_store
 from .metrics import mean_std
+from .progress import progress as show_progress
 
 
 @dataclass
@@ -40,16 +41,13 @@ def build_segment_sets(store: RegionStore, plan: segments.SamplingPlan, seed: in
     """Sample, measure and validate the segment table of every time bin."""
     folds = segments.assign_folds(store, plan.n_folds, seed)
     tables, constants, reports, separability = {}, {}, {}, {}
-    bins = store.time_bins
-    if progress:
-        from tqdm import tqdm
-        bins = tqdm(bins, desc="preparing time bins", unit="bin")
-    for t in bins:
-        tables[t], constants[t] = segments.segment_table(store, t, folds, plan, seed)
-        reports[t] = validation.validate_segment_table(
-            tables[t], pe_per_ear=plan.pe_per_ear, ne_per_ear=plan.ne_per_ear,
-            ne_per_cr=plan.ne_per_cr, n_folds=plan.n_folds, name=time_bin_label(t))
-        separability[t] = baseline.mtot_tss_by_fold(tables[t])
+    with show_progress(store.time_bins, progress, "preparing time bins", "bin") as bins:
+        for t in bins:
+            tables[t], constants[t] = segments.segment_table(store, t, folds, plan, seed)
+            reports[t] = validation.validate_segment_table(
+                tables[t], pe_per_ear=plan.pe_per_ear, ne_per_ear=plan.ne_per_ear,
+                ne_per_cr=plan.ne_per_cr, n_folds=plan.n_folds, name=time_bin_label(t))
+            separability[t] = baseline.mtot_tss_by_fold(tables[t])
     return PrepareResult(tables, constants, folds, reports, separability)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from astropy.io import fits
 
 from .artifacts import write_fits
+from .progress import progress as show_progress
 from .constants import KINDS, PIXEL_SCALE_MM, REGION_SIZE_PX, time_bin_label
 
 GAUSS_UNITS = {"g", "gauss"}
@@ -165,18 +166,19 @@ def load_region_store(store: Path, time_bins, on_missing: str = "error",
         raise RegionStoreError(f"{store}: no FITS files in the region store")
     metas: dict[str, tuple[RegionMeta, Path]] = {}
     found: dict[tuple[str, float], tuple[Path, np.ndarray]] = {}
-    for path in _progress(files, progress, "reading regions"):
-        header, data = read_region_map(path)
-        meta = _meta_from_header(header)
-        t = _match_time_bin(path, float(header["TREL_H"]), time_bins)
-        if t is None:
-            continue
-        _check_consistent(metas, meta, path)
-        key = (meta.region_id, t)
-        if key in found:
-            raise RegionStoreError(
-                f"{path}: duplicate region id {meta.region_id} at {t} h (also in {found[key][0]})")
-        found[key] = (path, data)
+    with show_progress(files, progress, "reading regions", "file") as paths:
+        for path in paths:
+            header, data = read_region_map(path)
+            meta = _meta_from_header(header)
+            t = _match_time_bin(path, float(header["TREL_H"]), time_bins)
+            if t is None:
+                continue
+            _check_consistent(metas, meta, path)
+            key = (meta.region_id, t)
+            if key in found:
+                raise RegionStoreError(f"{path}: duplicate region id {meta.region_id} at {t} h "
+                                       f"(also in {found[key][0]})")
+            found[key] = (path, data)
     return _assemble(store, metas, found, tuple(time_bins), on_missing)
 
 
@@ -204,8 +206,3 @@ def _assemble(store, metas, found, time_bins, on_missing) -> RegionStore:
     return RegionStore(regions=keep, maps=maps)
 
 
-def _progress(items, enabled: bool, desc: str):
-    if not enabled:
-        return items
-    from tqdm import tqdm
-    return tqdm(items, desc=desc, unit="file")

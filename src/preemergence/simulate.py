@@ -25,6 +25,7 @@ from scipy.spatial import cKDTree
 from .constants import (AVERAGING_WINDOW_MIN, PIXEL_AREA_CM2, PIXEL_SCALE_MM, REGION_SIZE_PX,
                         SOLAR_RADIUS_MM)
 from .artifacts import atomic_directory
+from .progress import progress as show_progress
 from .regionstore import RegionMeta, region_map_path, write_region_map
 
 MM_PER_DEG = np.pi / 180.0 * SOLAR_RADIUS_MM   # heliographic degree on the surface (Mm)
@@ -323,11 +324,8 @@ def simulate_store(params: dict, time_bins, seed: int, out_dir: Path,
                    progress: bool = True) -> list[RegionMeta]:
     """Simulate every region and write the region store to out_dir (atomically, whole folder)."""
     metas = region_metas(params, seed)
-    iterator = metas
-    if progress:
-        from tqdm import tqdm
-        iterator = tqdm(metas, desc="simulating regions", unit="region")
-    with atomic_directory(out_dir) as tmp:
+    with atomic_directory(out_dir) as tmp, \
+            show_progress(metas, progress, "simulating regions", "region") as iterator:
         for meta in iterator:
             region = simulate_region(params, time_bins, seed, meta)
             for t, data in region.maps.items():
