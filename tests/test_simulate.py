@@ -69,7 +69,10 @@ def test_hale_and_joy_orientation(tiny_params, lat):
     field = simulate.simulate_region(p, (-3.2,), 1, meta).maps[-3.2].astype(float)
     ys, xs = np.indices(field.shape)
     pos, neg = np.clip(field, 0, None), np.clip(-field, 0, None)
-    centroid = lambda w: np.array([(w * xs).sum(), (w * ys).sum()]) / w.sum()
+
+    def centroid(w):
+        return np.array([(w * xs).sum(), (w * ys).sum()]) / w.sum()
+
     lead_sign = -1 if lat > 0 else 1                       # cycle 24 (Hale)
     lead, follow = (neg, pos) if lead_sign < 0 else (pos, neg)
     lx, ly = centroid(lead)

@@ -66,7 +66,10 @@ def is_quiet(diag, max_smoothed_g=50.0, max_strong_pixels=100):
 
 
 def candidate_centres(smap, max_angle_deg=35.0, step_deg=5.0):
-    """Stonyhurst (lon, lat, angle) grid points within max_angle_deg of disk centre, nearest first."""
+    """Stonyhurst (lon, lat, angle) grid points within max_angle_deg of disk centre.
+
+    Nearest to disk centre first.
+    """
     grid = np.arange(-max_angle_deg - 5.0, max_angle_deg + 5.0 + 1e-9, step_deg)
     out = []
     for lat in grid:

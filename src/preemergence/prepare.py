@@ -108,7 +108,8 @@ def table1_markdown(result: PrepareResult, source: str) -> str:
     lines = ["# Table 1: regions and segments per time bin", "",
              f"Our numbers come from the **{source}** region store (see `params.yaml`); the "
              "paper's from the SDO/HEAR data set (Dhuri et al. 2020, Table 1).", "",
-             "| time (h) | EARs | CRs | PEs | NEs | paper EARs | paper CRs | paper PEs | paper NEs |",
+             "| time (h) | EARs | CRs | PEs | NEs | paper EARs | paper CRs | paper PEs "
+             "| paper NEs |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for t, row in ours.iterrows():
         paper = PAPER_TABLE1.get(round(t, 1), ("–",) * 4)

@@ -246,7 +246,7 @@ class RegionSimulator:
             if np.hypot(*(xy - centre)) >= min_dist_px:
                 return xy
 
-    # --- emergence ---------------------------------------------------------------------------------
+    # --- emergence ------------------------------------------------------------------------
     def _precursor(self, rng, meta: RegionMeta):
         e = self.p["emergence"]
         if rng.random() < e["no_precursor_fraction"]:
