@@ -66,6 +66,9 @@ def _rewrite(path, data=None, **keys):
      "256 NaN/inf"),
     (lambda p: _rewrite(p, REGKIND="FLARE"), "unknown kind"),
     (lambda p: _rewrite(p, PIXSC_MM=0.36), "pixel scale"),
+    (lambda p: _rewrite(p, LAT_DEG="north"), "keyword LAT_DEG='north' is not a number"),
+    (lambda p: _rewrite(p, TREL_H="soon"), "keyword TREL_H='soon' is not a number"),
+    (lambda p: _rewrite(p, REGIONID="  "), "empty REGIONID"),
 ])
 def test_bad_map_is_rejected_naming_the_file(tmp_path, edit, message):
     path = _corrupt(tmp_path, edit)

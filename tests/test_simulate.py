@@ -79,6 +79,8 @@ def test_hale_and_joy_orientation(tiny_params, lat):
     fx, fy = centroid(follow)
     assert lx > fx                                         # leading polarity to the west
     assert (ly < fy) if lat > 0 else (ly > fy)             # and nearer the equator (Joy)
+    tilt = np.degrees(np.arctan2(abs(ly - fy), lx - fx))
+    assert tilt == pytest.approx(0.5 * abs(lat), abs=3.0)  # Joy: 0.5 |latitude|
 
 
 def test_precursor_flux_grows_towards_emergence(tiny_params):
@@ -98,3 +100,48 @@ def test_quiet_sun_is_hear_like(tiny_params):
     assert 2.0 < mean_abs < 8.0
     tile_mtot = np.abs(maps[:, :85, :85]).sum((1, 2)) * PIXEL_AREA_CM2
     assert 2e20 < np.median(tile_mtot) < 1.2e21
+
+
+def test_components_have_independent_random_streams(tiny_params):
+    """Changing a quiet-Sun parameter leaves the precursor (and vice versa) unchanged."""
+    p = tiny_params["simulate"]
+    meta = simulate.region_metas(p, 42)[0]
+    bins = (-3.2,)
+    base = simulate.simulate_region(p, bins, 42, meta).maps[-3.2]
+    quiet_off, _ = _precursor_only(p, meta.latitude_deg)
+    quiet_off["emergence"] = dict(p["emergence"])
+    only_precursor = simulate.simulate_region(quiet_off, bins, 42, meta).maps[-3.2]
+    denser = {**p, "quiet": {**p["quiet"], "network_flux_density_g": 7.0}}
+    denser_off = {**quiet_off, "quiet": {**quiet_off["quiet"], "network_flux_density_g": 0.0}}
+    assert np.array_equal(simulate.simulate_region(denser_off, bins, 42, meta).maps[-3.2],
+                          only_precursor)
+    changed = simulate.simulate_region(denser, bins, 42, meta).maps[-3.2]
+    assert not np.array_equal(changed, base)
+    # the same region at fewer time bins is the same realisation
+    full = simulate.simulate_region(p, tiny_params["time_bins"], 42, meta).maps
+    assert np.array_equal(full[-3.2], base)
+
+
+def test_line_of_sight_foreshortening(tiny_params):
+    """Far from the central meridian, and earlier in time for an eastern region, |B| is lower."""
+    p = tiny_params["simulate"]
+    central = RegionMeta("SIM-CR-0001", "CR", 0.0, 0.0, 1.4, "synthetic")
+    west = RegionMeta("SIM-CR-0001", "CR", 0.0, 50.0, 1.4, "synthetic")
+    east = RegionMeta("SIM-CR-0001", "CR", 0.0, -40.0, 1.4, "synthetic")
+    bins = (-3.2, -24.5)
+    mean_abs = {m.cmd_deg: {t: np.abs(v).mean() for t, v in
+                            simulate.simulate_region(p, bins, 1, m).maps.items()}
+                for m in (central, west, east)}
+    assert mean_abs[50.0][-3.2] < 0.8 * mean_abs[0.0][-3.2]
+    # an eastern region is ~12 deg further east a day earlier: more foreshortened
+    assert mean_abs[-40.0][-24.5] < mean_abs[-40.0][-3.2]
+
+
+def test_no_precursor_fraction_and_crs_have_no_signal(tiny_params):
+    p, meta = _precursor_only(tiny_params["simulate"], 15.0)
+    p["emergence"]["no_precursor_fraction"] = 1.0
+    assert np.abs(simulate.simulate_region(p, (-3.2,), 3, meta).maps[-3.2]).max() == 0.0
+    p["emergence"]["no_precursor_fraction"] = 0.0
+    cr = RegionMeta("SIM-CR-0001", "CR", 15.0, 0.0, 1.4, "synthetic")
+    assert np.abs(simulate.simulate_region(p, (-3.2,), 3, cr).maps[-3.2]).max() == 0.0
+    assert np.abs(simulate.simulate_region(p, (-3.2,), 3, meta).maps[-3.2]).max() > 10.0

@@ -1,5 +1,6 @@
 """MLflow tracking: one store at the repository root, model-training experiments, run tags."""
 
+import re
 from pathlib import Path
 
 from preemergence import tracking
@@ -39,7 +40,8 @@ def test_runs_are_tagged_and_experiments_are_model_training(tmp_path, monkeypatc
     run = client.get_run(run_id)
     assert run.data.tags["dvc_exp_name"] == "lucky-seed"
     assert run.data.tags["data_source"] == "synthetic"
-    assert len(run.data.tags["git_commit"]) in (40, len("unknown"))
+    if (Path(__file__).resolve().parents[1] / ".git").exists():
+        assert re.fullmatch(r"[0-9a-f]{40}", run.data.tags["git_commit"])
     assert run.data.metrics["tss"] == 0.5
     experiment = client.get_experiment_by_name("unit-test")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

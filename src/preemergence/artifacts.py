@@ -39,9 +39,11 @@ def atomic_directory(path: Path):
     try:
         yield tmp
         os.chmod(tmp, 0o755)
+        old = path.with_name(f".{path.name}.old-{tmp.name}")
         if path.exists():
-            shutil.rmtree(path)
+            os.replace(path, old)        # set the old output aside, never half-deleted
         os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

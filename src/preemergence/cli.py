@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,10 @@ FORCE_OPTION = typer.Option(False, "--force", help="Replace existing outputs.")
 
 
 def _clear_errors(func):
-    """Bad input ends with one line on stderr naming the file and problem, and exit code 2."""
+    """Bad input ends with one line on stderr naming the file and problem, and exit code 2.
+
+    Set PREEMERGENCE_DEBUG=1 to get the full traceback instead.
+    """
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         from .regionstore import RegionStoreError
@@ -28,7 +32,10 @@ def _clear_errors(func):
             return func(*args, **kwargs)
         except (RegionStoreError, ParamsError, ValidationFailed, FileExistsError,
                 FileNotFoundError, ValueError, KeyError) as exc:
-            message = str(exc) if not isinstance(exc, KeyError) else f"missing parameter {exc}"
+            if os.environ.get("PREEMERGENCE_DEBUG"):
+                raise
+            message = str(exc) if not isinstance(exc, KeyError) else \
+                f"missing parameter {exc} in the parameters file"
             typer.echo(f"error: {message}", err=True)
             sys.exit(2)
     return wrapper
@@ -65,6 +72,19 @@ def prepare(regions: Path = typer.Option(None, help="Region store (default: data
 
 
 
+
+@app.command()
+@_clear_errors
+def baseline(segments: Path = typer.Option(Path("data/segments"), help="Segment sets folder."),
+             reports: Path = typer.Option(Path("reports"), help="Reports folder."),
+             params: Path = PARAMS_OPTION):
+    """Kernel-density discriminant analysis of MTOT and of (MTOT, DM), 5-fold TSS."""
+    from .baseline_stage import run_baseline
+    summary = run_baseline(load_params(params), segments, reports)
+    first = next(iter(summary["mtot"]))
+    typer.echo(f"DA TSS at {first[1:-1]} h: MTOT {100 * summary['mtot'][first]['tss_mean']:.1f}"
+               f" %, MTOT+DM {100 * summary['mtot_dm'][first]['tss_mean']:.1f} %; report in "
+               f"{reports / 'baseline.md'}")
 
 @app.command()
 @_clear_errors

@@ -18,6 +18,7 @@ PIXEL_AREA_CM2 = (PIXEL_SCALE_MM * CM_PER_MM) ** 2   # 1.96e16 cm^2 per pixel
 MTOT_MAX_MX = 1.0e23          # physical upper bound on a segment's unsigned flux (Mx)
 
 SOLAR_RADIUS_MM = 695.7       # IAU nominal solar radius (Mm), 1 heliographic deg = 12.14 Mm
+SYNODIC_RATE_DEG_PER_DAY = 13.20  # Carrington rotation seen from Earth (14.18 - 0.99 deg/day)
 
 # Time bins (h relative to emergence): 410-min averages spaced 320 min (Schunker et al. 2016).
 TIME_BINS_H = (-3.2, -8.5, -13.9, -19.2, -24.5)

@@ -46,8 +46,10 @@ def build_segment_sets(store: RegionStore, plan: segments.SamplingPlan, seed: in
             tables[t], constants[t] = segments.segment_table(store, t, folds, plan, seed)
             reports[t] = validation.validate_segment_table(
                 tables[t], pe_per_ear=plan.pe_per_ear, ne_per_ear=plan.ne_per_ear,
-                ne_per_cr=plan.ne_per_cr, n_folds=plan.n_folds, name=time_bin_label(t))
-            separability[t] = baseline.mtot_tss_by_fold(tables[t])
+                ne_per_cr=plan.ne_per_cr, n_folds=plan.n_folds, name=time_bin_label(t),
+                time_bins=store.time_bins)
+            if reports[t].success:   # the quick DA needs valid folds and tiles
+                separability[t] = baseline.mtot_tss_by_fold(tables[t])
     return PrepareResult(tables, constants, folds, reports, separability)
 
 
@@ -67,7 +69,8 @@ def write_validation(result: PrepareResult, reports_dir: Path) -> None:
     write_json(out / "summary.json", summary)
 
 
-def write_segment_sets(result: PrepareResult, store: RegionStore, out_dir: Path) -> None:
+def write_segment_sets(result: PrepareResult, store: RegionStore, out_dir: Path,
+                       regions_dir: Path) -> None:
     """Segment tables, folds and standardisation constants into out_dir (whole folder, atomic)."""
     with atomic_directory(out_dir) as tmp:
         for t, table in result.tables.items():
@@ -79,6 +82,10 @@ def write_segment_sets(result: PrepareResult, store: RegionStore, out_dir: Path)
         write_csv(tmp / "folds.csv", folds.sort_values("region_id"))
         write_json(tmp / "standardisation.json",
                    {time_bin_label(t): c for t, c in result.standardisation.items()})
+        write_json(tmp / segments.DATASET_INFO,
+                   {"source": data_source(store), "regions_dir": str(regions_dir),
+                    "n_regions": len(store.regions),
+                    "time_bins_h": [float(t) for t in store.time_bins]})
 
 
 def statistics(result: PrepareResult) -> dict:
@@ -134,7 +141,7 @@ def run_prepare(params: dict, regions_dir: Path, out_dir: Path, reports_dir: Pat
     write_validation(result, reports_dir)
     for report in result.reports.values():
         validation.require_valid(report)
-    write_segment_sets(result, store, out_dir)
+    write_segment_sets(result, store, out_dir, regions_dir)
     source = data_source(store)
     write_csv(Path(reports_dir) / "table1.csv", segments.table1(result.tables))
     atomic_write_text(Path(reports_dir) / "table1.md", table1_markdown(result, source))

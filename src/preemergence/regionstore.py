@@ -124,20 +124,33 @@ def _check_map(path: Path, header: fits.Header, data: np.ndarray) -> None:
     bad = int(np.count_nonzero(~np.isfinite(data)))
     if bad:
         raise RegionStoreError(f"{path}: {bad} NaN/inf pixel(s); maps must be finite")
+    if not str(header["REGIONID"]).strip():
+        raise RegionStoreError(f"{path}: empty REGIONID")
     if str(header["REGKIND"]).strip() not in KINDS:
         raise RegionStoreError(
             f"{path}: unknown kind REGKIND='{header['REGKIND']}', expected one of {KINDS}")
-    scale = float(header["PIXSC_MM"])
+    scale = _number(path, header, "PIXSC_MM")
     if abs(scale / PIXEL_SCALE_MM - 1) > PIXEL_SCALE_TOLERANCE:
         raise RegionStoreError(
             f"{path}: pixel scale {scale} Mm, expected {PIXEL_SCALE_MM} Mm per pixel")
 
 
-def _meta_from_header(header: fits.Header) -> RegionMeta:
+def _number(path: Path, header: fits.Header, key: str) -> float:
+    try:
+        value = float(header[key])
+    except (TypeError, ValueError):
+        raise RegionStoreError(f"{path}: keyword {key}={header[key]!r} is not a number") from None
+    if not np.isfinite(value):
+        raise RegionStoreError(f"{path}: keyword {key}={header[key]!r} is not finite")
+    return value
+
+
+def _meta_from_header(path: Path, header: fits.Header) -> RegionMeta:
     return RegionMeta(region_id=str(header["REGIONID"]).strip(),
                       kind=str(header["REGKIND"]).strip(),
-                      latitude_deg=float(header["LAT_DEG"]), cmd_deg=float(header["CMD_DEG"]),
-                      pixel_scale_mm=float(header["PIXSC_MM"]),
+                      latitude_deg=_number(path, header, "LAT_DEG"),
+                      cmd_deg=_number(path, header, "CMD_DEG"),
+                      pixel_scale_mm=_number(path, header, "PIXSC_MM"),
                       source=str(header["SOURCE"]).strip())
 
 
@@ -169,8 +182,8 @@ def load_region_store(store: Path, time_bins, on_missing: str = "error",
     with show_progress(files, progress, "reading regions", "file") as paths:
         for path in paths:
             header, data = read_region_map(path)
-            meta = _meta_from_header(header)
-            t = _match_time_bin(path, float(header["TREL_H"]), time_bins)
+            meta = _meta_from_header(path, header)
+            t = _match_time_bin(path, _number(path, header, "TREL_H"), time_bins)
             if t is None:
                 continue
             _check_consistent(metas, meta, path)

@@ -49,12 +49,13 @@ def assign_folds(store: RegionStore, n_folds: int, seed: int) -> dict[str, int]:
 
 def sample_origins(rng, kind: str, plan: SamplingPlan):
     """Random window origins (x0, y0) and labels for one region, without repetition."""
+    rng_pe, rng_ne = rng.spawn(2)   # independent: changing one count keeps the other windows
     if kind == "EAR":
-        pe = _choose(rng, geometry.pe_origins(), plan.pe_per_ear)
-        ne = _choose(rng, geometry.ear_ne_origins(), plan.ne_per_ear)
+        pe = _choose(rng_pe, geometry.pe_origins(), plan.pe_per_ear)
+        ne = _choose(rng_ne, geometry.ear_ne_origins(), plan.ne_per_ear)
     else:
         pe = np.empty((0, 2), dtype=int)
-        ne = _choose(rng, geometry.cr_ne_origins(), plan.ne_per_cr)
+        ne = _choose(rng_ne, geometry.cr_ne_origins(), plan.ne_per_cr)
     labels = np.concatenate([np.ones(len(pe), int), np.zeros(len(ne), int)])
     return np.vstack([pe, ne]), labels
 
@@ -170,3 +171,30 @@ def table1(tables: dict[float, pd.DataFrame]) -> pd.DataFrame:
                      "PEs": int((samples.label == 1).sum()),
                      "NEs": int((samples.label == 0).sum())})
     return pd.DataFrame(rows)
+
+
+DATASET_INFO = "dataset.json"
+
+
+def read_dataset_info(segments_dir) -> dict:
+    """Provenance of a segment-set folder (data source, region store) written by prepare."""
+    import json
+    from pathlib import Path
+    path = Path(segments_dir) / DATASET_INFO
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not found; run `preemergence prepare` first")
+    return json.loads(path.read_text())
+
+
+def read_segment_tables(segments_dir, time_bins) -> dict[float, pd.DataFrame]:
+    """The prepare stage's segment tables for the given time bins (h)."""
+    from pathlib import Path
+    from .constants import time_bin_label
+    tables = {}
+    for t in time_bins:
+        path = Path(segments_dir) / f"segments_{time_bin_label(t)}.csv"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: segment table not found; run `preemergence "
+                                    "prepare` (or `dvc repro prepare`) first")
+        tables[t] = pd.read_csv(path, dtype={"region_id": str})
+    return tables

@@ -23,7 +23,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.spatial import cKDTree
 
 from .constants import (AVERAGING_WINDOW_MIN, PIXEL_AREA_CM2, PIXEL_SCALE_MM, REGION_SIZE_PX,
-                        SOLAR_RADIUS_MM)
+                        SOLAR_RADIUS_MM, SYNODIC_RATE_DEG_PER_DAY)
 from .artifacts import atomic_directory
 from .progress import progress as show_progress
 from .regionstore import RegionMeta, region_map_path, write_region_map
@@ -32,6 +32,7 @@ MM_PER_DEG = np.pi / 180.0 * SOLAR_RADIUS_MM   # heliographic degree on the surf
 PAD_PX = 24                                     # margin simulated around the map (px)
 EMERGENCE_CENTRE_PX = REGION_SIZE_PX / 2.0      # continuous coordinate of the map centre
 WINDOW_H = AVERAGING_WINDOW_MIN / 60.0
+SIMULATED_SPAN_H = (-28.0, 0.5)                  # always simulated, whatever the time bins
 
 
 @dataclass(frozen=True)
@@ -93,31 +94,38 @@ class RegionSimulator:
         self.p = params
         self.time_bins = tuple(time_bins)
         self.size = REGION_SIZE_PX + 2 * PAD_PX
-        self.t_start = min(self.time_bins) - WINDOW_H / 2
-        self.t_stop = max(self.time_bins) + WINDOW_H / 2
+        # a fixed simulated span, so that choosing fewer time bins keeps the same realisation
+        self.t_start = min(min(self.time_bins) - WINDOW_H / 2, SIMULATED_SPAN_H[0])
+        self.t_stop = max(max(self.time_bins) + WINDOW_H / 2, SIMULATED_SPAN_H[1])
         self.area_cm2 = self.size ** 2 * PIXEL_AREA_CM2
 
-    def simulate(self, rng, meta: RegionMeta) -> dict[float, np.ndarray]:
-        """Maps (G) per time bin for one region; EARs get the emergence signal."""
+    def simulate(self, stream, meta: RegionMeta) -> dict[float, np.ndarray]:
+        """Maps (G) per time bin for one region; EARs get the emergence signal.
+
+        stream(component, time_h=None) gives an independent generator per model component
+        (and per time bin for the per-bin ones), so changing one component's parameters
+        leaves the others' realisations unchanged.
+        """
         q = self.p["quiet"]
+        rng = stream("network")
         sign_bias = np.clip(rng.normal(0.0, q["polarity_imbalance"]), -0.4, 0.4)
         network = self._network(rng, sign_bias)
-        ephemeral = self._ephemeral(rng)
-        plage = self._plage(rng)
-        precursor = self._precursor(rng, meta) if meta.kind == "EAR" else None
-        mu = self._mu_map(meta)
+        ephemeral = self._ephemeral(stream("ephemeral"))
+        plage = self._plage(stream("plage"))
+        precursor = self._precursor(stream("precursor"), meta) if meta.kind == "EAR" else None
         maps = {}
         for t in self.time_bins:
             sources = _Sources()
             self._add_network(sources, network, t)
-            self._add_internetwork(sources, rng, sign_bias)
+            self._add_internetwork(sources, stream("internetwork", t), sign_bias)
             self._add_ephemeral(sources, ephemeral, t)
             if plage is not None:
                 sources.add(self.p["plage"]["blur_mm"] / PIXEL_SCALE_MM, *plage)
             if precursor is not None:
                 self._add_precursor(sources, precursor, t)
-            field = sources.render(self.size)[PAD_PX:-PAD_PX, PAD_PX:-PAD_PX] * mu
-            field += rng.normal(0.0, q["noise_g"], field.shape)
+            field = sources.render(self.size)[PAD_PX:-PAD_PX, PAD_PX:-PAD_PX]
+            field *= self._mu_map(meta, t)
+            field += stream("noise", t).normal(0.0, q["noise_g"], field.shape)
             maps[t] = field.astype(np.float32)
         return maps
 
@@ -232,7 +240,9 @@ class RegionSimulator:
             return None
         flux = p["flux_median_mx"] * np.exp(rng.normal(0, p["flux_sigma_ln"]))
         radius = rng.uniform(*p["radius_mm"]) / PIXEL_SCALE_MM
-        centre = self._plage_centre(rng, p["min_distance_from_centre_mm"] / PIXEL_SCALE_MM)
+        # fragments spread with sigma = radius / 2: keep 2 sigma clear of the minimum distance
+        centre = self._plage_centre(
+            rng, p["min_distance_from_centre_mm"] / PIXEL_SCALE_MM + radius)
         n = p["fragments"]
         share = rng.lognormal(0.0, 0.7, n)
         sign = np.where(rng.random(n) < p["dominant_fraction"], 1.0, -1.0) * rng.choice([-1, 1])
@@ -281,13 +291,19 @@ class RegionSimulator:
             sources.add(e["blur_mm"] / PIXEL_SCALE_MM, cx + pre["offsets"][pole, 0],
                         cy + pre["offsets"][pole, 1], sign * 0.5 * flux * pre["shares"][pole])
 
-    def _mu_map(self, meta: RegionMeta):
-        """cos(heliocentric angle) per pixel, for B0 = 0 (B_LOS = B_r * mu)."""
+    def _mu_map(self, meta: RegionMeta, time_h: float):
+        """cos(heliocentric angle) per pixel at time_h (B0 = 0; B_LOS = B_r * mu).
+
+        The map is tracked at the Carrington rate, so t h before emergence its centre lies
+        SYNODIC_RATE * t further east than its central-meridian distance at emergence.
+        """
         offsets_deg = (np.arange(REGION_SIZE_PX) + 0.5 - EMERGENCE_CENTRE_PX) \
             * PIXEL_SCALE_MM / MM_PER_DEG
-        lat = np.deg2rad(meta.latitude_deg + offsets_deg)[:, None]
-        lon = np.deg2rad(meta.cmd_deg + offsets_deg)[None, :]
-        return np.clip(np.cos(lat) * np.cos(lon), 0.0, None)
+        lat = meta.latitude_deg + offsets_deg
+        lon_centre = meta.cmd_deg + SYNODIC_RATE_DEG_PER_DAY * time_h / 24.0
+        lon = lon_centre + offsets_deg[None, :] / np.cos(np.deg2rad(lat))[:, None]
+        mu = np.cos(np.deg2rad(lat))[:, None] * np.cos(np.deg2rad(lon))
+        return np.clip(mu, 0.0, None)
 
 
 def region_positions(rng, params):
@@ -312,12 +328,30 @@ def region_metas(params: dict, seed: int) -> list[RegionMeta]:
     return metas
 
 
-def simulate_region(params: dict, time_bins, seed: int, meta: RegionMeta) -> SimulatedRegion:
-    """One region, deterministic for (seed, region id)."""
+COMPONENTS = ("network", "ephemeral", "plage", "precursor", "internetwork", "noise")
+
+
+def region_streams(seed: int, meta: RegionMeta):
+    """Generator factory of one region: stream(component, time_h=None) -> numpy Generator.
+
+    Seeded with (seed, kind, index, component[, time bin]), so each component of each
+    region (and time bin) has its own reproducible random stream.
+    """
     kind_code = 1 if meta.kind == "EAR" else 2
     index = int(meta.region_id.rsplit("-", 1)[1])
-    rng = np.random.default_rng([seed, kind_code, index])
-    return SimulatedRegion(meta, RegionSimulator(params, time_bins).simulate(rng, meta))
+
+    def stream(component: str, time_h: float | None = None):
+        key = [seed, kind_code, index, COMPONENTS.index(component)]
+        if time_h is not None:
+            key.append(int(round(abs(time_h) * 10)))
+        return np.random.default_rng(key)
+    return stream
+
+
+def simulate_region(params: dict, time_bins, seed: int, meta: RegionMeta) -> SimulatedRegion:
+    """One region, deterministic for (seed, region id, parameters)."""
+    simulator = RegionSimulator(params, time_bins)
+    return SimulatedRegion(meta, simulator.simulate(region_streams(seed, meta), meta))
 
 
 def simulate_store(params: dict, time_bins, seed: int, out_dir: Path,

@@ -26,6 +26,8 @@ def _quiet_environment() -> None:
 
 def repo_root(start: Path | None = None) -> Path:
     """The repository root; for a DVC queue's temporary workspace, the original repository."""
+    if start is None and os.environ.get("DVC_ROOT"):
+        start = Path(os.environ["DVC_ROOT"])      # set by DVC for (queued) experiments
     here = Path(start or Path.cwd()).resolve()
     text = str(here) + os.sep
     if QUEUE_MARKER in text:
@@ -60,7 +62,9 @@ def run_tags(data_source: str) -> dict[str, str]:
 def _experiment_id(mlflow, name: str) -> str:
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
-        return mlflow.create_experiment(name, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+        artifacts = (repo_root() / "mlartifacts").as_uri()   # never a temporary workspace
+        return mlflow.create_experiment(name, artifact_location=artifacts,
+                                        tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
     if experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
         mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG,
                                                  EXPERIMENT_KIND)

@@ -114,7 +114,7 @@ def require_valid(report: ValidationReport) -> ValidationReport:
 # Derived columns
 # --------------------------------------------------------------------------------------
 
-def derive_columns(table: pd.DataFrame) -> pd.DataFrame:
+def derive_columns(table: pd.DataFrame, time_bins=TIME_BINS_H) -> pd.DataFrame:
     """Copy of ``table`` (required columns only) with the derived rule columns added.
 
     Geometry: ``contains_box``, ``overlaps_box``, ``inside_region`` (from
@@ -171,7 +171,7 @@ def derive_columns(table: pd.DataFrame) -> pd.DataFrame:
     df["dm_finite"] = np.isfinite(dm)
     t = pd.to_numeric(df["time_h"], errors="coerce").to_numpy(dtype=float)
     df["time_bin_known"] = np.any(
-        np.abs(t[:, None] - np.asarray(TIME_BINS_H)[None, :]) <= _TIME_TOL_H, axis=1)
+        np.abs(t[:, None] - np.asarray(time_bins, dtype=float)[None, :]) <= _TIME_TOL_H, axis=1)
     return df
 
 
@@ -250,7 +250,7 @@ def _rule_expectations(E, rule, *, pe_per_ear: int, ne_per_ear: int, ne_per_cr: 
         E.ExpectColumnUniqueValueCountToBeBetween(column="time_h", min_value=1, max_value=1,
                                                   meta=rule("one time bin per table")),
         E.ExpectColumnValuesToBeInSet(column="time_bin_known", value_set=[True],
-                                      meta=rule("time_h must be one of constants.TIME_BINS_H")),
+                                      meta=rule("time_h must be one of the configured time bins")),
         # window geometry
         E.ExpectColumnValuesToBeInSet(column="inside_region", value_set=[True],
                                       meta=rule("windows must lie inside the 256x256 map "
@@ -316,8 +316,11 @@ def _rule_expectations(E, rule, *, pe_per_ear: int, ne_per_ear: int, ne_per_cr: 
 
 
 def validate_segment_table(table: pd.DataFrame, *, pe_per_ear: int, ne_per_ear: int,
-                           ne_per_cr: int, n_folds: int, name: str) -> ValidationReport:
+                           ne_per_cr: int, n_folds: int, name: str,
+                           time_bins=TIME_BINS_H) -> ValidationReport:
     """Validate one segment table (one time bin) against the data-model rules with GX.
+
+    ``time_bins`` lists the configured time bins (h); time_h must be one of them.
 
     ``name`` labels the table in messages (e.g. ``'t-3.2h'``). Returns a
     :class:`ValidationReport`; use :func:`require_valid` to turn failure into an exception.
@@ -327,7 +330,7 @@ def validate_segment_table(table: pd.DataFrame, *, pe_per_ear: int, ne_per_ear: 
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
-    frame = table if missing else derive_columns(table)
+    frame = table if missing else derive_columns(table, time_bins)
 
     suite = _build_suite(gx, f"segment_table_{name}", pe_per_ear=pe_per_ear,
                          ne_per_ear=ne_per_ear, ne_per_cr=ne_per_cr, n_folds=n_folds,
