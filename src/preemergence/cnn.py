@@ -88,3 +88,97 @@ def output_weights(model: keras.Model) -> tuple[np.ndarray, float]:
     """Output-layer weights w_i (shape (N,)) and bias b of y = sigmoid(sum w_i max O_i + b)."""
     kernel, bias = model.get_layer("output").get_weights()
     return kernel[:, 0].astype(np.float64), float(bias[0])
+
+
+# --- Fast training forward pass ----------------------------------------------------------
+# The same function as ``model(x)`` (before the sigmoid), written with TensorFlow ops whose
+# gradients are cheaper on CPU: the input gradient of a 3x3 'same' convolution is computed
+# as a forward convolution with the flipped, transposed kernel (TF's Conv2DBackpropInput is
+# 2-4x slower than a forward convolution on small maps), and the single-channel first layer
+# is an im2col matrix product. Values and gradients equal those of the Keras layers to
+# float32 rounding (tests/test_cnn.py).
+
+def _tf():
+    import tensorflow as tf
+    return tf
+
+
+def _flip_kernel(kernel):
+    """Kernel of the adjoint 'same' convolution: spatially flipped, in/out swapped."""
+    tf = _tf()
+    return tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
+
+
+def _conv3x3(x, kernel):
+    """3x3 'same', stride-1 convolution with a cheaper input gradient (see above)."""
+    tf = _tf()
+
+    @tf.custom_gradient
+    def conv(x, kernel):
+        def grad(dy):
+            dx = tf.nn.conv2d(dy, _flip_kernel(kernel), 1, "SAME")
+            dk = tf.raw_ops.Conv2DBackpropFilter(
+                input=x, filter_sizes=tf.shape(kernel), out_backprop=dy,
+                strides=[1, 1, 1, 1], padding="SAME")
+            return dx, dk
+        return tf.nn.conv2d(x, kernel, 1, "SAME"), grad
+
+    return conv(x, kernel)
+
+
+def _patches3x3(x):
+    """im2col of a single-channel image batch (B, H, W, 1) -> (B, H, W, 9), zero padded."""
+    tf = _tf()
+    h, w = x.shape[1], x.shape[2]
+    xp = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    return tf.concat([xp[:, i:i + h, j:j + w, :] for i in range(3) for j in range(3)], -1)
+
+
+def _conv3x3_single(x, kernel):
+    """3x3 'same' convolution of a 1-channel input as one (B*H*W, 9) x (9, C) matmul."""
+    tf = _tf()
+
+    @tf.custom_gradient
+    def conv(x, kernel):
+        shape = tf.shape(x)
+        cols = tf.reshape(_patches3x3(x), [-1, 9])
+        flat_kernel = tf.reshape(kernel, [9, -1])
+        y = tf.reshape(tf.matmul(cols, flat_kernel),
+                       tf.concat([shape[:3], tf.shape(kernel)[3:]], 0))
+
+        def grad(dy):
+            flat_dy = tf.reshape(dy, [-1, tf.shape(kernel)[3]])
+            dk = tf.reshape(tf.matmul(cols, flat_dy, transpose_a=True), tf.shape(kernel))
+            dx = tf.nn.conv2d(dy, _flip_kernel(kernel), 1, "SAME")
+            return dx, dk
+        return y, grad
+
+    return conv(x, kernel)
+
+
+def conv_layers(model: keras.Model) -> list:
+    """The convolution layers conv1 ... convN in order."""
+    convs = [layer for layer in model.layers if layer.name.startswith("conv")]
+    return sorted(convs, key=lambda layer: int(layer.name[4:]))
+
+
+def fast_logits(model: keras.Model, x):
+    """Logit z (shape (batch, 1), float32) with y = sigmoid(z) = model(x); cheap gradients.
+
+    x: standardised segments (batch, 85, 85, 1). Uses the model's own variables, so a
+    gradient taken through this function trains ``model``. Follows the layer compute dtype
+    (float32, or bfloat16 under a mixed-precision policy); the output layer is float32.
+    """
+    tf = _tf()
+    convs = conv_layers(model)
+    dtype = convs[0].compute_dtype
+    h = tf.cast(x, dtype)
+    for k, layer in enumerate(convs, start=1):
+        kernel = tf.cast(layer.kernel, dtype)
+        conv = _conv3x3_single if k == 1 and h.shape[-1] == 1 else _conv3x3
+        h = tf.nn.bias_add(conv(h, kernel), tf.cast(layer.bias, dtype))
+        if k < len(convs):
+            h = tf.nn.max_pool2d(h, 2, 2, "SAME")
+    features = tf.cast(tf.reduce_max(h, axis=[1, 2]), "float32")
+    out = model.get_layer("output")
+    return tf.matmul(features, tf.cast(out.kernel, "float32")) + tf.cast(out.bias, "float32")
