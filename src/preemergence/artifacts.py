@@ -16,11 +16,14 @@ FILE_MODE = 0o644
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path):
-    """Yield a temporary path beside `path`; rename it over `path` only on success."""
+def atomic_output(path: Path, suffix: str = ""):
+    """Yield a temporary path beside `path`; rename it over `path` only on success.
+
+    suffix: ending of the temporary name, for writers that insist on one (e.g. '.keras').
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{suffix}")
     os.close(fd)
     try:
         yield Path(tmp)

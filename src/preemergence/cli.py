@@ -86,6 +86,34 @@ def baseline(segments: Path = typer.Option(Path("data/segments"), help="Segment 
                f" %, MTOT+DM {100 * summary['mtot_dm'][first]['tss_mean']:.1f} %; report in "
                f"{reports / 'baseline.md'}")
 
+@app.command("train-cv")
+@_clear_errors
+def train_cv(regions: Path = typer.Option(Path("data/regions"), help="Region store."),
+             segments: Path = typer.Option(Path("data/segments"), help="Segment sets."),
+             models: Path = typer.Option(Path("models/train_cv"), help="Models folder."),
+             reports: Path = typer.Option(Path("reports"), help="Reports folder."),
+             params: Path = PARAMS_OPTION):
+    """Train the CNN with 5-fold cross-validation at every time bin (resumable)."""
+    from .train_cv_stage import run_train_cv
+    summary = run_train_cv(load_params(params), regions, segments, models, reports)
+    first = next(iter(summary))
+    typer.echo(f"CNN TSS at {first[1:-1]} h: {100 * summary[first]['tss_mean']:.1f} ± "
+               f"{100 * summary[first]['tss_std']:.1f} %; Table 3 in {reports / 'table3.md'}")
+
+
+@app.command("depth-study")
+@_clear_errors
+def depth_study(regions: Path = typer.Option(Path("data/regions"), help="Region store."),
+                segments: Path = typer.Option(Path("data/segments"), help="Segment sets."),
+                models: Path = typer.Option(Path("models/depth_study"), help="Models folder."),
+                reports: Path = typer.Option(Path("reports"), help="Reports folder."),
+                params: Path = PARAMS_OPTION):
+    """TSS against CNN depth at one time bin (paper Table 2), 5-fold cross-validation."""
+    from .train_cv_stage import run_depth_study
+    table = run_depth_study(load_params(params), regions, segments, models, reports)
+    typer.echo("TSS by depth: " + ", ".join(f"{k[5:]}: {100 * v['tss_mean']:.1f} %"
+                                            for k, v in table.items()))
+
 @app.command()
 @_clear_errors
 def realism(regions: Path = typer.Option(Path("data/regions"), help="Simulated region store."),

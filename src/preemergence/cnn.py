@@ -9,7 +9,7 @@ max-pooling of the last convolution and one sigmoid output, so that
 
 Depth > 5: the paper (Sect. 4.5, Fig. 17, depths 2...8) says only that filters "double in
 successive layers", so by default we keep doubling (depth 8: 16 ... 2048 filters, spatial
-sizes 85, 43, 22, 11, 6, 3, 2, 1; about 25 M parameters). ``max_filters`` caps the count
+sizes 85, 43, 22, 11, 6, 3, 2, 1; 25,170,561 parameters). ``max_filters`` caps the count
 for cheaper experiments. Input: standardised B_LOS (dimensionless), shape (85, 85, 1),
 channels last.
 
@@ -19,10 +19,27 @@ Layer names (stable, used by pruning and interpretation): ``input``, ``conv1`` .
 
 from __future__ import annotations
 
-import keras
-import numpy as np
+import os
+
+# oneDNN kernels speed CPU training up ~1.7x here (AMD EPYC, AVX2), but TensorFlow
+# enables them by default only on CPUs with AVX512/AMX. The switch is read once, when
+# TensorFlow is first imported, so it is set here, before keras imports it; an explicit
+# TF_ENABLE_ONEDNN_OPTS=0 in the environment wins. See onednn_enabled().
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 from .constants import SEGMENT_SIZE_PX
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return False
 
 
 def filter_counts(depth: int, base_filters: int = 16, final_filters: int | None = None,
@@ -81,7 +98,7 @@ def last_conv(model: keras.Model) -> keras.layers.Layer:
 
 def feature_model(model: keras.Model) -> keras.Model:
     """Sub-model: input -> feature maps O_i of the last convolution, (batch, h, w, N)."""
-    return keras.Model(model.inputs, last_conv(model).output, name="features")
+    return keras.Model(model.input, last_conv(model).output, name="features")
 
 
 def output_weights(model: keras.Model) -> tuple[np.ndarray, float]:

@@ -18,8 +18,9 @@ Field and constants:
 
 Training (``fit_model``): Adam on the binary cross-entropy, batches shuffled per epoch by a
 permutation drawn from (seed, epoch) only, so a run is reproducible and resumable at any
-epoch. The compiled step uses ``cnn.fast_logits`` (same function and gradients as the Keras
-layers, cheaper kernels on CPU).
+epoch. The compiled step takes its gradients through ``cnn.fast_logits`` (same function and
+gradients as the Keras layers, cheaper kernels when TensorFlow's oneDNN kernels are off) or
+through the Keras layers (when oneDNN is on); see ``use_fast_kernels``.
 """
 
 from __future__ import annotations
@@ -27,15 +28,16 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 
-import keras
-import numpy as np
-import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
-
-from . import cnn
+from . import cnn  # first: it sets TF_ENABLE_ONEDNN_OPTS before TensorFlow is imported
 from .constants import SEGMENT_SIZE_PX
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 SIZE = SEGMENT_SIZE_PX
 
@@ -50,7 +52,7 @@ class WindowSource:
     used (B, or |B| when abs_field).
     """
 
-    cube: np.ndarray
+    cube: np.ndarray = field(repr=False)
     region: np.ndarray
     x0: np.ndarray
     y0: np.ndarray
@@ -185,32 +187,56 @@ def prefetch(batches, depth: int = 2, stats: dict | None = None):
     """Iterate ``batches`` with the next ``depth`` items prepared in a background thread.
 
     stats: optional dict; its "wait_s" grows by the seconds the consumer waited for input
-    (input stall time).
+    (input stall time). Stopping early (break, exception) stops the thread.
     """
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
+    producer = _Producer(batches, depth)
+    try:
+        while True:
+            start = time.perf_counter()
+            item = producer.items.get()
+            if stats is not None:
+                stats["wait_s"] = stats.get("wait_s", 0.0) + time.perf_counter() - start
+            if item is _Producer.DONE:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        producer.close()
 
-    def work():
+
+class _Producer:
+    """A thread filling a bounded queue from an iterable (then DONE, or the exception)."""
+
+    DONE = object()
+
+    def __init__(self, iterable, depth: int):
+        self.items: queue.Queue = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(iterable,), daemon=True)
+        self.thread.start()
+
+    def _put(self, item) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, iterable):
         try:
-            for item in batches:
-                items.put(item)
-        except BaseException as exc:  # re-raised in the consumer
-            items.put(exc)
-        items.put(done)
+            for item in iterable:
+                if not self._put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            self._put(exc)
+        self._put(self.DONE)
 
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    while True:
-        start = time.perf_counter()
-        item = items.get()
-        if stats is not None:
-            stats["wait_s"] = stats.get("wait_s", 0.0) + time.perf_counter() - start
-        if item is done:
-            break
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-    thread.join()
+    def close(self):
+        self.stop.set()
+        self.thread.join()
 
 
 # --- Training -----------------------------------------------------------------------------
@@ -226,14 +252,26 @@ def _bce(y, logits):
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits[:, 0])
 
 
-def make_train_step(model: keras.Model, optimizer, fast: bool = True):
+def use_fast_kernels(fast: bool | None = None) -> bool:
+    """Resolve ``fast``: None -> cnn.fast_logits only when oneDNN is off.
+
+    Measured here (benchmarks/bench_training.py): without oneDNN, cnn.fast_logits' gradient
+    kernels train faster than the Keras layers; with oneDNN, TF's own gradient kernels
+    are as fast or faster.
+    """
+    return (not cnn.onednn_enabled()) if fast is None else bool(fast)
+
+
+def make_train_step(model: keras.Model, optimizer, fast: bool | None = None):
     """Compiled step: one Adam update; returns (sum of losses, number correct) of the batch.
 
-    fast: forward/gradients through cnn.fast_logits (default) or through the Keras layers
-    (same values; kept for comparison and as a fallback).
+    fast: gradients through cnn.fast_logits (True), through the Keras layers (False), or
+    the faster of the two for this TF configuration (None, see use_fast_kernels); all give
+    the same values to float32 rounding.
     """
     import tensorflow as tf
     variables = model.trainable_variables
+    fast = use_fast_kernels(fast)
     forward = (lambda x: cnn.fast_logits(model, x)) if fast else keras_logits_fn(model)
 
     @tf.function(input_signature=_signature())
@@ -251,7 +289,7 @@ def make_train_step(model: keras.Model, optimizer, fast: bool = True):
 def keras_logits_fn(model: keras.Model):
     """Function x -> logits through the Keras layers (the output layer's pre-activation)."""
     import tensorflow as tf
-    features = keras.Model(model.inputs, model.get_layer("gmp").output)
+    features = keras.Model(model.input, model.get_layer("gmp").output)
     head = model.get_layer("output")
 
     def logits(x):
@@ -259,15 +297,24 @@ def keras_logits_fn(model: keras.Model):
     return logits
 
 
+_EVAL_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def make_eval_step(model: keras.Model):
-    """Compiled forward pass: (sum of losses, number correct, probabilities) of a batch."""
+    """Compiled forward pass: (sum of losses, number correct, probabilities) of a batch.
+
+    One per model (cached), so repeated predict() calls do not retrace.
+    """
     import tensorflow as tf
+    if model in _EVAL_STEPS:
+        return _EVAL_STEPS[model]
 
     @tf.function(input_signature=_signature())
     def step(x, y):
         logits = cnn.fast_logits(model, x)
         return tf.reduce_sum(_bce(y, logits)), _n_correct(y, logits), tf.sigmoid(logits[:, 0])
 
+    _EVAL_STEPS[model] = step
     return step
 
 
@@ -305,7 +352,7 @@ def fit_model(model: keras.Model, train_source: WindowSource,
               val_source: WindowSource | None, epochs: int, learning_rate: float,
               batch_size: int = 32, seed: int = 0, callbacks=None,
               initial_epoch: int = 0, input_stats: dict | None = None,
-              fast: bool = True) -> dict[str, list[float]]:
+              fast: bool | None = None) -> dict[str, list[float]]:
     """Train with Adam + binary cross-entropy; per-epoch history.
 
     Returns {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} (losses in nats per
