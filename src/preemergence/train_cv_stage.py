@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from . import cnn  # first: sets TensorFlow's CPU options before TensorFlow is imported
+
 import numpy as np
 import pandas as pd
 
@@ -130,8 +132,10 @@ def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir
     source = read_dataset_info(segments_dir)["source"]
     data = load_fold_data(regions_dir, segments_dir, params["time_bins"])
     reports_dir = Path(reports_dir)
+    _quiet_tensorflow()
     with tracking.start_run("train-cv", f"train-cv depth{config.depth}", source) as mlflow:
         mlflow.log_params(tracking.flatten({"config": config.as_dict()}))
+        mlflow.log_param("onednn", cnn.onednn_enabled())
         results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],
                                  "train-cv", source)
         summary = summarise(results)
@@ -154,6 +158,11 @@ def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir
     return summary
 
 
+def _quiet_tensorflow() -> None:
+    import tensorflow as tf
+    tf.get_logger().setLevel("ERROR")   # e.g. retracing notes: one model per fold is by design
+
+
 def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_dir: Path,
                     reports_dir: Path) -> dict:
     """Table 2: TSS at one time bin for each depth (same schedule), 5-fold CV."""
@@ -162,6 +171,7 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
     source = read_dataset_info(segments_dir)["source"]
     data = load_fold_data(regions_dir, segments_dir, [study["time_h"]])
     table = {}
+    _quiet_tensorflow()
     with tracking.start_run("depth-study", "depth-study", source) as mlflow:
         for depth in study["depths"]:
             config = TrainConfig.from_params(params, study["config"], depth=depth)
