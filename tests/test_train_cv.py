@@ -18,7 +18,7 @@ def tiny_run(tiny_params, tiny_store_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("train")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
     params = copy.deepcopy(tiny_params)
-    params["train"]["configs"]["fast"].update(epochs=1, max_train_samples=48,
+    params["train"]["configs"]["fast"].update(epochs=1, samples_per_epoch=48,
                                               max_val_samples=16)
     run_prepare(params, tiny_store_dir, work / "segments", work / "reports", progress=False)
     return params, tiny_store_dir, work

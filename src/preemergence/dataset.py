@@ -149,22 +149,26 @@ class WindowBatches(keras.utils.PyDataset):
     Shuffled per epoch by ``epoch_order(n, seed, epoch)`` when shuffle; the last batch may
     be short. Works as a keras PyDataset (``model.fit``), as an iterable of one epoch, and
     random access ``batches[i]``. ``set_epoch(e)`` selects the epoch's order (resume).
+    samples_per_epoch: when set, an epoch is the first samples_per_epoch windows of the
+    epoch's permutation, so successive epochs see different random subsets.
     """
 
     def __init__(self, source: WindowSource, batch_size: int = 32, seed: int = 0,
-                 shuffle: bool = True, epoch: int = 0):
+                 shuffle: bool = True, epoch: int = 0, samples_per_epoch: int | None = None):
         super().__init__()
         self.source, self.batch_size = source, int(batch_size)
         self.seed, self.shuffle = seed, shuffle
+        self.samples_per_epoch = samples_per_epoch
         self.set_epoch(epoch)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
         n = len(self.source)
-        self.order = epoch_order(n, self.seed, epoch) if self.shuffle else np.arange(n)
+        order = epoch_order(n, self.seed, epoch) if self.shuffle else np.arange(n)
+        self.order = order[:self.samples_per_epoch] if self.samples_per_epoch else order
 
     def __len__(self) -> int:
-        return -(-len(self.source) // self.batch_size)
+        return -(-len(self.order) // self.batch_size)
 
     def __getitem__(self, i: int):
         rows = self.order[i * self.batch_size:(i + 1) * self.batch_size]
@@ -178,9 +182,10 @@ class WindowBatches(keras.utils.PyDataset):
 
 
 def make_batches(source: WindowSource, batch_size: int = 32, seed: int = 0,
-                 shuffle: bool = True, epoch: int = 0) -> WindowBatches:
+                 shuffle: bool = True, epoch: int = 0,
+                 samples_per_epoch: int | None = None) -> WindowBatches:
     """Batches of a source for one epoch at a time (see WindowBatches)."""
-    return WindowBatches(source, batch_size, seed, shuffle, epoch)
+    return WindowBatches(source, batch_size, seed, shuffle, epoch, samples_per_epoch)
 
 
 def prefetch(batches, depth: int = 2, stats: dict | None = None):
@@ -352,7 +357,8 @@ def fit_model(model: keras.Model, train_source: WindowSource,
               val_source: WindowSource | None, epochs: int, learning_rate: float,
               batch_size: int = 32, seed: int = 0, callbacks=None,
               initial_epoch: int = 0, input_stats: dict | None = None,
-              fast: bool | None = None) -> dict[str, list[float]]:
+              fast: bool | None = None,
+              samples_per_epoch: int | None = None) -> dict[str, list[float]]:
     """Train with Adam + binary cross-entropy; per-epoch history.
 
     Returns {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} (losses in nats per
@@ -362,11 +368,14 @@ def fit_model(model: keras.Model, train_source: WindowSource,
     one setting model.stop_training stops after the current epoch; batch hooks
     on_train_batch_begin/end(i) are called too. input_stats: optional dict receiving the
     input stall time "wait_s" (see prefetch). fast: see make_train_step.
+    samples_per_epoch: train each epoch on a fresh random subset of that size (see
+    WindowBatches); None = every training window once per epoch.
     """
     optimizer = ensure_optimizer(model, learning_rate)
     train_step = make_train_step(model, optimizer, fast)
     eval_step = make_eval_step(model)
-    batches = make_batches(train_source, batch_size, seed, shuffle=True)
+    batches = make_batches(train_source, batch_size, seed, shuffle=True,
+                           samples_per_epoch=samples_per_epoch)
     val_batches = (make_batches(val_source, batch_size, shuffle=False)
                    if val_source is not None and len(val_source) else None)
     callbacks = keras.callbacks.CallbackList(callbacks or [], model=model)

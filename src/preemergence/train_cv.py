@@ -33,7 +33,7 @@ class TrainConfig:
     learning_rate: float
     batch_size: int
     epochs: int
-    max_train_samples: int | None = None   # random subsample of the training samples
+    samples_per_epoch: int | None = None   # a fresh random subset of the training samples
     max_val_samples: int | None = None     # subsample for the per-epoch validation loss
     depth: int = 5
     final_filters: int | None = None
@@ -91,8 +91,7 @@ def subsample(table: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
 def fold_tables(table: pd.DataFrame, fold: int, config: TrainConfig):
     """Training samples (other folds), validation samples and tiles (this fold)."""
     samples = table[table.subset == "sample"]
-    train = subsample(samples[samples.fold != fold], config.max_train_samples,
-                      config.seed + 1000 * fold)
+    train = samples[samples.fold != fold]
     val = subsample(samples[samples.fold == fold], config.max_val_samples,
                     config.seed + 1000 * fold + 1)
     tiles = table[(table.subset == "tile") & (table.fold == fold)]
@@ -160,7 +159,7 @@ def train_fold(data: FoldData, fold: int, config: TrainConfig, folder: Path) -> 
     dataset.fit_model(model, source, val_source, config.epochs, config.learning_rate,
                       config.batch_size, seed=config.seed + fold,
                       callbacks=[checkpoint_callback(folder, key, history)],
-                      initial_epoch=start)
+                      initial_epoch=start, samples_per_epoch=config.samples_per_epoch)
     outputs = dataset.predict(model, data.cube, data.index, tiles, mean, std,
                               abs_field=config.abs_field)
     predicted = (outputs >= config.threshold).astype(int)

@@ -67,10 +67,10 @@ def plot_losses(results: list[dict], path: Path, note: str) -> Path:
     axes = np.atleast_1d(fig.subplots(1, len(times), sharey=True))
     for ax, t in zip(axes, times):
         for fold, runs in frame[frame.time_h == t].groupby("fold"):
-            ax.plot(runs.epoch, runs.loss, color="C0", alpha=0.7,
+            ax.plot(runs.epoch, runs.loss, color="C0", alpha=0.7, marker="o", markersize=3,
                     label="training" if fold == 0 else None)
-            ax.plot(runs.epoch, runs.val_loss, color="C1", alpha=0.7,
-                    label="validation" if fold == 0 else None)
+            ax.plot(runs.epoch, runs.val_loss, color="C1", alpha=0.7, marker="s",
+                    markersize=3, label="validation" if fold == 0 else None)
         ax.set(title=f"{t} h", xlabel="epoch")
     axes[0].set_ylabel("binary cross-entropy (nats)")
     axes[0].legend()
@@ -101,8 +101,8 @@ def table3_markdown(summary: dict, config: TrainConfig, source: str) -> str:
 def _config_text(config: TrainConfig) -> str:
     parts = [f"lr {config.learning_rate:g}", f"batch {config.batch_size}",
              f"{config.epochs} epochs"]
-    if config.max_train_samples:
-        parts.append(f"≤ {config.max_train_samples} training samples per fold")
+    if config.samples_per_epoch:
+        parts.append(f"{config.samples_per_epoch} random training samples per epoch")
     if config.abs_field:
         parts.append("|B| input")
     return ", ".join(parts)
