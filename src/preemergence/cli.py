@@ -11,6 +11,8 @@ import typer
 
 from .config import DEFAULT_PARAMS, ParamsError, load_params
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's C++ start-up chatter
+
 app = typer.Typer(help="Pre-emergence magnetic-field patterns (Dhuri et al. 2020): "
                        "the pipeline's stages, one command each.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
