@@ -117,25 +117,19 @@ def field_standardisation(cube: np.ndarray, index: dict[str, int], table: pd.Dat
     Exact, via integral images of the field and its square (float64). With the 'sample'
     rows of a time bin and abs_field=False this reproduces prepare's standardisation.json.
     """
+    from .segments import WindowSums
     rows = table["region_id"].map(index).to_numpy()
     x0, y0 = table["x0"].to_numpy(), table["y0"].to_numpy()
     total, total2 = 0.0, 0.0
     for r in np.unique(rows):
         sel = rows == r
-        values = cube[r].astype(np.float64)
-        values = np.abs(values) if abs_field else values
-        total += _window_sums(values, x0[sel], y0[sel]).sum()
-        total2 += _window_sums(values * values, x0[sel], y0[sel]).sum()
+        sums = WindowSums(cube[r])
+        total += sums.sum("abs" if abs_field else "b", x0[sel], y0[sel]).sum()
+        total2 += sums.sum("b2", x0[sel], y0[sel]).sum()       # |B|^2 = B^2
     n = len(table) * SIZE * SIZE
     mean = total / n
     return {"mean_g": float(mean), "std_g": float(np.sqrt(max(total2 / n - mean ** 2, 0.0))),
             "n_pixels": int(n)}
-
-
-def _window_sums(values: np.ndarray, x0, y0) -> np.ndarray:
-    s = np.zeros((values.shape[0] + 1, values.shape[1] + 1))
-    s[1:, 1:] = values.cumsum(0).cumsum(1)
-    return s[y0 + SIZE, x0 + SIZE] - s[y0, x0 + SIZE] - s[y0 + SIZE, x0] + s[y0, x0]
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
