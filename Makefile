@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean-venv
+.PHONY: run test install install-gpu bench clean-venv
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Optional: TensorFlow's GPU build instead of the CPU-only default (needs an NVIDIA GPU).
+install-gpu: $(STAMP)
+	$(BIN)/python -m pip uninstall --yes tensorflow-cpu
+	$(BIN)/python -m pip install -e ".[gpu]"
 
 run: $(STAMP)
 	$(BIN)/dvc repro
