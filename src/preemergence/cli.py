@@ -19,6 +19,9 @@ app = typer.Typer(help="Pre-emergence magnetic-field patterns (Dhuri et al. 2020
 
 PARAMS_OPTION = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (YAML).")
 FORCE_OPTION = typer.Option(False, "--force", help="Replace existing outputs.")
+REGIONS_OPTION = typer.Option(Path("data/regions"), help="Region store.")
+SEGMENTS_OPTION = typer.Option(Path("data/segments"), help="Segment sets folder.")
+REPORTS_OPTION = typer.Option(Path("reports"), help="Reports folder.")
 
 
 def _clear_errors(func):
@@ -59,8 +62,7 @@ def simulate(out: Path = typer.Option(Path("data/regions"), help="Region store t
 @app.command()
 @_clear_errors
 def prepare(regions: Path = typer.Option(None, help="Region store (default: data.regions_dir)."),
-            out: Path = typer.Option(Path("data/segments"), help="Segment sets folder."),
-            reports: Path = typer.Option(Path("reports"), help="Reports folder."),
+            out: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
             params: Path = PARAMS_OPTION, force: bool = FORCE_OPTION):
     """Region store -> validated segment tables per time bin, folds, Table 1."""
     from .artifacts import refuse_overwrite
@@ -77,8 +79,7 @@ def prepare(regions: Path = typer.Option(None, help="Region store (default: data
 
 @app.command()
 @_clear_errors
-def baseline(segments: Path = typer.Option(Path("data/segments"), help="Segment sets folder."),
-             reports: Path = typer.Option(Path("reports"), help="Reports folder."),
+def baseline(segments: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
              params: Path = PARAMS_OPTION):
     """Kernel-density discriminant analysis of MTOT and of (MTOT, DM), 5-fold TSS."""
     from .baseline_stage import run_baseline
@@ -90,11 +91,9 @@ def baseline(segments: Path = typer.Option(Path("data/segments"), help="Segment 
 
 @app.command("train-cv")
 @_clear_errors
-def train_cv(regions: Path = typer.Option(Path("data/regions"), help="Region store."),
-             segments: Path = typer.Option(Path("data/segments"), help="Segment sets."),
+def train_cv(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
              models: Path = typer.Option(Path("models/train_cv"), help="Models folder."),
-             reports: Path = typer.Option(Path("reports"), help="Reports folder."),
-             params: Path = PARAMS_OPTION):
+             reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
     """Train the CNN with 5-fold cross-validation at every time bin (resumable)."""
     from .train_cv_stage import run_train_cv
     summary = run_train_cv(load_params(params), regions, segments, models, reports)
@@ -105,11 +104,9 @@ def train_cv(regions: Path = typer.Option(Path("data/regions"), help="Region sto
 
 @app.command("depth-study")
 @_clear_errors
-def depth_study(regions: Path = typer.Option(Path("data/regions"), help="Region store."),
-                segments: Path = typer.Option(Path("data/segments"), help="Segment sets."),
+def depth_study(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
                 models: Path = typer.Option(Path("models/depth_study"), help="Models folder."),
-                reports: Path = typer.Option(Path("reports"), help="Reports folder."),
-                params: Path = PARAMS_OPTION):
+                reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
     """TSS against CNN depth at one time bin (paper Table 2), 5-fold cross-validation."""
     from .train_cv_stage import run_depth_study
     table = run_depth_study(load_params(params), regions, segments, models, reports)
@@ -118,10 +115,9 @@ def depth_study(regions: Path = typer.Option(Path("data/regions"), help="Region 
 
 @app.command()
 @_clear_errors
-def realism(regions: Path = typer.Option(Path("data/regions"), help="Simulated region store."),
+def realism(regions: Path = REGIONS_OPTION,
             patches: Path = typer.Option(Path("data/hmi_quiet"), help="Real HMI quiet patches."),
-            reports: Path = typer.Option(Path("reports"), help="Reports folder."),
-            params: Path = PARAMS_OPTION):
+            reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
     """Compare simulated CR maps with real HMI quiet-Sun patches (report + figure)."""
     from .realism_stage import run_realism
     p = load_params(params)
