@@ -43,8 +43,9 @@ def test_runs_are_tagged_and_experiments_are_model_training(tmp_path, monkeypatc
     if (Path(__file__).resolve().parents[1] / ".git").exists():
         assert re.fullmatch(r"[0-9a-f]{40}", run.data.tags["git_commit"])
     assert run.data.metrics["tss"] == 0.5
-    experiment = client.get_experiment_by_name("unit-test")
-    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    for name in ("unit-test", "Default"):
+        experiment = client.get_experiment_by_name(name)
+        assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_flatten_nested_params():

@@ -60,6 +60,7 @@ def run_tags(data_source: str) -> dict[str, str]:
 
 
 def _experiment_id(mlflow, name: str) -> str:
+    _tag_default_experiment(mlflow)
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
         artifacts = (repo_root() / "mlartifacts").as_uri()   # never a temporary workspace
@@ -69,6 +70,14 @@ def _experiment_id(mlflow, name: str) -> str:
         mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG,
                                                  EXPERIMENT_KIND)
     return experiment.experiment_id
+
+
+def _tag_default_experiment(mlflow) -> None:
+    """MLflow creates 'Default' itself; tag it too, so the UI opens no experiment as GenAI."""
+    default = mlflow.get_experiment_by_name("Default")
+    if default is not None and default.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+        mlflow.MlflowClient().set_experiment_tag(default.experiment_id, EXPERIMENT_KIND_TAG,
+                                                 EXPERIMENT_KIND)
 
 
 @contextlib.contextmanager
