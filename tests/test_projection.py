@@ -146,3 +146,33 @@ def test_corrupt_file(tmp_path):
     path.write_bytes(b"SIMPLE  =  this is not a FITS file" * 200)
     with pytest.raises(ProjectionError, match="corrupt.fits"):
         postel_project(path, 0.0, 0.0)
+
+
+def test_project_command_writes_a_region_store_map(disk, tmp_path):
+    from typer.testing import CliRunner
+
+    from preemergence.cli import app
+    from preemergence.regionstore import read_region_map
+    out = tmp_path / "r.fits"
+    result = CliRunner().invoke(app, ["project", str(disk), "--lon", "5", "--lat", "-10",
+                                      "--out", str(out), "--region-id", "11776",
+                                      "--time-h", "-3.2"])
+    assert result.exit_code == 0, result.output
+    header, data = read_region_map(out)
+    assert data.shape == (256, 256) and header["REGIONID"] == "11776"
+    assert header["TREL_H"] == -3.2 and header["SOURCE"] == "real"
+    assert header["CTYPE1"].startswith("HGLN")
+    again = CliRunner().invoke(app, ["project", str(disk), "--lon", "5", "--lat", "-10",
+                                     "--out", str(out)])
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_project_command_far_side_is_a_clear_error(disk, tmp_path):
+    from typer.testing import CliRunner
+
+    from preemergence.cli import app
+    out = tmp_path / "far.fits"
+    result = CliRunner().invoke(app, ["project", str(disk), "--lon", "120", "--lat", "0",
+                                      "--out", str(out)])
+    assert result.exit_code == 2 and result.output.startswith("error: ")
+    assert not out.exists()

@@ -141,5 +141,38 @@ def hmi_quiet(hmi: list[Path] = typer.Argument(..., help="Full-disk hmi.M_720s F
     typer.echo(f"wrote {len(written)} quiet-Sun patches to {out}")
 
 
+
+@app.command()
+@_clear_errors
+def project(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s FITS file."),
+            lon: float = typer.Option(..., help="Stonyhurst longitude of the centre (deg)."),
+            lat: float = typer.Option(..., help="Stonyhurst latitude of the centre (deg)."),
+            out: Path = typer.Option(..., help="Output FITS (256 x 256 Postel map, G)."),
+            method: str = typer.Option("interpolation", help="interpolation | adaptive"),
+            max_angle: float = typer.Option(60.0, help="Largest allowed heliocentric angle "
+                                                       "of the centre (deg)."),
+            region_id: str = typer.Option(None, help="Also write region-store keywords "
+                                                     "with this REGIONID."),
+            kind: str = typer.Option("EAR", help="Region kind with --region-id: EAR | CR."),
+            time_h: float = typer.Option(None, help="Time relative to emergence (h), "
+                                                    "with --region-id."),
+            force: bool = FORCE_OPTION):
+    """Postel-project a full-disk HMI magnetogram: 256 x 256 at 1.4 Mm/px around (lon, lat)."""
+    from .artifacts import refuse_overwrite, write_fits
+    from .projection import postel_project
+    from .regionstore import RegionMeta, region_header
+    refuse_overwrite(out, force)
+    data, header = postel_project(magnetogram, lon, lat, method=method,
+                                  max_center_angle_deg=max_angle)
+    if region_id is not None:
+        if time_h is None:
+            raise ValueError("--region-id needs --time-h (time relative to emergence, h)")
+        if kind not in ("EAR", "CR"):
+            raise ValueError(f"--kind must be EAR or CR, not {kind!r}")
+        meta = RegionMeta(region_id, kind, lat, lon, 1.4, "real")
+        header.extend(region_header(meta, time_h), update=True)
+    write_fits(out, data, header)
+    typer.echo(f"wrote {out}: mean |B| {abs(data).mean():.2f} G")
+
 if __name__ == "__main__":  # pragma: no cover - `python -m preemergence.cli`
     app()
