@@ -41,7 +41,7 @@ def summarise(results: dict) -> dict:
 
 
 def full_fit_boundaries(tables: dict, cfg: dict) -> dict:
-    """MTOT discriminant fitted on all samples of each time bin: the model and boundaries."""
+    """MTOT discriminant fitted on all samples of each time bin: (model, boundaries in Mx)."""
     fits = {}
     for t, table in tables.items():
         samples = table[table.subset == "sample"]
@@ -49,7 +49,7 @@ def full_fit_boundaries(tables: dict, cfg: dict) -> dict:
             baseline.features(samples, "mtot"), samples.label)
         edges = model.boundaries(0.0, cfg["boundary_max_mx"] / baseline.MTOT_UNIT_MX,
                                  cfg["grid_points"])
-        fits[t] = (model, samples, edges * baseline.MTOT_UNIT_MX)
+        fits[t] = (model, edges * baseline.MTOT_UNIT_MX)
     return fits
 
 
@@ -58,7 +58,7 @@ def plot_densities(fits: dict, path: Path, data_note: str, max_mx: float) -> Pat
     fig = figures.new_figure(4.0 * len(fits), 3.8)
     axes = fig.subplots(1, len(fits), sharey=True)
     grid = np.linspace(0.0, max_mx / baseline.MTOT_UNIT_MX, 801)
-    for ax, (t, (model, _, edges)) in zip(np.atleast_1d(axes), fits.items()):
+    for ax, (t, (model, edges)) in zip(np.atleast_1d(axes), fits.items()):
         for label, name, colour in ((1, "PE", "C3"), (0, "NE", "C0")):
             ax.plot(grid, model.density(grid, label), color=colour, label=name)
         for edge in edges:
@@ -99,7 +99,7 @@ def report_markdown(summary: dict, fits: dict, source: str) -> str:
     lines += ["", "Discriminant boundaries of MTOT (PE and NE densities equal), fitted on all "
               "samples of each time bin (10^20 Mx):", "",
               "| time (h) | boundaries (ours) | paper |", "|---:|---|---|"]
-    for t, (_, _, edges) in fits.items():
+    for t, (_, edges) in fits.items():
         ours = ", ".join(f"{e / 1e20:.1f}" for e in edges) or "none"
         paper = PAPER_BOUNDARIES_3H if round(t, 1) == -3.2 else "–"
         lines.append(f"| {t} | {ours} | {paper} |")

@@ -80,7 +80,7 @@ def run_key(config: TrainConfig, data_key: str, time_h: float, fold: int) -> str
 
 
 def subsample(table: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
-    """At most n rows, drawn per label in proportion (deterministic for seed)."""
+    """At most n rows, drawn uniformly at random without repetition (deterministic for seed)."""
     if n is None or len(table) <= n:
         return table
     rng = np.random.default_rng(seed)
