@@ -6,6 +6,8 @@ equidistant) inverse by spherical trigonometry, Stonyhurst -> helioprojective by
 formulas of Thompson (2006), gnomonic (TAN) projection and the FITS CROTA2 rotation by hand.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -176,3 +178,54 @@ def test_project_command_far_side_is_a_clear_error(disk, tmp_path):
                                       "--out", str(out)])
     assert result.exit_code == 2 and result.output.startswith("error: ")
     assert not out.exists()
+
+
+REAL_CUTOUT = Path(__file__).parent / "data" / "hmi_20190621_cutout.fits"
+
+
+def _independent_postel(smap, lon0, lat0, n, scale_mm):
+    """Sample the native image at the target pixels' heliographic positions (bilinear).
+
+    Inverse azimuthal-equidistant projection written out by hand (not through a WCS), then
+    Stonyhurst -> native pixel with the magnetogram's own WCS, then scipy interpolation.
+    """
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+    from scipy.ndimage import map_coordinates
+    from sunpy.coordinates import frames
+    radius = float(smap.meta["rsun_ref"]) / 1e6
+    offsets = (np.arange(n) - (n - 1) / 2) * scale_mm / radius          # radians on the sphere
+    dx, dy = np.meshgrid(offsets, offsets)
+    rho, theta = np.hypot(dx, dy), np.arctan2(dx, dy)                   # theta from north to west
+    la0, lo0 = np.radians(lat0), np.radians(lon0)
+    lat = np.arcsin(np.sin(la0) * np.cos(rho) + np.cos(la0) * np.sin(rho) * np.cos(theta))
+    lon = lo0 + np.arctan2(np.sin(theta) * np.sin(rho) * np.cos(la0),
+                           np.cos(rho) - np.sin(la0) * np.sin(lat))
+    coords = SkyCoord(np.degrees(lon) * u.deg, np.degrees(lat) * u.deg,
+                      frame=frames.HeliographicStonyhurst, obstime=smap.reference_date,
+                      observer=smap.observer_coordinate, rsun=radius * u.Mm)
+    px, py = smap.world_to_pixel(coords)
+    return map_coordinates(np.asarray(smap.data, float), [py.value, px.value], order=1)
+
+
+def test_real_cutout_projection_matches_independent_sampling():
+    import warnings
+
+    import sunpy.map
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours, header = postel_project(REAL_CUTOUT, 0.0, 0.0, shape=(96, 96))
+        smap = sunpy.map.Map(REAL_CUTOUT)
+    reference = _independent_postel(smap, 0.0, 0.0, 96, 1.4)
+    assert np.corrcoef(ours.ravel(), reference.ravel())[0, 1] >= 0.98
+    flux_ours, flux_ref = np.abs(ours).sum(), np.abs(reference).sum()
+    assert abs(flux_ours / flux_ref - 1) < 0.05
+    assert 3.0 < np.abs(ours).mean() < 9.0                             # quiet Sun, 720 s, G
+
+
+def test_non_hmi_fits_is_a_clear_error(tmp_path):
+    path = tmp_path / "table.fits"
+    fits.PrimaryHDU(np.zeros((10, 10), np.float32)).writeto(path)
+    with pytest.raises(ProjectionError) as info:
+        postel_project(path, 0.0, 0.0)
+    assert str(info.value).startswith("table.fits: ") and "\n" not in str(info.value)
