@@ -229,3 +229,37 @@ def test_non_hmi_fits_is_a_clear_error(tmp_path):
     with pytest.raises(ProjectionError) as info:
         postel_project(path, 0.0, 0.0)
     assert str(info.value).startswith("table.fits: ") and "\n" not in str(info.value)
+
+
+def test_build_regions_makes_a_loadable_region_store(disk, tmp_path):
+    from typer.testing import CliRunner
+
+    from preemergence.cli import app
+    from preemergence.regionstore import load_region_store
+    rows = tmp_path / "rows.csv"
+    rows.write_text("magnetogram,lon_deg,lat_deg,kind,region_id,time_h\n"
+                    f"{disk},-5,10,EAR,11776,-8.5\n{disk},-2,10,EAR,11776,-3.2\n"
+                    f"{disk},-5,-12,CR,CR11776,-8.5\n{disk},-2,-12,CR,CR11776,-3.2\n")
+    result = CliRunner().invoke(app, ["build-regions", str(rows), "--out",
+                                      str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    store = load_region_store(tmp_path / "store", [-3.2, -8.5])
+    assert store.ids() == ["11776", "CR11776"] and store.maps[-3.2].shape == (2, 256, 256)
+    ear = store.regions[0]
+    assert ear.kind == "EAR" and ear.source == "real" and ear.latitude_deg == 10.0
+    assert ear.cmd_deg == pytest.approx(-2 + 13.2 * 3.2 / 24, abs=1e-3)
+
+
+def test_build_regions_bad_rows_are_clear_errors(disk, tmp_path):
+    from typer.testing import CliRunner
+
+    from preemergence.cli import app
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"magnetogram,lon_deg,lat_deg,kind,region_id\n{disk},0,0,EAR,1\n")
+    result = CliRunner().invoke(app, ["build-regions", str(rows), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "missing column(s) time_h" in result.output
+    rows.write_text("magnetogram,lon_deg,lat_deg,kind,region_id,time_h\n"
+                    f"{disk},0,0,PLAGE,1,-3.2\n")
+    result = CliRunner().invoke(app, ["build-regions", str(rows), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "row 2: unknown kind 'PLAGE'" in result.output
+    assert not (tmp_path / "s").exists()

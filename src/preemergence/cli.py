@@ -174,5 +174,23 @@ def project(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s F
     write_fits(out, data, header)
     typer.echo(f"wrote {out}: mean |B| {abs(data).mean():.2f} G")
 
+
+@app.command("build-regions")
+@_clear_errors
+def build_regions(rows: Path = typer.Argument(..., help="CSV: magnetogram, lon_deg, lat_deg, "
+                                                      "kind, region_id, time_h."),
+                  out: Path = typer.Option(..., help="Region store folder to write."),
+                  method: str = typer.Option("interpolation", help="interpolation | adaptive"),
+                  max_angle: float = typer.Option(60.0, help="Largest allowed heliocentric "
+                                                             "angle of a centre (deg)."),
+                  force: bool = FORCE_OPTION):
+    """Build a region store (HEAR-like) from real full-disk HMI magnetograms."""
+    from .artifacts import refuse_overwrite
+    from .build_regions import build_regions as build, read_rows
+    refuse_overwrite(out, force)
+    table = read_rows(rows)
+    written = build(table, out, method, max_angle)
+    typer.echo(f"wrote {written} maps of {table.region_id.nunique()} regions to {out}")
+
 if __name__ == "__main__":  # pragma: no cover - `python -m preemergence.cli`
     app()

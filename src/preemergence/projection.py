@@ -159,7 +159,7 @@ def project_map(smap, lon_deg, lat_deg, shape=(REGION_SIZE_PX, REGION_SIZE_PX),
         raise ProjectionError(f"{name}: projection at ({lon_deg}, {lat_deg}) deg has "
                               f"{int(np.sum(~np.isfinite(data)))} NaN pixels (off-disk or "
                               "missing data)")
-    header["SOURCE"] = (str(name)[:68], "full-disk magnetogram projected")
+    header["SRCFILE"] = (str(name)[:68], "full-disk magnetogram projected")
     header["METHOD"] = (method, "reproject_interp (bilinear) or reproject_adaptive")
     header["CEN_LON"] = (float(lon_deg), "Stonyhurst longitude of map centre (deg)")
     header["CEN_LAT"] = (float(lat_deg), "Stonyhurst latitude of map centre (deg)")
