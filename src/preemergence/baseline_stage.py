@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import baseline, figures
 from .artifacts import atomic_write_text, save_figure, write_csv, write_json
-from .constants import time_bin_label
+from .constants import time_bin_label, time_from_label
 from .metrics import mean_std
 from .segments import read_dataset_info, read_segment_tables
 
@@ -73,7 +73,7 @@ def plot_densities(fits: dict, path: Path, data_note: str, max_mx: float) -> Pat
 
 def tss_plot_rows(summary: dict) -> pd.DataFrame:
     """Long table for DVC plots: time_h, variant, tss_mean, tss_std (fractions)."""
-    rows = [{"time_h": float(label[1:-1]), "variant": variant, "tss_mean": v["tss_mean"],
+    rows = [{"time_h": time_from_label(label), "variant": variant, "tss_mean": v["tss_mean"],
              "tss_std": v["tss_std"]}
             for variant, by_time in summary.items() for label, v in by_time.items()]
     return pd.DataFrame(rows)
@@ -95,7 +95,7 @@ def report_markdown(summary: dict, fits: dict, source: str) -> str:
             paper = PAPER[variant] if label == "t-3.2h" else None
             cells += [f"{100 * v['tss_mean']:.1f} ± {100 * v['tss_std']:.1f} %",
                       f"{paper[0]} ± {paper[1]} %" if paper else "–"]
-        lines.append(f"| {label[1:-1]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {time_from_label(label)} | " + " | ".join(cells) + " |")
     lines += ["", "Discriminant boundaries of MTOT (PE and NE densities equal), fitted on all "
               "samples of each time bin (10^20 Mx):", "",
               "| time (h) | boundaries (ours) | paper |", "|---:|---|---|"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from .config import DEFAULT_PARAMS, ParamsError, load_params
+from .constants import time_from_label
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's C++ start-up chatter
 
@@ -85,7 +86,8 @@ def baseline(segments: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
     from .baseline_stage import run_baseline
     summary = run_baseline(load_params(params), segments, reports)
     first = next(iter(summary["mtot"]))
-    typer.echo(f"DA TSS at {first[1:-1]} h: MTOT {100 * summary['mtot'][first]['tss_mean']:.1f}"
+    mtot = summary["mtot"][first]["tss_mean"]
+    typer.echo(f"DA TSS at {time_from_label(first)} h: MTOT {100 * mtot:.1f}"
                f" %, MTOT+DM {100 * summary['mtot_dm'][first]['tss_mean']:.1f} %; report in "
                f"{reports / 'baseline.md'}")
 
@@ -98,7 +100,7 @@ def train_cv(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
     from .train_cv_stage import run_train_cv
     summary = run_train_cv(load_params(params), regions, segments, models, reports)
     first = next(iter(summary))
-    typer.echo(f"CNN TSS at {first[1:-1]} h: {100 * summary[first]['tss_mean']:.1f} ± "
+    typer.echo(f"CNN TSS at {time_from_label(first)} h: {100 * summary[first]['tss_mean']:.1f} ± "
                f"{100 * summary[first]['tss_std']:.1f} %; Table 3 in {reports / 'table3.md'}")
 
 

@@ -26,6 +26,14 @@ AVERAGING_WINDOW_MIN = 410.25
 KINDS = ("EAR", "CR")
 
 
+TIME_BIN_TOLERANCE_H = 0.05   # a map's time matches a time bin within this (h)
+
+
 def time_bin_label(time_h: float) -> str:
     """File-name label of a time bin, e.g. -3.2 -> 't-3.2h'."""
     return f"t{time_h:+.1f}h".replace("+", "")
+
+
+def time_from_label(label: str) -> float:
+    """Inverse of time_bin_label: 't-3.2h' -> -3.2 (h)."""
+    return float(label[1:-1])

@@ -24,9 +24,6 @@ class PrepareResult:
     reports: dict[float, validation.ValidationReport]
     separability: dict[float, list[float]]
 
-    @property
-    def valid(self) -> bool:
-        return all(r.success for r in self.reports.values())
 
 
 def plan_from_params(prepare_params: dict) -> segments.SamplingPlan:

@@ -16,10 +16,10 @@ from astropy.io import fits
 
 from .artifacts import write_fits
 from .progress import progress as show_progress
-from .constants import KINDS, PIXEL_SCALE_MM, REGION_SIZE_PX, time_bin_label
+from .constants import (KINDS, PIXEL_SCALE_MM, REGION_SIZE_PX, TIME_BIN_TOLERANCE_H,
+                        time_bin_label)
 
 GAUSS_UNITS = {"g", "gauss"}
-TIME_TOLERANCE_H = 0.05
 PIXEL_SCALE_TOLERANCE = 0.01   # relative
 REQUIRED_KEYS = ("REGIONID", "REGKIND", "LAT_DEG", "CMD_DEG", "TREL_H", "PIXSC_MM", "SOURCE",
                  "BUNIT")
@@ -156,7 +156,7 @@ def _meta_from_header(path: Path, header: fits.Header) -> RegionMeta:
 
 def _match_time_bin(path: Path, time_h: float, time_bins) -> float | None:
     for t in time_bins:
-        if abs(time_h - t) <= TIME_TOLERANCE_H:
+        if abs(time_h - t) <= TIME_BIN_TOLERANCE_H:
             return t
     return None
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import figures
 from .artifacts import atomic_write_text, save_figure, write_csv, write_json
-from .constants import time_bin_label
+from .constants import time_bin_label, time_from_label
 from .progress import progress as show_progress
 from .segments import read_dataset_info
 from .train_cv import TrainConfig, load_fold_data, run_folder, summarise, train_fold
@@ -88,7 +88,7 @@ def table3_markdown(summary: dict, config: TrainConfig, source: str) -> str:
              "| time (h) | TSS ours (%) | TSS paper (%) | folds (ours, %) |",
              "|---:|---:|---:|---|"]
     for label, entry in summary.items():
-        t = float(label[1:-1])
+        t = time_from_label(label)
         paper = PAPER_TABLE3.get(t)
         folds = ", ".join(f"{100 * v:.1f}" for k, v in entry.items() if k.startswith("tss_f"))
         lines.append(f"| {t} | {100 * entry['tss_mean']:.1f} ± {100 * entry['tss_std']:.1f} | "

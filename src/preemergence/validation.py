@@ -34,7 +34,7 @@ import pandas as pd
 
 from . import geometry
 from .artifacts import atomic_write_text
-from .constants import KINDS, MTOT_MAX_MX, TILE_ORIGINS_PX, TIME_BINS_H
+from .constants import KINDS, MTOT_MAX_MX, TILE_ORIGINS_PX, TIME_BIN_TOLERANCE_H, TIME_BINS_H
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -50,7 +50,6 @@ REQUIRED_COLUMNS = ("region_id", "kind", "time_h", "subset", "x0", "y0", "label"
 SUBSETS = ("sample", "tile")
 TILES_PER_REGION = len(TILE_ORIGINS_PX) ** 2
 _CENTRAL_TILE = TILE_ORIGINS_PX[len(TILE_ORIGINS_PX) // 2]   # 85
-_TIME_TOL_H = 0.05
 _INDEX_COLUMNS = ["region_id", "subset", "x0", "y0"]   # identify a row in failure examples
 _N_EXAMPLES = 3
 _N_CANDIDATES = 500   # offending rows fetched to pick examples from distinct regions
@@ -171,7 +170,7 @@ def derive_columns(table: pd.DataFrame, time_bins=TIME_BINS_H) -> pd.DataFrame:
     df["dm_finite"] = np.isfinite(dm)
     t = pd.to_numeric(df["time_h"], errors="coerce").to_numpy(dtype=float)
     df["time_bin_known"] = np.any(
-        np.abs(t[:, None] - np.asarray(time_bins, dtype=float)[None, :]) <= _TIME_TOL_H, axis=1)
+        np.abs(t[:, None] - np.asarray(time_bins, dtype=float)[None, :]) <= TIME_BIN_TOLERANCE_H, axis=1)
     return df
 
 
