@@ -187,6 +187,17 @@ def fast_logits(model: keras.Model, x):
     (float32, or bfloat16 under a mixed-precision policy); the output layer is float32.
     """
     tf = _tf()
+    out = model.get_layer("output")
+    return (tf.matmul(max_features(model, x), tf.cast(out.kernel, "float32"))
+            + tf.cast(out.bias, "float32"))
+
+
+def max_features(model: keras.Model, x):
+    """max(O_i) of every last-layer feature map O_i: shape (batch, N), float32.
+
+    The inputs of the output neuron, y = sigmoid(sum_i w_i max(O_i) + b) (paper Eq. C4).
+    """
+    tf = _tf()
     convs = conv_layers(model)
     dtype = convs[0].compute_dtype
     h = tf.cast(x, dtype)
@@ -196,6 +207,4 @@ def fast_logits(model: keras.Model, x):
         h = tf.nn.bias_add(conv(h, kernel), tf.cast(layer.bias, dtype))
         if k < len(convs):
             h = tf.nn.max_pool2d(h, 2, 2, "SAME")
-    features = tf.cast(tf.reduce_max(h, axis=[1, 2]), "float32")
-    out = model.get_layer("output")
-    return tf.matmul(features, tf.cast(out.kernel, "float32")) + tf.cast(out.bias, "float32")
+    return tf.cast(tf.reduce_max(h, axis=[1, 2]), "float32")

@@ -407,6 +407,24 @@ def predict(model: keras.Model, cube: np.ndarray, index: dict[str, int], table: 
     """CNN output (probability of PE, 0...1) for every row of a table, in table order."""
     source = source_from_table(cube, index, table.assign(label=0), mean, std, abs_field)
     step = make_eval_step(model)
-    outputs = [step(x, y)[2].numpy() for x, y in
+    return apply_batched(lambda x, y: step(x, y)[2], source, batch_size)
+
+
+_FEATURE_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def max_features(model: keras.Model, source: WindowSource, batch_size: int = 256) -> np.ndarray:
+    """max(O_i) of the last convolution's feature maps for every window: (n, N) float64."""
+    import tensorflow as tf
+    if model not in _FEATURE_STEPS:
+        _FEATURE_STEPS[model] = tf.function(lambda x: cnn.max_features(model, x),
+                                            input_signature=_signature()[:1])
+    step = _FEATURE_STEPS[model]
+    return apply_batched(lambda x, y: step(x), source, batch_size)
+
+
+def apply_batched(fn, source: WindowSource, batch_size: int = 256) -> np.ndarray:
+    """Concatenate fn(x, y) (a tensor per batch) over a source's windows, in order."""
+    outputs = [fn(x, y).numpy() for x, y in
                prefetch(make_batches(source, batch_size, shuffle=False))]
     return np.concatenate(outputs).astype(np.float64) if outputs else np.empty(0)
