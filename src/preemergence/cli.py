@@ -194,5 +194,41 @@ def build_regions(rows: Path = typer.Argument(..., help="CSV: magnetogram, lon_d
     written = build(table, out, method, max_angle)
     typer.echo(f"wrote {written} maps of {table.region_id.nunique()} regions to {out}")
 
+
+@app.command()
+@_clear_errors
+def scan(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s FITS file."),
+         model: Path = typer.Option(Path("models/train_cv/depth5/t-3.2h/fold0"),
+                                    help="Trained run folder (model.keras + result.json)."),
+         out: Path = typer.Option(..., help="Output FITS: P(PE) on a Stonyhurst lon/lat grid."),
+         png: Path = typer.Option(None, help="Also draw the map over the magnetogram (PNG)."),
+         step_deg: float = typer.Option(2.5, help="Grid step of segment centres (deg)."),
+         max_angle_deg: float = typer.Option(60.0, help="Largest heliocentric angle of a "
+                                                        "segment centre (deg)."),
+         segments: Path = typer.Option(Path("data/segments"), help="Segment sets the model "
+                                       "was trained on (for the training-data source)."),
+         data_source: str = typer.Option(None, help="Training-data source (synthetic | real "
+                                         "| mixed), overriding --segments."),
+         batch_size: int = typer.Option(256, help="Segments per prediction batch."),
+         force: bool = FORCE_OPTION):
+    """Scan a full-disk magnetogram with a trained CNN: map of pre-emergence probability."""
+    from .artifacts import refuse_overwrite
+    from .projection import load_map
+    from .scan import (caveat, load_scan_model, plot_scan, scan_header, scan_map,
+                       training_source, write_scan_fits)
+    for path in (out, png):
+        if path is not None:
+            refuse_overwrite(path, force)
+    smap = load_map(magnetogram)
+    trained = load_scan_model(model)
+    source, source_from = training_source(trained.result, segments, data_source)
+    result = scan_map(smap, trained.model, trained.mean_g, trained.std_g, trained.abs_field,
+                      step_deg, max_angle_deg, batch_size, show_progress=sys.stderr.isatty())
+    write_scan_fits(out, result, scan_header(smap, result, model, source, source_from))
+    if png is not None:
+        plot_scan(smap, result, png, source, model)
+    typer.echo(f"wrote {out}{' and ' + str(png) if png else ''}: {result.n_scanned} segments "
+               f"({result.n_skipped} skipped); {caveat(source)}")
+
 if __name__ == "__main__":  # pragma: no cover - `python -m preemergence.cli`
     app()

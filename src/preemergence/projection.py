@@ -111,20 +111,31 @@ def solar_radius_mm(smap):
     return SOLAR_RADIUS_MM
 
 
-def center_angle_deg(smap, lon_deg, lat_deg):
-    """Heliocentric angle (deg) between Stonyhurst (lon, lat) and the sub-observer point."""
+def center_angles_deg(smap, lon_deg, lat_deg):
+    """Heliocentric angles (deg) between Stonyhurst (lon, lat) points (deg, arrays
+    allowed) and the sub-observer point; returns an array of the broadcast shape."""
     obs = smap.observer_coordinate
     b0, l0 = obs.lat.to_value(u.rad), obs.lon.to_value(u.rad)
     lat, lon = np.radians(lat_deg), np.radians(lon_deg)
     cos_psi = np.sin(b0) * np.sin(lat) + np.cos(b0) * np.cos(lat) * np.cos(lon - l0)
-    return float(np.degrees(np.arccos(np.clip(cos_psi, -1.0, 1.0))))
+    return np.degrees(np.arccos(np.clip(cos_psi, -1.0, 1.0)))
+
+
+def center_angle_deg(smap, lon_deg, lat_deg):
+    """Heliocentric angle (deg) between Stonyhurst (lon, lat) and the sub-observer point."""
+    return float(center_angles_deg(smap, lon_deg, lat_deg))
+
+
+def pixel_scale_deg(smap, scale_mm=PIXEL_SCALE_MM):
+    """Heliographic degrees per pixel of ``scale_mm`` Mm along a great circle."""
+    return scale_mm / (np.pi / 180.0 * solar_radius_mm(smap))
 
 
 def target_header(smap, lon_deg, lat_deg, shape=(REGION_SIZE_PX, REGION_SIZE_PX),
                   scale_mm=PIXEL_SCALE_MM):
     """FITS header of the Postel target grid (Stonyhurst frame at the map's time)."""
     radius_mm = solar_radius_mm(smap)
-    scale_deg = scale_mm / (np.pi / 180.0 * radius_mm)
+    scale_deg = pixel_scale_deg(smap, scale_mm)
     center = SkyCoord(lon_deg * u.deg, lat_deg * u.deg, frame=frames.HeliographicStonyhurst,
                       obstime=smap.reference_date, rsun=radius_mm * u.Mm)
     meta = make_fitswcs_header(shape, center, scale=[scale_deg, scale_deg] * u.deg / u.pix,
