@@ -390,7 +390,7 @@ def plot_scan(smap, result: ScanResult, path, source: str, model_dir,
                  f"({orientation})\nsegment centres every {grid.step_deg:g}° within "
                  f"{grid.max_angle_deg:g}° of disk centre: {result.n_scanned} scanned, "
                  f"{result.n_skipped} skipped", fontsize=9)
-    fig.suptitle(caveat(source), color="crimson" if source != "real" else "black",
-                 fontsize=13, fontweight="bold")
+    fig.suptitle(caveat(source).replace(" - ", " \u2013 "), fontsize=13, fontweight="bold",
+                 color="crimson" if source != "real" else "black")
     ax.set_xlabel(f"model: {model_dir}   training data: {source}", fontsize=8)
     return save_figure(fig, path, dpi=dpi)
