@@ -108,12 +108,51 @@ def train_cv(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
 @_clear_errors
 def depth_study(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
                 models: Path = typer.Option(Path("models/depth_study"), help="Models folder."),
+                train_cv_models: Path = typer.Option(
+                    Path("models/train_cv"), help="train-cv models (identical runs copied)."),
                 reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
     """TSS against CNN depth at one time bin (paper Table 2), 5-fold cross-validation."""
     from .train_cv_stage import run_depth_study
-    table = run_depth_study(load_params(params), regions, segments, models, reports)
+    table = run_depth_study(load_params(params), regions, segments, models, reports,
+                            train_cv_models)
     typer.echo("TSS by depth: " + ", ".join(f"{k[5:]}: {100 * v['tss_mean']:.1f} %"
                                             for k, v in table.items()))
+
+
+@app.command()
+@_clear_errors
+def interpret(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
+              train_cv_models: Path = typer.Option(Path("models/train_cv"),
+                                                   help="train-cv models."),
+              prune_models: Path = typer.Option(Path("models/prune"), help="prune models."),
+              depth_models: Path = typer.Option(Path("models/depth_study"),
+                                                help="depth-study models."),
+              models: Path = typer.Option(Path("models/interpret"),
+                                          help="Models this stage trains."),
+              reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
+    """The paper's interpretation: Figs. 3, 10-18, 24, Tables 4-5, reports/interpretation.md."""
+    from .interpret_stage import run_interpret
+    metrics = run_interpret(load_params(params), regions, segments,
+                            {"train_cv": train_cv_models, "prune": prune_models,
+                             "depth_study": depth_models, "own": models}, reports)
+    typer.echo(f"wrote {reports / 'interpretation.md'} (time bin {metrics['time_h']} h)")
+
+
+@app.command()
+@_clear_errors
+def prune(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
+          models: Path = typer.Option(Path("models/prune"), help="Models folder."),
+          train_cv_models: Path = typer.Option(
+              Path("models/train_cv"), help="train-cv models (first stage reused if equal)."),
+          reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
+    """Prune the last convolution 256 -> 4 (paper App. C) with random and N = 4 controls."""
+    from .prune_stage import run_prune
+    metrics = run_prune(load_params(params), regions, segments, models, reports,
+                        train_cv_models)
+    for variant, by_time in metrics.items():
+        typer.echo(f"{variant}: " + ", ".join(
+            f"{time_from_label(k)} h {100 * v['tss_mean']:.1f} ± {100 * v['tss_std']:.1f} %"
+            for k, v in by_time.items()))
 
 @app.command()
 @_clear_errors

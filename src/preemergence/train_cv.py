@@ -129,8 +129,13 @@ def checkpoint_callback(folder: Path, key: str, history: dict):
     return Checkpoint()
 
 
-def train_fold(data: FoldData, fold: int, config: TrainConfig, folder: Path) -> dict:
-    """Train (or resume) one (time bin, fold) run; returns its result dict (also saved)."""
+def train_fold(data: FoldData, fold: int, config: TrainConfig, folder: Path,
+               reuse_from: Path | None = None) -> dict:
+    """Train (or resume) one (time bin, fold) run; returns its result dict (also saved).
+
+    reuse_from: another run folder (e.g. train-cv's for the depth study); when it holds a
+    finished run with this exact key, its model and result are copied instead of training.
+    """
     import keras
     from . import cnn, dataset
     folder = Path(folder)
@@ -138,6 +143,8 @@ def train_fold(data: FoldData, fold: int, config: TrainConfig, folder: Path) -> 
     done = _read_json(folder / RESULT_FILE)
     if done and done.get("run_key") == key:
         return {**done, "reused": True}
+    if reuse_from is not None and copy_run(Path(reuse_from), folder, key):
+        return {**_read_json(folder / RESULT_FILE), "reused": True}
     folder.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed + fold)
     if config.mixed_precision:
@@ -174,6 +181,19 @@ def train_fold(data: FoldData, fold: int, config: TrainConfig, folder: Path) -> 
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("float32")
     return result
+
+
+def copy_run(source: Path, folder: Path, key: str) -> bool:
+    """Copy a finished run (model, then result last) when its key is ``key``."""
+    import shutil
+    done = _read_json(source / RESULT_FILE)
+    if not (done and done.get("run_key") == key and (source / MODEL_FILE).exists()):
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (MODEL_FILE, RESULT_FILE):
+        with atomic_output(folder / name, suffix=Path(name).suffix) as tmp:
+            shutil.copyfile(source / name, tmp)
+    return True
 
 
 def _read_json(path: Path):

@@ -22,14 +22,20 @@ PAPER_TABLE2 = {1: 8.89, 2: 52.29, 3: 70.34, 4: 82.33, 5: 84.57}   # TSS % at -3
 
 
 def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: int,
-                   run_prefix: str, source: str, progress: bool = True) -> list[dict]:
-    """Train every (time bin, fold) run (skipping finished ones); one MLflow run each."""
+                   run_prefix: str, source: str, progress: bool = True,
+                   reuse_dir: Path | None = None) -> list[dict]:
+    """Train every (time bin, fold) run (skipping finished ones); one MLflow run each.
+
+    reuse_dir: a models folder whose identical runs are copied instead of retrained.
+    """
     from . import tracking
     jobs = [(t, fold) for t in data for fold in range(n_folds)]
     results = []
     with show_progress(jobs, progress, f"{run_prefix} (depth {config.depth})", "run") as bar:
         for t, fold in bar:
-            result = train_fold(data[t], fold, config, run_folder(models_dir, config, t, fold))
+            reuse = run_folder(reuse_dir, config, t, fold) if reuse_dir else None
+            result = train_fold(data[t], fold, config, run_folder(models_dir, config, t, fold),
+                                reuse)
             results.append(result)
             name = f"{run_prefix} depth{config.depth} {time_bin_label(t)} fold{fold}"
             with tracking.start_run(run_prefix, name, source, nested=True) as mlflow:
@@ -164,8 +170,11 @@ def _quiet_tensorflow() -> None:
 
 
 def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_dir: Path,
-                    reports_dir: Path) -> dict:
-    """Table 2: TSS at one time bin for each depth (same schedule), 5-fold CV."""
+                    reports_dir: Path, reuse_dir: Path | None = None) -> dict:
+    """Table 2: TSS at one time bin for each depth (same schedule), 5-fold CV.
+
+    Runs identical to train-cv's (same depth, schedule, data) are copied from reuse_dir.
+    """
     from . import tracking
     study = params["depth_study"]
     source = read_dataset_info(segments_dir)["source"]
@@ -176,7 +185,7 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
         for depth in study["depths"]:
             config = TrainConfig.from_params(params, study["config"], depth=depth)
             results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],
-                                     "depth-study", source)
+                                     "depth-study", source, reuse_dir=reuse_dir)
             entry = next(iter(summarise(results).values()))
             table[f"depth{depth}"] = entry
             mlflow.log_metrics({f"tss_mean_depth{depth}": entry["tss_mean"],

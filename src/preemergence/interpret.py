@@ -1,0 +1,86 @@
+"""Probing trained CNNs (paper Sect. 4, App. B-G): outputs, filter contributions, bipoles.
+
+Inputs in G are standardised as in training, x = (B - mean) / std with the run's
+constants (``result.json`` -> standardisation), before they reach a network.
+"""
+
+from __future__ import annotations
+
+from . import cnn  # first: sets TensorFlow's CPU options before TensorFlow is imported
+
+import numpy as np
+import pandas as pd
+
+from . import dataset, prune
+from .bipole import bipole_series
+
+
+def standardise(maps_g: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """(n, 85, 85) maps in G -> (n, 85, 85, 1) float32 network inputs."""
+    return ((np.asarray(maps_g, dtype=np.float32) - np.float32(mean))
+            / np.float32(std))[..., None]
+
+
+def outputs(model, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """CNN output y (0...1) for standardised inputs (n, 85, 85, 1)."""
+    step = dataset.make_eval_step(model)
+    out = [step(inputs[i:i + batch_size], np.zeros(len(inputs[i:i + batch_size]),
+                                                    np.float32))[2].numpy()
+           for i in range(0, len(inputs), batch_size)]
+    return np.concatenate(out).astype(np.float64) if out else np.empty(0)
+
+
+def filter_maps(model, inputs: np.ndarray) -> np.ndarray:
+    """Feature maps O_i of the last convolution: (n, h, w, N) (6 x 6 at depth 5)."""
+    return np.asarray(cnn.feature_model(model).predict(inputs, verbose=0), dtype=np.float64)
+
+
+def contributions(model, inputs: np.ndarray) -> np.ndarray:
+    """F_i = w_i max(O_i) (Eq. C3) for standardised inputs: (n, N)."""
+    weights, _ = cnn.output_weights(model)
+    return prune.filter_contributions(filter_maps(model, inputs).max(axis=(1, 2)), weights)
+
+
+def bipole_inputs(radii_mm, fields_g, mean: float, std: float) -> np.ndarray:
+    """Standardised synthetic bipoles, (n_fields * n_radii, 85, 85, 1), field-major."""
+    maps = bipole_series(radii_mm, fields_g)
+    return standardise(maps.reshape(-1, *maps.shape[2:]), mean, std)
+
+
+def bipole_response(model, radii_mm, fields_g, mean: float, std: float) -> np.ndarray:
+    """CNN output for every (field, radius) synthetic bipole: (n_fields, n_radii)."""
+    out = outputs(model, bipole_inputs(radii_mm, fields_g, mean, std))
+    return out.reshape(len(np.atleast_1d(fields_g)), len(np.atleast_1d(radii_mm)))
+
+
+def characteristic_radius(radii_mm, response, level: float = 0.5) -> float:
+    """Radius (Mm) beyond which the output stays below ``level`` (paper Sect. 4.5).
+
+    The largest radius at which the output is >= level; NaN when it never is.
+    """
+    above = np.flatnonzero(np.asarray(response) >= level)
+    return float(np.asarray(radii_mm, dtype=float)[above[-1]]) if len(above) else float("nan")
+
+
+def order_filters(contrib: np.ndarray, labels, predicted) -> np.ndarray:
+    """Filter order for display: net score S_i (Eq. C6) descending (correlated first)."""
+    return np.argsort(-prune.net_scores(contrib, labels, predicted), kind="stable")
+
+
+def out_of_fold_outputs(data, model_for_fold, table: pd.DataFrame, mean: float, std: float,
+                        abs_field: bool = False) -> np.ndarray:
+    """CNN output of every row, each predicted by the model of the row's own fold.
+
+    model_for_fold: fold -> trained model that never saw that fold (cross-validation).
+    """
+    out = np.full(len(table), np.nan)
+    for fold, rows in table.groupby("fold").indices.items():
+        out[rows] = dataset.predict(model_for_fold(int(fold)), data.cube, data.index,
+                                    table.iloc[rows], mean, std, abs_field=abs_field)
+    return out
+
+
+def crop_fields(data, table: pd.DataFrame) -> np.ndarray:
+    """The rows' 85 x 85 windows in G (no standardisation): (n, 85, 85) float32."""
+    source = dataset.source_from_table(data.cube, data.index, table.assign(label=0), 0.0, 1.0)
+    return source.crop(np.arange(len(table)))[..., 0]
