@@ -49,6 +49,10 @@ def test_prune_stage_reaches_four_filters_with_controls(tiny):
     assert len(result["n2"]["kept_filters"]) == 2 and set(result["n2"]["kept_filters"]) <= set(kept)
     # History: 1 epoch at 256, 1 at 64 (256 -> 128 -> 64 at once), 1 at 8.
     assert result["history"]["filters"] == [256, 64, 8]
+    steps = result["pruning_steps"]
+    assert [(s["epoch"], s["before"], s["after"]) for s in steps] == [
+        (1, 256, 128), (1, 128, 64), (2, 64, 32), (2, 32, 16), (2, 16, 8), (3, 8, 4)]
+    assert all(s["val_loss"] > 0 for s in steps)
     import keras
     model = keras.models.load_model(folder / "model.keras")
     assert cnn.last_conv(model).filters == 4

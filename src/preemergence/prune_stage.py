@@ -89,10 +89,13 @@ def start_filters(config: TrainConfig) -> int:
     return cnn.filter_counts(config.depth, final_filters=config.final_filters)[-1]
 
 
+RESULT_VERSION = 2   # bump when a run's result.json gains or changes fields
+
+
 def prune_key(variant: str, config: TrainConfig, schedule: PruneSchedule, data_key: str,
               time_h: float, fold: int) -> str:
-    text = json.dumps([variant, config.as_dict(), dataclasses.asdict(schedule), data_key,
-                       time_h, fold], sort_keys=True)
+    text = json.dumps([RESULT_VERSION, variant, config.as_dict(), dataclasses.asdict(schedule),
+                       data_key, time_h, fold], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -154,11 +157,11 @@ def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: Pru
                                                config.abs_field)
                for name, table in (("train", train), ("val", val), ("score", scored))}
     rng = np.random.default_rng([config.seed, fold, 1])
-    kept, contrib = np.arange(first_n), None
+    kept, contrib, steps = np.arange(first_n), None, []
     epoch = stages[0][1]
-    steps = [n for n, _ in stages[1:]] + [schedule.final_filters]
+    targets = [n for n, _ in stages[1:]] + [schedule.final_filters]
     epochs_after = [e for _, e in stages[1:]] + [0]
-    for n_filters, epochs in zip(steps, epochs_after):
+    for n_filters, epochs in zip(targets, epochs_after):
         if variant == "random":
             keep = prune.select_random(len(kept), n_filters, rng)
         elif variant == "pruned":
@@ -168,7 +171,10 @@ def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: Pru
                                   sources["score"].label, n_filters, config.threshold)
             contrib = contrib[:, keep]
         if variant != "n4":
+            before = len(kept)
             model, kept = prune.prune_last_layer(model, keep), kept[keep]
+            steps.append({"epoch": epoch, "before": before, "after": len(kept),
+                          "val_loss": _val_loss(model, sources["val"], config.batch_size)})
         if epochs:
             stage = dataset.fit_model(
                 model, sources["train"], sources["val"], epoch + epochs,
@@ -179,7 +185,7 @@ def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: Pru
             epoch, contrib = epoch + epochs, None
     result = {"run_key": key, "variant": variant, "time_h": data.time_h, "fold": fold,
               "config": config.as_dict(), "schedule": dataclasses.asdict(schedule),
-              "kept_filters": kept.tolist(), "history": history,
+              "kept_filters": kept.tolist(), "history": history, "pruning_steps": steps,
               "standardisation": {"mean": mean, "std": std},
               **_score_tiles(model, data, tiles, mean, std, config)}
     if variant == "pruned":
@@ -192,6 +198,13 @@ def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: Pru
     save_model(model, folder / MODEL_FILE)
     write_json(folder / RESULT_FILE, result)
     return result
+
+
+def _val_loss(model, source, batch_size: int) -> float:
+    """Validation loss (nats) right after a pruning step, before any retraining."""
+    from . import dataset
+    return dataset.evaluate(dataset.make_eval_step(model),
+                            dataset.make_batches(source, batch_size, shuffle=False))[0]
 
 
 def _score_tiles(model, data, tiles, mean, std, config) -> dict:
@@ -316,7 +329,8 @@ def plot_pruning_losses(runs: list[dict], path: Path, note: str) -> Path:
 
     One panel per time bin, one line per fold; dashed lines mark pruning steps, labelled
     with the filter counts before and after (consecutive steps with no training between
-    them, E(N) = 0, show as one line); the last step (to N = 4) follows the last epoch.
+    them, E(N) = 0, share a line); crosses give the validation loss just after each step
+    (the discontinuity); the last step (to N = 4) follows the last epoch.
     """
     times = sorted({r["time_h"] for r in runs}, reverse=True)
     fig = figures.new_figure(8.0 * len(times), 4.8)
@@ -337,15 +351,21 @@ def _plot_pruning_panel(ax, runs: list[dict]) -> None:
                 alpha=0.75, label="validation" if i == 0 else None)
     history = runs[0]["history"]
     filters, epochs = np.asarray(history["filters"]), np.asarray(history["epoch"]) + 1
-    low = min(min(r["history"]["loss"] + r["history"]["val_loss"]) for r in runs)
-    high = max(max(r["history"]["loss"] + r["history"]["val_loss"]) for r in runs)
-    steps = [(epochs[i] + 0.5, filters[i], filters[i + 1])
-             for i in range(len(filters) - 1) if filters[i + 1] != filters[i]]
-    steps.append((epochs[-1] + 0.5, filters[-1], runs[0]["schedule"]["final_filters"]))
-    for x, before, after in steps:
+    values = [v for r in runs for v in r["history"]["loss"] + r["history"]["val_loss"]
+              + [s["val_loss"] for s in r["pruning_steps"]]]
+    low, high = min(values), max(values)
+    chains: dict = {}
+    for step in runs[0]["pruning_steps"]:
+        chains.setdefault(step["epoch"] + 0.5, [step["before"]]).append(step["after"])
+    for x, counts in chains.items():
         ax.axvline(x, color="0.5", linestyle="--", linewidth=0.8)
-        ax.text(x, high, f"{before}→{after}", rotation=90, ha="right", va="top",
+        ax.text(x, high, "→".join(map(str, counts)), rotation=90, ha="right", va="top",
                 fontsize=8, color="0.3")
+    for i, r in enumerate(runs):
+        after = r["pruning_steps"]
+        ax.plot([s["epoch"] + 0.5 for s in after], [s["val_loss"] for s in after], "x",
+                color="C3", markersize=7, label="validation, just after pruning" if i == 0
+                else None)
     for n in np.unique(filters):
         stretch = epochs[filters == n]
         ax.text(stretch.mean(), low - 0.04 * (high - low), f"N={n}", ha="center", va="top",
