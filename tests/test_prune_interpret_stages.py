@@ -99,9 +99,10 @@ def test_verdicts_can_fail():
     signed = {"t-3.2h": {"tss_mean": 0.70, "tss_std": 0.02}}
     assert not interpret_report._table5({"table5": table5}, signed)["reproduced"]
     assert interpret_report._table5({"table5": signed}, signed)["reproduced"]
-    growing = {f"depth{d}": {"100G": r} for d, r in zip(range(2, 9), [5, 10, 20, 30, 40, 25, 20])}
-    shrinking = {f"depth{d}": {"100G": r} for d, r in zip(range(2, 9), [30, 20, 10, 5, 5, 5, 5])}
-    assert interpret_report._depth({"depth_sweep": {"characteristic_radius_mm": growing}})[
-        "reproduced"]
-    assert not interpret_report._depth({"depth_sweep": {"characteristic_radius_mm": shrinking}})[
-        "reproduced"]
+    radii = list(range(0, 61, 5))
+    growing = {f"depth{d}": {"100G": r} for d, r in zip(range(2, 9), [60, 60, 10, 20, 40, 25, 20])}
+    early = {f"depth{d}": {"100G": r} for d, r in zip(range(2, 9), [10, 20, 30, 5, 5, 5, 5])}
+    assert interpret_report._depth({"depth_sweep": {"characteristic_radius_mm": growing,
+                                                    "radii_mm": radii}})["reproduced"]
+    assert not interpret_report._depth({"depth_sweep": {"characteristic_radius_mm": early,
+                                                        "radii_mm": radii}})["reproduced"]

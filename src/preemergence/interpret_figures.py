@@ -220,8 +220,8 @@ def plot_occlusion_regions(panels: list[dict], path: Path, note: str,
         for ax, (key, vmin, vmax, cmap, label) in zip(row, specs):
             image = _show(ax, panel[key], vmin, vmax, cmap, pixel_mm)
             fig.colorbar(image, ax=ax, shrink=0.8, label=label)
-            ax.set(title=f"{panel.get('title', '')}: {label}", xlabel="x (Mm)")
-        row[0].set_ylabel("y (Mm)")
+            ax.set(title=label, xlabel="x (Mm)")
+        row[0].set_ylabel(f"{panel.get('title', '')}\ny (Mm)")
     fig.suptitle(title)
     return _write(fig, path, note)
 

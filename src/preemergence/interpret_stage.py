@@ -241,14 +241,17 @@ def depth_sweep(ctx: Context) -> dict:
         for depth in depths:
             _sweep_depth(ctx, depth, fold, radii, responses, radius)
     figs.plot_depth_bipole(radii, responses, ctx.figure("fig17_depth_bipoles.png"), ctx.note)
-    return {"characteristic_radius_mm": radius,
+    return {"radii_mm": radii.tolist(), "characteristic_radius_mm": radius,
             "output": {f"depth{d}": {f"{f:g}G": r.tolist() for f, r in v.items()}
                        for d, v in responses.items()}}
 
 
 def _sweep_depth(ctx, depth, fold, radii, responses, radius) -> None:
     sweep, b = ctx.section["depth_sweep"], ctx.section["bipole"]
-    config = TrainConfig.from_params(ctx.params, sweep["config"], depth=depth)
+    cap = sweep["max_filters"]
+    caps = cap is not None and max(cnn.filter_counts(depth)) > cap
+    config = TrainConfig.from_params(ctx.params, sweep["config"], depth=depth,
+                                     max_filters=cap if caps else None)
     folder = run_folder(Path(ctx.models["own"]) / "depth_sweep", config, ctx.data.time_h,
                         fold)
     reuse = run_folder(ctx.models["depth_study"], config, ctx.data.time_h, fold)
@@ -360,7 +363,7 @@ def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: d
                   reports_dir / "figures" / "interpret", source)
     _quiet_tensorflow()
     with tracking.start_run("interpret", f"interpret {time_bin_label(t)}", source) as mlflow:
-        metrics = {"time_h": t, "data_source": source,
+        metrics = {"time_h": t, "data_source": source, "depth": params["depth"],
                    "composites": composites(ctx, regions_dir)}
         metrics["outputs"], _ = output_statistics(ctx)
         metrics["pruned"] = pruned_network(ctx)

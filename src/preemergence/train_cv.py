@@ -41,6 +41,7 @@ class TrainConfig:
     mixed_precision: bool = False
     threshold: float = 0.5
     seed: int = 42
+    max_filters: int | None = None         # cap on filters per layer (depth > 5 sweeps)
 
     @classmethod
     def from_params(cls, params: dict, config: str | None = None, **overrides) -> "TrainConfig":
@@ -57,7 +58,11 @@ class TrainConfig:
         return cls(name=name, **values)
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        """All fields; max_filters only when set, so that older run keys stay valid."""
+        values = dict(self.__dict__)
+        if values["max_filters"] is None:
+            del values["max_filters"]
+        return values
 
 
 @dataclass
@@ -158,6 +163,7 @@ def train_fold(data: FoldData, fold: int, config: TrainConfig, folder: Path,
         history, start = progress["history"], progress["epochs_done"]
     else:
         model = cnn.build_model(config.depth, final_filters=config.final_filters,
+                                max_filters=config.max_filters,
                                 seed=config.seed + fold)
         start = 0
     source = dataset.source_from_table(data.cube, data.index, train, mean, std, config.abs_field)
