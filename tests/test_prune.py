@@ -70,3 +70,15 @@ def test_pruned_network_equals_original_with_removed_filters_zeroed(depth):
     # The surviving filters keep their weights (identity preserved).
     np.testing.assert_array_equal(cnn.last_conv(pruned).get_weights()[0],
                                   cnn.last_conv(model).get_weights()[0][..., keep])
+
+
+def test_schedule_of_params_fits_every_depth(params):
+    """`dvc exp run -S depth=4` must prune too: the first stage is E(N0) whatever N0 is."""
+    from preemergence.prune_stage import PruneSchedule
+    for name in params["prune"]["schedules"]:
+        p = {**params, "prune": {**params["prune"], "schedule": name}}
+        schedule = PruneSchedule.from_params(p)
+        for depth in range(1, 7):
+            stages = schedule.stages(cnn.filter_counts(depth)[-1])
+            assert stages[0][1] >= 1 and stages[-1][0] == 8
+            assert [n for n, _ in stages] == prune.filter_schedule(stages[0][0])

@@ -24,7 +24,8 @@ def tiny(tiny_params, tiny_store_dir, tmp_path_factory):
     p["prepare"]["n_folds"] = 2
     p["train"]["configs"]["fast"].update(epochs=1, samples_per_epoch=48, max_val_samples=16)
     p["prune"]["schedules"]["fast"].update(
-        epochs={256: 1, 128: 0, 64: 1, 32: 0, 16: 0, 8: 1}, finetune_samples_per_epoch=32)
+        first_epochs=1, epochs={128: 0, 64: 1, 32: 0, 16: 0, 8: 1},
+        finetune_samples_per_epoch=32)
     p["prune"]["score_samples"] = 40
     p["interpret"].update(max_samples=200, fold=0)
     p["interpret"]["bipole"].update(radius_step_mm=20.0)

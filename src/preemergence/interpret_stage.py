@@ -120,10 +120,14 @@ def output_statistics(ctx: Context) -> tuple[dict, pd.DataFrame]:
            "fraction_pe_per_output_bin": frac_pe.tolist(),
            "fraction_ne_per_output_bin": frac_ne.tolist(),
            "mean_mtot_per_output_bin_mx": mtot_bin.tolist(),
-           "mean_mtot_predicted_pe_mx": float(mtot[predicted_pe].mean()),
-           "mean_mtot_predicted_ne_mx": float(mtot[~predicted_pe].mean()),
+           "mean_mtot_predicted_pe_mx": _mean_or_nan(mtot[predicted_pe]),
+           "mean_mtot_predicted_ne_mx": _mean_or_nan(mtot[~predicted_pe]),
            "output_vs_mtot": {"bin_centres_mx": centres.tolist(), **stats}}
     return out, table
+
+
+def _mean_or_nan(values: np.ndarray) -> float:
+    return float(values.mean()) if len(values) else float("nan")
 
 
 def _example_figures(ctx: Context, table: pd.DataFrame) -> None:

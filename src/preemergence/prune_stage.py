@@ -47,10 +47,12 @@ LABELS = {"unpruned": "unpruned CNN, N = 256 (train-cv)", "pruned": "pruned 256 
 
 @dataclass(frozen=True)
 class PruneSchedule:
-    """Filter counts and epochs per stage. Epochs E(N); samples per epoch after stage 1."""
+    """Epochs per stage: E(N0) for the first stage (N0 = the network's last-layer filters,
+    256 at depth 5) and E(N) for the stages after each pruning step."""
 
     name: str
-    epochs: dict                      # N -> E(N)
+    first_epochs: int                 # E(N0): the first stage, whatever N0 is
+    epochs: dict                      # N -> E(N) for the later stages (0: prune again at once)
     final_filters: int = 4
     finetune_samples_per_epoch: int | None = None
     learning_rate: float | None = None   # None: the training configuration's
@@ -65,17 +67,19 @@ class PruneSchedule:
         values = dict(section["schedules"][name])
         values.pop("train_config", None)
         epochs = {int(n): int(e) for n, e in values.pop("epochs").items()}
+        if int(values["first_epochs"]) < 1:
+            raise ValueError(f"params.yaml: prune.schedules.{name}.first_epochs must be >= 1")
         return cls(name=name, epochs=epochs, final_filters=int(section["final_filters"]),
                    score_samples=section.get("score_samples"), **values)
 
     def stages(self, start_filters: int) -> list[tuple[int, int]]:
         """[(N, E(N))] for N = start_filters, start/2, ..., 2 * final_filters."""
         counts = prune.filter_schedule(start_filters, self.final_filters)
-        missing = [n for n in counts if n not in self.epochs]
+        missing = [n for n in counts[1:] if n not in self.epochs]
         if missing:
             raise ValueError(f"params.yaml: prune.schedules.{self.name}.epochs has no E(N) "
                              f"for N = {missing} (stages: {counts})")
-        return [(n, self.epochs[n]) for n in counts]
+        return [(counts[0], int(self.first_epochs))] + [(n, self.epochs[n]) for n in counts[1:]]
 
 
 def train_config(params: dict) -> TrainConfig:
@@ -100,14 +104,15 @@ def prune_key(variant: str, config: TrainConfig, schedule: PruneSchedule, data_k
 
 
 def first_stage(data, fold: int, config: TrainConfig, filters: int, epochs: int,
-                folder: Path, train_cv_dir: Path | None):
+                learning_rate: float | None, folder: Path, train_cv_dir: Path | None):
     """Model and result after the first stage (N filters, E epochs from scratch).
 
     Copied from train-cv's run folder when that run has exactly this configuration.
     """
     import keras
     final = None if filters == start_filters(config) else filters
-    stage_config = dataclasses.replace(config, epochs=epochs, final_filters=final)
+    stage_config = dataclasses.replace(config, epochs=epochs, final_filters=final,
+                                       learning_rate=learning_rate or config.learning_rate)
     reuse = (run_folder(train_cv_dir, stage_config, data.time_h, fold)
              if train_cv_dir is not None else None)
     result = train_fold(data, fold, stage_config, folder, reuse_from=reuse)
@@ -148,7 +153,7 @@ def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: Pru
     stages = schedule.stages(start_filters(config))
     first_n = schedule.final_filters if variant == "n4" else stages[0][0]
     model, start = first_stage(data, fold, config, first_n, stages[0][1],
-                               folder / "stage1", train_cv_dir)
+                               schedule.learning_rate, folder / "stage1", train_cv_dir)
     history = _history_with_filters(start["history"], first_n)
     train, val, tiles = fold_tables(data.table, fold, config)
     mean, std = _standardisation(data, config)
@@ -380,8 +385,7 @@ def _plot_pruning_panel(ax, runs: list[dict]) -> None:
 
 def prune_markdown(metrics: dict, unpruned: dict, results: list[dict], config: TrainConfig,
                    schedule: PruneSchedule, source: str) -> str:
-    counts = [n for n, _ in schedule.stages(start_filters(config))]
-    epochs = ", ".join(f"E({n}) = {schedule.epochs[n]}" for n in counts)
+    epochs = ", ".join(f"E({n}) = {e}" for n, e in schedule.stages(start_filters(config)))
     lines = ["# Pruning the last convolution (paper App. C)", "",
              f"Ours: **{source}** data, depth {config.depth}, schedule `{schedule.name}` "
              f"({epochs}; first stage: training configuration `{config.name}`, later stages "
