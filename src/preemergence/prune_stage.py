@@ -93,7 +93,7 @@ def start_filters(config: TrainConfig) -> int:
     return cnn.filter_counts(config.depth, final_filters=config.final_filters)[-1]
 
 
-RESULT_VERSION = 2   # bump when a run's result.json gains or changes fields
+RESULT_VERSION = 3   # bump when a run's result.json gains or changes fields
 
 
 def prune_key(variant: str, config: TrainConfig, schedule: PruneSchedule, data_key: str,
@@ -178,8 +178,10 @@ def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: Pru
         if variant != "n4":
             before = len(kept)
             model, kept = prune.prune_last_layer(model, keep), kept[keep]
+            last_of_chain = epochs > 0 or n_filters == schedule.final_filters
             steps.append({"epoch": epoch, "before": before, "after": len(kept),
-                          "val_loss": _val_loss(model, sources["val"], config.batch_size)})
+                          "val_loss": _val_loss(model, sources["val"], config.batch_size)
+                          if last_of_chain else None})
         if epochs:
             stage = dataset.fit_model(
                 model, sources["train"], sources["val"], epoch + epochs,
@@ -334,8 +336,8 @@ def plot_pruning_losses(runs: list[dict], path: Path, note: str) -> Path:
 
     One panel per time bin, one line per fold; dashed lines mark pruning steps, labelled
     with the filter counts before and after (consecutive steps with no training between
-    them, E(N) = 0, share a line); crosses give the validation loss just after each step
-    (the discontinuity); the last step (to N = 4) follows the last epoch.
+    them, E(N) = 0, share a line); crosses give the validation loss just after the last
+    step of each chain (the discontinuity); the last step (to N = 4) follows the last epoch.
     """
     times = sorted({r["time_h"] for r in runs}, reverse=True)
     fig = figures.new_figure(8.0 * len(times), 4.8)
@@ -357,7 +359,7 @@ def _plot_pruning_panel(ax, runs: list[dict]) -> None:
     history = runs[0]["history"]
     filters, epochs = np.asarray(history["filters"]), np.asarray(history["epoch"]) + 1
     values = [v for r in runs for v in r["history"]["loss"] + r["history"]["val_loss"]
-              + [s["val_loss"] for s in r["pruning_steps"]]]
+              + [s["val_loss"] for s in r["pruning_steps"] if s["val_loss"] is not None]]
     low, high = min(values), max(values)
     chains: dict = {}
     for step in runs[0]["pruning_steps"]:
@@ -367,7 +369,7 @@ def _plot_pruning_panel(ax, runs: list[dict]) -> None:
         ax.text(x, high, "→".join(map(str, counts)), rotation=90, ha="right", va="top",
                 fontsize=8, color="0.3")
     for i, r in enumerate(runs):
-        after = r["pruning_steps"]
+        after = [s for s in r["pruning_steps"] if s["val_loss"] is not None]
         ax.plot([s["epoch"] + 0.5 for s in after], [s["val_loss"] for s in after], "x",
                 color="C3", markersize=7, label="validation, just after pruning" if i == 0
                 else None)
