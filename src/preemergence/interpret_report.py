@@ -75,7 +75,8 @@ def _bipole_output(m) -> dict:
     radius = b["characteristic_radius_mm"]
     out10 = max(b["output"]["10G"]) if "10G" in b["output"] else float("nan")
     r100 = radius.get("100G", float("nan"))
-    ok = np.isfinite(r100) and 15.0 <= r100 <= 45.0 and out10 < 0.5
+    r_max = max(b["radii_mm"])
+    ok = np.isfinite(r100) and 15.0 <= r100 <= 45.0 and r100 < r_max and out10 < 0.5
     unpruned = m["depth_sweep"]["characteristic_radius_mm"].get(f"depth{m.get('depth', 5)}",
                                                                 {})
     return _check("fig15_bipole_scale", "Figs. 14-15",
@@ -83,12 +84,16 @@ def _bipole_output(m) -> dict:
                   "~30 Mm and ~0 beyond it; a 10 G bipole stays low (y ~ 0.2)",
                   "radius beyond which the 100 G output stays < 0.5 within 15-45 Mm, and the "
                   "10 G output < 0.5 at every radius",
-                  "characteristic radius " + ", ".join(f"{f}: {r:.1f} Mm"
-                                                       for f, r in radius.items())
-                  + f"; max output at 10 G {out10:.2f} (for comparison, the unpruned "
-                  "network of the same fold: " + ", ".join(f"{f}: {r:.1f} Mm"
-                                                           for f, r in unpruned.items())
-                  + ")", ok)
+                  f"characteristic radius {_radii_text(radius, r_max)}; max output at 10 G "
+                  f"{out10:.2f} (for comparison, the unpruned network of the same fold: "
+                  f"{_radii_text(unpruned, r_max)})", ok)
+
+
+def _radii_text(radius: dict, r_max: float) -> str:
+    """'name: 12.5 Mm' per entry, or 'none' where the output never drops below 0.5."""
+    return ", ".join(f"{k}: {v:.1f} Mm" if np.isfinite(v) and v < r_max
+                     else f"{k}: none (y ≥ 0.5 out to {r_max:g} Mm)" if np.isfinite(v)
+                     else f"{k}: none (y < 0.5 at every radius)" for k, v in radius.items())
 
 
 def _bipole_filters(m) -> dict:
@@ -115,8 +120,7 @@ def _depth(m) -> dict:
     finite = [r[d] for d in sorted(r) if 3 <= d <= 6 and scale[d]]
     ok = (not scale.get(2, True) and scale.get(5, False)
           and all(b >= a for a, b in zip(finite, finite[1:])))
-    text = ", ".join(f"{d}: {v:.1f}" if scale[d] else f"{d}: none (≥ 0.5 to {r_max:g} Mm)"
-                     for d, v in sorted(r.items()))
+    text = _radii_text({d: r[d] for d in sorted(r)}, r_max)
     return _check("fig17_depth_scale", "Fig. 17",
                   "no length scale for 2 layers; with more layers the output drops beyond a "
                   "characteristic radius that grows with depth up to 6 layers (~40 Mm), "

@@ -139,7 +139,7 @@ def _example_figures(ctx: Context, table: pd.DataFrame) -> None:
         keep = np.isin(kinds, ["TP", "TN"] if correct else ["FP", "FN"])
         picks = np.concatenate(example_indices(y, mtot, keep)).astype(int)
         rows = table.iloc[picks]
-        names = [f"{r.region_id[-8:]} {'PE' if r.label else 'NE'}" for r in rows.itertuples()]
+        names = [f"{r.region_id} {'PE' if r.label else 'NE'}" for r in rows.itertuples()]
         figs.plot_example_segments(interpret.crop_fields(ctx.data, rows), y[picks],
                                    labels[picks], mtot[picks], ctx.figure(name), ctx.note,
                                    correct=correct, names=names)

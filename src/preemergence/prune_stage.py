@@ -382,7 +382,7 @@ def _plot_pruning_panel(ax, runs: list[dict]) -> None:
            xlim=(0.5, epochs[-1] + 1.0),
            title=f"Training with pruning of the last layer, {runs[0]['time_h']} h, "
                  f"{len(runs)} folds (dashed: pruning steps)")
-    ax.legend(loc="center right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
 
 
 def prune_markdown(metrics: dict, unpruned: dict, results: list[dict], config: TrainConfig,
