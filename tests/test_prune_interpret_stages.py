@@ -85,7 +85,8 @@ def test_interpret_stage_writes_every_figure_and_verdict(tiny):
     for name in re.findall(r"\]\((figures/interpret/[^)]+)\)", report):
         assert (work / "reports" / name).stat().st_size > 5_000, name
     metrics = json.loads((work / "reports" / "interpret_metrics.json").read_text())
-    assert len(metrics["findings_reproduced"]) == 9
+    assert len(metrics["findings"]) == 9
+    assert set(metrics["findings"].values()) <= {"yes", "no", "inconclusive"}
     assert set(metrics["table5"]) == {"t-3.2h"}
     assert (work / "interpret" / "abs_field" / "depth5" / "t-3.2h" / "fold1" /
             "result.json").exists()
@@ -100,8 +101,10 @@ def test_characteristic_radius():
 def test_verdicts_can_fail():
     table5 = {"t-3.2h": {"tss_mean": 0.40, "tss_std": 0.02}}
     signed = {"t-3.2h": {"tss_mean": 0.70, "tss_std": 0.02}}
-    assert not interpret_report._table5({"table5": table5}, signed)["reproduced"]
-    assert interpret_report._table5({"table5": signed}, signed)["reproduced"]
+    assert interpret_report._table5({"table5": table5}, signed)["verdict"] == "no"
+    assert interpret_report._table5({"table5": signed}, signed)["verdict"] == "yes"
+    noisy = {"t-3.2h": {"tss_mean": 0.60, "tss_std": 0.27}}
+    assert interpret_report._table5({"table5": noisy}, signed)["verdict"] == "inconclusive"
     radii = list(range(0, 61, 5))
     growing = {f"depth{d}": {"100G": r} for d, r in zip(range(2, 9), [60, 60, 10, 20, 40, 25, 20])}
     early = {f"depth{d}": {"100G": r} for d, r in zip(range(2, 9), [10, 20, 30, 5, 5, 5, 5])}

@@ -15,9 +15,14 @@ PAPER_TABLE5 = {-3.2: (88.20, 4.78), -8.5: (60.07, 1.53), -13.9: (50.66, 7.32),
                 -19.2: (43.89, 7.30), -24.5: (40.68, 2.03)}
 
 
-def _check(id_, figure, paper, criterion, ours, reproduced) -> dict:
+SPREAD_LIMIT = 0.15   # combined fold spread (TSS) above which a comparison is inconclusive
+
+
+def _check(id_, figure, paper, criterion, ours, reproduced, inconclusive=False) -> dict:
+    """One finding; verdict 'yes', 'no' or 'inconclusive' (too noisy to decide)."""
+    verdict = "inconclusive" if inconclusive else ("yes" if reproduced else "no")
     return {"id": id_, "figure": figure, "paper": paper, "criterion": criterion,
-            "ours": ours, "reproduced": bool(reproduced)}
+            "ours": ours, "reproduced": verdict == "yes", "verdict": verdict}
 
 
 def findings(metrics: dict, train_cv: dict) -> list[dict]:
@@ -149,7 +154,7 @@ def _occlusion(m) -> dict:
 
 
 def _table5(m, train_cv) -> dict:
-    parts, ok = [], True
+    parts, ok, noisy = [], True, False
     for label, entry in m["table5"].items():
         signed = train_cv.get(label)
         if signed is None:
@@ -157,14 +162,17 @@ def _table5(m, train_cv) -> dict:
         diff = entry["tss_mean"] - signed["tss_mean"]
         spread = np.hypot(entry["tss_std"], signed["tss_std"])
         ok &= abs(diff) <= spread
+        noisy |= spread > SPREAD_LIMIT
         parts.append(f"{label}: |B| {100 * entry['tss_mean']:.1f} ± "
                      f"{100 * entry['tss_std']:.1f} % vs B {100 * signed['tss_mean']:.1f} ± "
                      f"{100 * signed['tss_std']:.1f} %")
     return _check("table5_uniform_polarity", "Table 5",
                   "a CNN trained on |B| scores as well as one trained on B (polarity not "
                   "needed)",
-                  "|TSS(|B|) - TSS(B)| within the combined fold spread at every bin tested",
-                  "; ".join(parts) or "no train-cv metrics to compare", ok and bool(parts))
+                  "|TSS(|B|) - TSS(B)| within the combined fold spread at every bin tested; "
+                  f"inconclusive when that spread exceeds {100 * SPREAD_LIMIT:.0f} points",
+                  "; ".join(parts) or "no train-cv metrics to compare", ok and bool(parts),
+                  inconclusive=noisy)
 
 
 def _output_vs_mtot(m) -> dict:
@@ -196,26 +204,32 @@ FIGURES = {"fig03_bipole": ["fig03_composites.png"],
            "fig24_output_vs_mtot": ["fig24_output_vs_mtot.png"]}
 
 
+VERDICTS = {"yes": "reproduced", "no": "NOT reproduced",
+            "inconclusive": "inconclusive (the folds disagree too much to decide)"}
+
+
 def report_markdown(metrics: dict, checks: list[dict], params: dict) -> str:
     section = params["interpret"]
     source = metrics["data_source"]
     n_ok = sum(c["reproduced"] for c in checks)
+    n_open = sum(c["verdict"] == "inconclusive" for c in checks)
     lines = ["# Interpretation of the CNN (paper Sect. 4, App. B-G)", "",
              f"Our networks were trained on **{source}** data, not on SDO/HEAR: every "
              "number and figure below is ours, placed next to the paper's finding (Dhuri et "
              f"al. 2020). Time bin {metrics['time_h']} h; pruned network and depth sweep of "
              f"fold {section['fold']}; out-of-fold outputs of {metrics['outputs']['n_samples']} "
              "samples. Each verdict is computed from the criterion stated with it.", "",
-             f"**{n_ok} of {len(checks)} findings reproduced on our data.**", "",
+             f"**{n_ok} of {len(checks)} findings reproduced on our data"
+             + (f", {n_open} inconclusive" if n_open else "") + ".**", "",
              "| finding | paper | reproduced on our data? |", "|---|---|---|"]
     for c in checks:
-        lines.append(f"| {c['figure']} | {c['paper']} | {'yes' if c['reproduced'] else '**no**'}"
-                     " |")
+        shown = {"yes": "yes", "no": "**no**", "inconclusive": "inconclusive"}[c["verdict"]]
+        lines.append(f"| {c['figure']} | {c['paper']} | {shown} |")
     lines.append("")
     for c in checks:
         lines += [f"## {c['figure']}", "", f"- Paper: {c['paper']}.",
                   f"- Criterion: {c['criterion']}.", f"- Ours ({source} data): {c['ours']}.",
-                  f"- Verdict: {'reproduced' if c['reproduced'] else 'NOT reproduced'}.", ""]
+                  f"- Verdict: {VERDICTS[c['verdict']]}.", ""]
         lines += [f"![{name}](figures/interpret/{name})" for name in FIGURES.get(c["id"], [])] + [""]
         if c["id"] == "fig18_occlusion":
             lines += table4_markdown(metrics["occlusion"]["regions"])

@@ -377,10 +377,22 @@ def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: d
         checks = findings(metrics, _read_json(reports_dir / "train_cv_metrics.json") or {})
         mlflow.log_metrics(flat_numbers(metrics))
         mlflow.log_metrics({f"reproduced_{c['id']}": float(c["reproduced"]) for c in checks})
-    write_json(reports_dir / "interpret_metrics.json", summary_metrics(metrics, checks))
+    write_json(reports_dir / "interpret_metrics.json",
+               finite_or_none(summary_metrics(metrics, checks)))
     write_csv(reports_dir / "plots" / "interpret_bipoles.csv", bipole_rows(metrics))
     atomic_write_text(reports_dir / "interpretation.md", report_markdown(metrics, checks, params))
     return metrics
+
+
+def finite_or_none(value):
+    """NaN/inf -> None (null in JSON; strict JSON readers such as DVC's reject NaN)."""
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_or_none(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def flat_numbers(metrics: dict) -> dict:
@@ -406,7 +418,7 @@ def summary_metrics(metrics: dict, checks: list[dict]) -> dict:
                 "characteristic_radius_mm"],
             "mean_mtot_predicted_pe_1e20mx": metrics["outputs"]["mean_mtot_predicted_pe_mx"]
             / 1e20,
-            "findings_reproduced": {c["id"]: bool(c["reproduced"]) for c in checks}}
+            "findings": {c["id"]: c["verdict"] for c in checks}}
 
 
 def bipole_rows(metrics: dict) -> pd.DataFrame:
