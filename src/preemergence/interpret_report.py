@@ -224,7 +224,8 @@ def report_markdown(metrics: dict, checks: list[dict], params: dict) -> str:
              "| finding | paper | reproduced on our data? |", "|---|---|---|"]
     for c in checks:
         shown = {"yes": "yes", "no": "**no**", "inconclusive": "inconclusive"}[c["verdict"]]
-        lines.append(f"| {c['figure']} | {c['paper']} | {shown} |")
+        paper = c["paper"].replace("|", "\\|")          # |B| inside a table cell
+        lines.append(f"| {c['figure']} | {paper} | {shown} |")
     lines.append("")
     for c in checks:
         lines += [f"## {c['figure']}", "", f"- Paper: {c['paper']}.",
