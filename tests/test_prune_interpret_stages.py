@@ -95,20 +95,32 @@ def test_interpret_stage_writes_every_figure_and_verdict(tiny):
 def test_characteristic_radius():
     radii = np.array([0, 10, 20, 30, 40])
     assert interpret.characteristic_radius(radii, [0.1, 0.9, 0.7, 0.2, 0.1]) == 20
-    assert np.isnan(interpret.characteristic_radius(radii, [0.1] * 5))
+    assert np.isnan(interpret.characteristic_radius(radii, [0.1] * 5))        # never high
+    assert np.isnan(interpret.characteristic_radius(radii, [0.9] * 5))        # never drops
+    assert np.isnan(interpret.characteristic_radius(radii, [0.45, 0.55, 0.52, 0.48, 0.47]))
 
 
 def test_verdicts_can_fail():
-    table5 = {"t-3.2h": {"tss_mean": 0.40, "tss_std": 0.02}}
-    signed = {"t-3.2h": {"tss_mean": 0.70, "tss_std": 0.02}}
-    assert interpret_report._table5({"table5": table5}, signed)["verdict"] == "no"
-    assert interpret_report._table5({"table5": signed}, signed)["verdict"] == "yes"
-    noisy = {"t-3.2h": {"tss_mean": 0.60, "tss_std": 0.27}}
-    assert interpret_report._table5({"table5": noisy}, signed)["verdict"] == "inconclusive"
+    folds = [0.70, 0.72, 0.68, 0.74, 0.66]
+    signed = {"t-3.2h": {**{f"tss_fold{k}": v for k, v in enumerate(folds)},
+                         "tss_mean": 0.70, "tss_std": 0.03}}
+    lower = {"t-3.2h": {**{f"tss_fold{k}": v - 0.3 for k, v in enumerate(folds)},
+                        "tss_mean": 0.40, "tss_std": 0.03}}
+    one_collapsed = {"t-3.2h": {**signed["t-3.2h"], "tss_fold0": 0.02}}
+    all_collapsed = {"t-3.2h": {**{f"tss_fold{k}": 0.0 for k in range(5)},
+                                "tss_mean": 0.0, "tss_std": 0.0}}
+    verdict = lambda t5: interpret_report._table5({"table5": t5}, signed)["verdict"]  # noqa
+    assert verdict(lower) == "no"
+    assert verdict(signed) == "yes"
+    assert verdict(one_collapsed) == "yes"
+    assert verdict(all_collapsed) == "inconclusive"
     radii = list(range(0, 61, 5))
-    growing = {f"depth{d}": {"100G": r} for d, r in zip(range(2, 9), [60, 60, 10, 20, 40, 25, 20])}
+    nan = float("nan")
+    growing = {f"depth{d}": {"100G": r} for d, r in zip(range(2, 9), [nan, 10, 12, 20, 40, 25, 20])}
     early = {f"depth{d}": {"100G": r} for d, r in zip(range(2, 9), [10, 20, 30, 5, 5, 5, 5])}
-    assert interpret_report._depth({"depth_sweep": {"characteristic_radius_mm": growing,
-                                                    "radii_mm": radii}})["reproduced"]
-    assert not interpret_report._depth({"depth_sweep": {"characteristic_radius_mm": early,
-                                                        "radii_mm": radii}})["reproduced"]
+    no_scale_at_3 = {**growing, "depth3": {"100G": nan}}
+    depth = lambda r: interpret_report._depth(  # noqa
+        {"depth_sweep": {"characteristic_radius_mm": r, "radii_mm": radii}})["verdict"]
+    assert depth(growing) == "yes"
+    assert depth(early) == "no"
+    assert depth(no_scale_at_3) == "no"

@@ -53,13 +53,23 @@ def bipole_response(model, radii_mm, fields_g, mean: float, std: float) -> np.nd
     return out.reshape(len(np.atleast_1d(fields_g)), len(np.atleast_1d(radii_mm)))
 
 
-def characteristic_radius(radii_mm, response, level: float = 0.5) -> float:
-    """Radius (Mm) beyond which the output stays below ``level`` (paper Sect. 4.5).
+def characteristic_radius(radii_mm, response, level: float = 0.5, high: float = 0.7,
+                          low: float = 0.3) -> float:
+    """Radius (Mm) beyond which the output drops for good (paper Sect. 4.5), or NaN.
 
-    The largest radius at which the output is >= level; NaN when it never is.
+    The largest radius at which the output is still >= level, provided the output reaches
+    ``high`` at or below that radius and falls to ``low`` or less beyond it (a clear drop).
+    NaN when there is none in the radii probed: the output never reaches ``level``, stays
+    above it out to the largest radius, or only hovers around it.
     """
-    above = np.flatnonzero(np.asarray(response) >= level)
-    return float(np.asarray(radii_mm, dtype=float)[above[-1]]) if len(above) else float("nan")
+    y, radii = np.asarray(response, dtype=float), np.asarray(radii_mm, dtype=float)
+    above = np.flatnonzero(y >= level)
+    if not len(above) or above[-1] == len(y) - 1:
+        return float("nan")
+    k = above[-1]
+    if y[:k + 1].max() < high or y[k + 1:].min() > low:
+        return float("nan")
+    return float(radii[k])
 
 
 def order_filters(contrib: np.ndarray, labels, predicted) -> np.ndarray:
@@ -67,14 +77,16 @@ def order_filters(contrib: np.ndarray, labels, predicted) -> np.ndarray:
     return np.argsort(-prune.net_scores(contrib, labels, predicted), kind="stable")
 
 
-def out_of_fold_outputs(data, model_for_fold, table: pd.DataFrame, mean: float, std: float,
+def out_of_fold_outputs(data, model_for_fold, constants_for_fold, table: pd.DataFrame,
                         abs_field: bool = False) -> np.ndarray:
     """CNN output of every row, each predicted by the model of the row's own fold.
 
-    model_for_fold: fold -> trained model that never saw that fold (cross-validation).
+    model_for_fold: fold -> trained model that never saw that fold (cross-validation);
+    constants_for_fold: fold -> (mean, std) the model was trained with (G).
     """
     out = np.full(len(table), np.nan)
     for fold, rows in table.groupby("fold").indices.items():
+        mean, std = constants_for_fold(int(fold))
         out[rows] = dataset.predict(model_for_fold(int(fold)), data.cube, data.index,
                                     table.iloc[rows], mean, std, abs_field=abs_field)
     return out

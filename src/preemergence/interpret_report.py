@@ -15,9 +15,6 @@ PAPER_TABLE5 = {-3.2: (88.20, 4.78), -8.5: (60.07, 1.53), -13.9: (50.66, 7.32),
                 -19.2: (43.89, 7.30), -24.5: (40.68, 2.03)}
 
 
-SPREAD_LIMIT = 0.15   # combined fold spread (TSS) above which a comparison is inconclusive
-
-
 def _check(id_, figure, paper, criterion, ours, reproduced, inconclusive=False) -> dict:
     """One finding; verdict 'yes', 'no' or 'inconclusive' (too noisy to decide)."""
     verdict = "inconclusive" if inconclusive else ("yes" if reproduced else "no")
@@ -37,12 +34,14 @@ def _composites(m) -> dict:
     t = time_bin_label(m["time_h"])
     ear, cr = c[f"EAR_{t}"], c[f"CR_{t}"]
     ratio = ear["box_mean_abs_g"] / max(cr["box_mean_abs_g"], 1e-9)
-    hale = ear["box_west_mean_g"] < 0 < ear["box_east_mean_g"]
+    leading = m.get("hale_leading_sign_north", -1)      # cycle 24: negative in the north
+    hale = leading * ear["box_west_mean_g"] > 0 > leading * ear["box_east_mean_g"]
     return _check("fig03_bipole", "Fig. 3",
                   "the average EAR map shows a bipole (Hale/Joy oriented) in the centre "
                   "before emergence; the average CR map does not",
                   "mean |B| in the central box of the average EAR map > 1.5 x the CR's, and "
-                  "the west (leading) half negative, east positive (cycle 24, north)",
+                  "the west (leading) half of Hale's leading sign in the north "
+                  "(simulate.emergence.hale_leading_sign_north; cycle 24: negative)",
                   f"EAR/CR box mean |B| = {ear['box_mean_abs_g']:.1f}/"
                   f"{cr['box_mean_abs_g']:.1f} G (ratio {ratio:.1f}); EAR west/east mean "
                   f"{ear['box_west_mean_g']:.1f}/{ear['box_east_mean_g']:.1f} G",
@@ -58,20 +57,24 @@ def _output_bins(m) -> dict:
                   "PE samples fill the high-output bins and NE the low ones; segments "
                   "identified as emerging have intermediate MTOT, on average 9-11e20 Mx",
                   "top output bin holds a larger share of PE than of NE, bottom bin the "
-                  "reverse, and the mean MTOT of predicted-PE segments is within 8-12e20 Mx",
+                  "reverse, and the mean MTOT of predicted-PE segments is within 8-12e20 Mx "
+                  "(the paper's absolute flux scale: this part tests the data's calibration "
+                  "as much as the CNN)",
                   f"share in top bin PE {pe[-1]:.2f} vs NE {ne[-1]:.2f}; bottom bin PE "
                   f"{pe[0]:.2f} vs NE {ne[0]:.2f}; mean MTOT of predicted PE {mtot:.1f}e20 Mx "
                   f"(predicted NE {o['mean_mtot_predicted_ne_mx'] / 1e20:.1f}e20 Mx)", ok)
 
 
 def _filters_vs_mtot(m) -> dict:
-    slopes = m["pruned"]["fig12"]["slope_per_1e20_mx"]
-    ok = slopes[0] > 0 and slopes[1] > 0 and slopes[2] < 0 and slopes[3] < 0
+    slopes = np.asarray(m["pruned"]["fig12"]["slope_per_1e20_mx"], dtype=float)
+    half = len(slopes) // 2
+    ok = bool(np.all(slopes[:half] > 0) and np.all(slopes[half:] < 0))
     return _check("fig12_filters_vs_mtot", "Fig. 12",
                   "the contributions of the two filters correlated with emergence grow with "
                   "MTOT, those of the two anti-correlated filters fall",
-                  "linear slope of <F_i> against MTOT (4-16e20 Mx) positive for filters 1-2 "
-                  "and negative for 3-4 (filters ordered by net score S_i)",
+                  "linear slope of <F_i> against MTOT (4-16e20 Mx) positive for the first half "
+                  "of the filters and negative for the second (filters ordered by net score "
+                  "S_i; no uncertainty on the slopes)",
                   "slopes per 1e20 Mx: " + ", ".join(f"{s:+.3f}" for s in slopes), ok)
 
 
@@ -79,26 +82,30 @@ def _bipole_output(m) -> dict:
     b = m["pruned"]["bipoles"]
     radius = b["characteristic_radius_mm"]
     out10 = max(b["output"]["10G"]) if "10G" in b["output"] else float("nan")
-    r100 = radius.get("100G", float("nan"))
+    r100 = _nan(radius.get("100G"))
     r_max = max(b["radii_mm"])
-    ok = np.isfinite(r100) and 15.0 <= r100 <= 45.0 and r100 < r_max and out10 < 0.5
+    ok = np.isfinite(r100) and 15.0 <= r100 <= 45.0 and out10 < 0.5
     unpruned = m["depth_sweep"]["characteristic_radius_mm"].get(f"depth{m.get('depth', 5)}",
                                                                 {})
     return _check("fig15_bipole_scale", "Figs. 14-15",
                   "a 100 G bipole gives a high output up to a characteristic radius of "
                   "~30 Mm and ~0 beyond it; a 10 G bipole stays low (y ~ 0.2)",
-                  "radius beyond which the 100 G output stays < 0.5 within 15-45 Mm, and the "
-                  "10 G output < 0.5 at every radius",
+                  "a clear drop of the 100 G output (from >= 0.7 to <= 0.3, crossing 0.5) at a "
+                  "radius within 15-45 Mm, and the 10 G output < 0.5 at every radius",
                   f"characteristic radius {_radii_text(radius, r_max)}; max output at 10 G "
                   f"{out10:.2f} (for comparison, the unpruned network of the same fold: "
                   f"{_radii_text(unpruned, r_max)})", ok)
 
 
+def _nan(value) -> float:
+    return float("nan") if value is None else float(value)
+
+
 def _radii_text(radius: dict, r_max: float) -> str:
-    """'name: 12.5 Mm' per entry, or 'none' where the output never drops below 0.5."""
-    return ", ".join(f"{k}: {v:.1f} Mm" if np.isfinite(v) and v < r_max
-                     else f"{k}: none (y ≥ 0.5 out to {r_max:g} Mm)" if np.isfinite(v)
-                     else f"{k}: none (y < 0.5 at every radius)" for k, v in radius.items())
+    """'name: 12.5 Mm' per entry, or 'none' where there is no clear drop in range."""
+    return ", ".join(f"{k}: {_nan(v):.1f} Mm" if np.isfinite(_nan(v))
+                     else f"{k}: none (no clear drop within 0-{r_max:g} Mm)"
+                     for k, v in radius.items())
 
 
 def _bipole_filters(m) -> dict:
@@ -118,77 +125,109 @@ def _bipole_filters(m) -> dict:
 
 
 def _depth(m) -> dict:
-    radius = m["depth_sweep"]["characteristic_radius_mm"]
-    r = {int(k[5:]): v.get("100G", float("nan")) for k, v in radius.items()}
-    r_max = max(m["depth_sweep"].get("radii_mm", [60.0]))
-    scale = {d: v < r_max for d, v in r.items()}        # output drops below 0.5 in range
-    finite = [r[d] for d in sorted(r) if 3 <= d <= 6 and scale[d]]
-    ok = (not scale.get(2, True) and scale.get(5, False)
-          and all(b >= a for a, b in zip(finite, finite[1:])))
-    text = _radii_text({d: r[d] for d in sorted(r)}, r_max)
+    sweep = m["depth_sweep"]
+    r = {int(k[5:]): _nan(v.get("100G")) for k, v in sweep["characteristic_radius_mm"].items()}
+    r_max = max(sweep.get("radii_mm", [60.0]))
+    middle = [r.get(d, float("nan")) for d in (3, 4, 5, 6)]
+    ok = (2 in r and not np.isfinite(r[2]) and bool(np.all(np.isfinite(middle)))
+          and all(b >= a for a, b in zip(middle, middle[1:])) and middle[-1] > middle[0])
+    cap = sweep.get("max_filters")
     return _check("fig17_depth_scale", "Fig. 17",
                   "no length scale for 2 layers; with more layers the output drops beyond a "
                   "characteristic radius that grows with depth up to 6 layers (~40 Mm), "
                   "then falls (7-8 layers, ~25 Mm)",
-                  "at 100 G: no characteristic radius at depth 2 (output ≥ 0.5 out to the "
-                  "largest radius), one at depth 5, and the finite radii of depths 3-6 "
-                  "non-decreasing (the fall at 7-8 is reported, not tested)",
-                  f"characteristic radius at 100 G by depth: {text}", ok)
+                  "at 100 G: no clear drop at depth 2, a clear drop at every depth 3-6 at a "
+                  "radius that does not shrink with depth and is larger at 6 than at 3 (the "
+                  "fall at 7-8 is reported, not tested)",
+                  f"characteristic radius at 100 G by depth: {_radii_text(r, r_max)} (one "
+                  f"fold, schedule `{sweep.get('config', '?')}`"
+                  + (f", at most {cap} filters per layer, the paper doubles to 2048"
+                     if cap else "") + ")", ok)
 
 
 def _occlusion(m) -> dict:
     regions = m["occlusion"]["regions"]
     ear = [r for r in regions if r["kind"] == "EAR"]
     cr = [r for r in regions if r["kind"] == "CR"]
-    ear_box = np.mean([r["output_in_box"] for r in ear]) if ear else float("nan")
-    cr_box = np.mean([r["output_in_box"] for r in cr]) if cr else float("nan")
-    ok = ear and cr and ear_box > 0.5 > cr_box
+    hit = [r for r in ear if r["output_in_box"] > 0.5]
+    ok = (bool(ear) and bool(cr) and len(hit) == len(ear)
+          and all(r["output_in_box"] < 0.5 for r in cr)
+          and all(r["occlusion_in_box"] > r["occlusion_outside_box"] for r in hit))
     return _check("fig18_occlusion", "Fig. 18, Table 4",
                   "recombined output maps are high where emergence follows (EAR centres) and "
                   "low elsewhere, with false positives at compact bipolar flux; occlusion "
                   "highlights those areas",
-                  "mean recombined output in the central box > 0.5 for the EARs shown and "
-                  "< 0.5 for the CRs shown",
-                  f"box output EARs {ear_box:.2f}, CRs {cr_box:.2f} (per-region numbers in "
-                  "Table 4 below)", ok)
+                  "for every region shown: mean recombined output in the central box > 0.5 "
+                  "for EARs and < 0.5 for CRs, and for the EARs the occlusion map higher in "
+                  "the box than outside",
+                  f"{len(hit)} of {len(ear)} EARs with box output > 0.5 (" + ", ".join(
+                      f"{r['output_in_box']:.2f}" for r in ear) + f"), CR box outputs " +
+                  ", ".join(f"{r['output_in_box']:.2f}" for r in cr) + f"; {len(regions)} "
+                  "regions only (per-region numbers in Table 4 below)", ok)
+
+
+COLLAPSED_TSS = 0.1   # a fold below this TSS, while its B twin is above 0.3, failed to train
+PAIRED_TOLERANCE = 0.05
 
 
 def _table5(m, train_cv) -> dict:
-    parts, ok, noisy = [], True, False
+    """Paired per fold: |B| against B on the same folds (train-cv's runs)."""
+    parts, diffs, collapsed = [], [], 0
     for label, entry in m["table5"].items():
         signed = train_cv.get(label)
         if signed is None:
             continue
-        diff = entry["tss_mean"] - signed["tss_mean"]
-        spread = np.hypot(entry["tss_std"], signed["tss_std"])
-        ok &= abs(diff) <= spread
-        noisy |= spread > SPREAD_LIMIT
+        for key in sorted(k for k in entry if k.startswith("tss_fold")):
+            if key not in signed:
+                continue
+            if entry[key] < COLLAPSED_TSS and signed[key] > 0.3:
+                collapsed += 1
+            else:
+                diffs.append(entry[key] - signed[key])
         parts.append(f"{label}: |B| {100 * entry['tss_mean']:.1f} ± "
                      f"{100 * entry['tss_std']:.1f} % vs B {100 * signed['tss_mean']:.1f} ± "
                      f"{100 * signed['tss_std']:.1f} %")
+    median = float(np.median(diffs)) if diffs else float("nan")
+    ok = bool(diffs) and abs(median) <= PAIRED_TOLERANCE
+    text = "; ".join(parts) or "no train-cv metrics to compare"
+    if diffs:
+        text += (f"; median paired fold difference {100 * median:+.1f} points over "
+                 f"{len(diffs)} folds")
+    if collapsed:
+        text += f"; {collapsed} |B| fold(s) collapsed (TSS < {100 * COLLAPSED_TSS:.0f} %)"
     return _check("table5_uniform_polarity", "Table 5",
                   "a CNN trained on |B| scores as well as one trained on B (polarity not "
                   "needed)",
-                  "|TSS(|B|) - TSS(B)| within the combined fold spread at every bin tested; "
-                  f"inconclusive when that spread exceeds {100 * SPREAD_LIMIT:.0f} points",
-                  "; ".join(parts) or "no train-cv metrics to compare", ok and bool(parts),
-                  inconclusive=noisy)
+                  f"median over folds of TSS(|B|) - TSS(B) on the same folds within "
+                  f"±{100 * PAIRED_TOLERANCE:.0f} points; folds where |B| training collapsed "
+                  "are counted and left out; inconclusive when they are half or more",
+                  text, ok, inconclusive=collapsed >= max(len(diffs), 1))
+
+
+MIN_BIN_COUNT = 30    # MTOT bins with fewer samples are left out of the Fig. 24 test
 
 
 def _output_vs_mtot(m) -> dict:
     o = m["outputs"]["output_vs_mtot"]
     centres = np.array(o["bin_centres_mx"]) / 1e20
     pe, ne = np.array(o["pe"]["mean"], float), np.array(o["ne"]["mean"], float)
-    mid = (centres >= 5) & (centres <= 20)
-    ne_max = np.nanmax(ne)
-    pe_mid = np.nanmin(pe[mid]) if np.isfinite(pe[mid]).any() else float("nan")
-    ok = ne_max < 0.2 and pe_mid > 0.5
-    return _check("fig24_output_vs_mtot", "Fig. 24",
-                  "<y> of NE stays below 0.2 at every MTOT; <y> of PE exceeds 0.5 for "
-                  "MTOT between 5 and 20e20 Mx",
-                  "max over MTOT bins of <y>_NE < 0.2 and min of <y>_PE over the bins "
-                  "centred in 5-20e20 Mx > 0.5",
-                  f"max <y>_NE {ne_max:.2f}; min <y>_PE (5-20e20 Mx) {pe_mid:.2f}", ok)
+    pe_ok = np.array(o["pe"]["count"]) >= MIN_BIN_COUNT
+    ne_ok = np.array(o["ne"]["count"]) >= MIN_BIN_COUNT
+    mid = pe_ok & (centres >= 5) & (centres <= 20)
+    if not (ne_ok.any() and mid.any()):
+        return _check("fig24_output_vs_mtot", "Fig. 24", _FIG24_PAPER, _FIG24_CRITERION,
+                      "too few samples per MTOT bin", False, inconclusive=True)
+    ne_max, pe_mid = float(ne[ne_ok].max()), float(pe[mid].min())
+    return _check("fig24_output_vs_mtot", "Fig. 24", _FIG24_PAPER, _FIG24_CRITERION,
+                  f"max <y>_NE {ne_max:.2f} over {int(ne_ok.sum())} bins; min <y>_PE "
+                  f"(5-20e20 Mx) {pe_mid:.2f} over {int(mid.sum())} bins",
+                  ne_max < 0.2 and pe_mid > 0.5)
+
+
+_FIG24_PAPER = ("<y> of NE stays below 0.2 at every MTOT; <y> of PE exceeds 0.5 for MTOT "
+                "between 5 and 20e20 Mx")
+_FIG24_CRITERION = (f"over MTOT bins holding at least {MIN_BIN_COUNT} samples: max <y>_NE < "
+                    "0.2 and min <y>_PE over the bins centred in 5-20e20 Mx > 0.5")
 
 
 FIGURES = {"fig03_bipole": ["fig03_composites.png"],

@@ -93,9 +93,8 @@ def output_statistics(ctx: Context) -> tuple[dict, pd.DataFrame]:
     table = table.reset_index(drop=True)
     folders = {k: run_folder(ctx.models["train_cv"], config, ctx.data.time_h, k)
                for k in sorted(table.fold.unique())}
-    mean, std = standardisation(folders[min(folders)])
-    y = interpret.out_of_fold_outputs(ctx.data, lambda k: load_model(folders[k]), table,
-                                      mean, std)
+    y = interpret.out_of_fold_outputs(ctx.data, lambda k: load_model(folders[k]),
+                                      lambda k: standardisation(folders[k]), table)
     table = table.assign(output=y)
     labels, mtot = table.label.to_numpy(), table.mtot_mx.to_numpy()
     figs.plot_output_bins(y, labels, mtot, ctx.figure("fig11_output_bins.png"), ctx.note)
@@ -183,16 +182,18 @@ def _filter_vs_mtot(ctx, mtot, contrib, names) -> dict:
                                           labels=names,
                                           title="Pruned CNN: filter contributions vs MTOT "
                                                 f"(fold {ctx.section['fold']} validation)")
-    slopes = [float(np.polyfit(bin_centres(lo, hi, n)[np.isfinite(m)] / 1e20,
-                               m[np.isfinite(m)], 1)[0]) for m in mean]
+    centres = bin_centres(lo, hi, n) / 1e20
+    slopes = [float(np.polyfit(centres[np.isfinite(m)], m[np.isfinite(m)], 1)[0])
+              if np.isfinite(m).sum() >= 2 else float("nan") for m in mean]
     return {"mean": mean.tolist(), "err": err.tolist(), "count": np.asarray(count).tolist(),
             "slope_per_1e20_mx": slopes}
 
 
 def _filter_map_examples(ctx, model, fields, inputs, y, labels, order, names) -> None:
     """Fig. 13 (examples): filter output maps of the most confident TP and TN."""
-    for kind, pick in (("tp", np.argmax(np.where(labels == 1, y, -1))),
-                       ("tn", np.argmin(np.where(labels == 0, y, 2)))):
+    predicted = y >= ctx.params["train"]["threshold"]
+    for kind, pick in (("tp", np.argmax(np.where((labels == 1) & predicted, y, -1))),
+                       ("tn", np.argmin(np.where((labels == 0) & ~predicted, y, 2)))):
         maps = interpret.filter_maps(model, inputs[pick:pick + 1])[0][..., order]
         figs.plot_filter_maps(fields[pick], maps, ctx.figure(f"fig13_filter_maps_{kind}.png"),
                               ctx.note, filter_labels=names,
@@ -245,7 +246,9 @@ def depth_sweep(ctx: Context) -> dict:
         for depth in depths:
             _sweep_depth(ctx, depth, fold, radii, responses, radius)
     figs.plot_depth_bipole(radii, responses, ctx.figure("fig17_depth_bipoles.png"), ctx.note)
+    sweep = ctx.section["depth_sweep"]
     return {"radii_mm": radii.tolist(), "characteristic_radius_mm": radius,
+            "config": sweep["config"], "max_filters": sweep["max_filters"],
             "output": {f"depth{d}": {f"{f:g}G": r.tolist() for f, r in v.items()}
                        for d, v in responses.items()}}
 
@@ -300,8 +303,9 @@ def _region_occlusion(ctx, model, mean, std, val, rid):
     inputs = interpret.standardise(fields, mean, std)
     y = interpret.outputs(model, inputs)
     maps = np.stack([occlusion_map(lambda x: interpret.outputs(model, x), image,
-                                   occ["mask_px"], occ["stride_px"],
-                                   fill=-mean / std) for image in inputs])
+                                   occ["mask_px"], occ["stride_px"], fill=-mean / std,
+                                   threshold=ctx.params["train"]["threshold"])
+                     for image in inputs])
     origins = rows[["x0", "y0"]].to_numpy()
     output_map, _ = recombine(y, origins)
     occlusion_map_, _ = recombine(maps, origins)
@@ -368,13 +372,15 @@ def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: d
     _quiet_tensorflow()
     with tracking.start_run("interpret", f"interpret {time_bin_label(t)}", source) as mlflow:
         metrics = {"time_h": t, "data_source": source, "depth": params["depth"],
+                   "hale_leading_sign_north":
+                       params["simulate"]["emergence"]["hale_leading_sign_north"],
                    "composites": composites(ctx, regions_dir)}
         metrics["outputs"], _ = output_statistics(ctx)
         metrics["pruned"] = pruned_network(ctx)
         metrics["depth_sweep"] = depth_sweep(ctx)
         metrics["occlusion"] = occlusion(ctx)
         metrics["table5"] = uniform_polarity(ctx, regions_dir, segments_dir)
-        checks = findings(metrics, _read_json(reports_dir / "train_cv_metrics.json") or {})
+        checks = findings(metrics, comparable_train_cv(params, reports_dir))
         mlflow.log_metrics(flat_numbers(metrics))
         mlflow.log_metrics({f"reproduced_{c['id']}": float(c["reproduced"]) for c in checks})
     write_json(reports_dir / "interpret_metrics.json",
@@ -382,6 +388,14 @@ def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: d
     write_csv(reports_dir / "plots" / "interpret_bipoles.csv", bipole_rows(metrics))
     atomic_write_text(reports_dir / "interpretation.md", report_markdown(metrics, checks, params))
     return metrics
+
+
+def comparable_train_cv(params: dict, reports_dir: Path) -> dict:
+    """train-cv's metrics when they come from the |B| runs' schedule and depth, else {}."""
+    signed = _read_json(Path(reports_dir) / "train_cv_metrics.json") or {}
+    same = (signed.get("config"), signed.get("depth")) == (
+        params["interpret"]["abs_field"]["config"], params["depth"])
+    return signed if same else {}
 
 
 def finite_or_none(value):

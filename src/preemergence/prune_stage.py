@@ -96,10 +96,19 @@ def start_filters(config: TrainConfig) -> int:
 RESULT_VERSION = 3   # bump when a run's result.json gains or changes fields
 
 
+def code_key() -> str:
+    """Hash of the code that decides a pruning run's result (the rule and the loop), so a
+    changed rule is never answered with a stored result."""
+    import inspect
+    parts = [inspect.getsource(prune)] + [inspect.getsource(f) for f in (
+        first_stage, contributions, select_by_rule, prune_fold, _fresh_optimizer, _score_tiles)]
+    return hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
+
+
 def prune_key(variant: str, config: TrainConfig, schedule: PruneSchedule, data_key: str,
               time_h: float, fold: int) -> str:
-    text = json.dumps([RESULT_VERSION, variant, config.as_dict(), dataclasses.asdict(schedule),
-                       data_key, time_h, fold], sort_keys=True)
+    text = json.dumps([RESULT_VERSION, code_key(), variant, config.as_dict(),
+                       dataclasses.asdict(schedule), data_key, time_h, fold], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -183,6 +192,8 @@ def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: Pru
                           "val_loss": _val_loss(model, sources["val"], config.batch_size)
                           if last_of_chain else None})
         if epochs:
+            if variant == "n4":
+                _fresh_optimizer(model)      # as the pruned variants get after each step
             stage = dataset.fit_model(
                 model, sources["train"], sources["val"], epoch + epochs,
                 schedule.learning_rate or config.learning_rate, config.batch_size,
@@ -205,6 +216,13 @@ def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: Pru
     save_model(model, folder / MODEL_FILE)
     write_json(folder / RESULT_FILE, result)
     return result
+
+
+def _fresh_optimizer(model) -> None:
+    """Drop the optimizer state (a new Adam is made by dataset.ensure_optimizer)."""
+    import keras
+    model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy",
+                  metrics=["accuracy"])
 
 
 def _val_loss(model, source, batch_size: int) -> float:
@@ -318,6 +336,8 @@ def write_reports(results: list[dict], metrics: dict, config: TrainConfig,
     plot_pruning_losses([r for r in results if r["variant"] == "pruned"],
                         reports_dir / "figures" / "prune_loss.png", note)
     unpruned = _read_json(reports_dir / "train_cv_metrics.json") or {}
+    if (unpruned.get("config"), unpruned.get("depth")) != (config.name, config.depth):
+        unpruned = {}                 # train-cv ran another configuration: not comparable
     atomic_write_text(reports_dir / "prune.md",
                       prune_markdown(metrics, unpruned, results, config, schedule, source))
 
