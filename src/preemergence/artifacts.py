@@ -76,6 +76,13 @@ def write_fits(path: Path, data, header=None) -> Path:
     return Path(path)
 
 
+def set_string_card(header, key: str, value: str, comment: str) -> None:
+    """A string keyword that fits one FITS card: value cut to 68 characters, the comment
+    kept only when it still fits (no truncation warning from astropy)."""
+    value = str(value)[:68]
+    header[key] = (value, comment) if len(value) + len(comment) <= 65 else value
+
+
 def save_figure(fig, path: Path, dpi: int = 90) -> Path:
     """A matplotlib figure as PNG, atomically."""
     with atomic_output(path) as tmp:

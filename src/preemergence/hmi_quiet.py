@@ -32,7 +32,7 @@ from astropy.io import fits
 from scipy.ndimage import uniform_filter
 
 from . import projection
-from .artifacts import atomic_write_text, write_fits
+from .artifacts import atomic_write_text, set_string_card, write_fits
 from .realism import load_patches  # noqa: F401  (re-exported for callers)
 
 ATTRIBUTION = "HMI data courtesy of NASA/SDO and the HMI science team"
@@ -134,7 +134,7 @@ def write_patches(patches, out_dir):
     for patch in patches:
         header = patch.header.copy()
         header["BUNIT"] = "G"
-        header["SRCFILE"] = (patch.source[:68], "full-disk hmi.M_720s file")
+        set_string_card(header, "SRCFILE", patch.source, "full-disk hmi.M_720s file")
         header["CEN_LON"] = (patch.lon_deg, "Stonyhurst longitude of centre (deg)")
         header["CEN_LAT"] = (patch.lat_deg, "Stonyhurst latitude of centre (deg)")
         header["METHOD"] = (METHOD, "reproject_interp, bilinear")

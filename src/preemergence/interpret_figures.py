@@ -257,7 +257,7 @@ def plot_output_bins(outputs, labels, mtot_mx, path: Path, note: str,
                transform=right.get_xaxis_transform(), fontsize=8)
     right.text(threshold + 0.02, 0.97, "identified as\nemerging", ha="left", va="top",
                transform=right.get_xaxis_transform(), fontsize=8)
-    right.legend(fontsize=8, loc="lower left")
+    right.legend(fontsize=8, loc="upper left")
     for ax in (left, right):
         ax.set_xticks(np.linspace(0, 1, n_bins + 1),
                       ["0"] + [f"{i}/{n_bins}" for i in range(1, n_bins)] + ["1"])

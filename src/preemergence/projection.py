@@ -46,6 +46,7 @@ from reproject import reproject_adaptive, reproject_interp
 from sunpy.coordinates import frames
 from sunpy.map.header_helper import make_fitswcs_header
 
+from .artifacts import set_string_card
 from .constants import PIXEL_SCALE_MM, REGION_SIZE_PX, SOLAR_RADIUS_MM
 
 METHODS = ("interpolation", "adaptive")
@@ -170,8 +171,8 @@ def project_map(smap, lon_deg, lat_deg, shape=(REGION_SIZE_PX, REGION_SIZE_PX),
         raise ProjectionError(f"{name}: projection at ({lon_deg}, {lat_deg}) deg has "
                               f"{int(np.sum(~np.isfinite(data)))} NaN pixels (off-disk or "
                               "missing data)")
-    header["SRCFILE"] = (str(name)[:68], "full-disk magnetogram projected")
-    header["METHOD"] = (method, "reproject_interp (bilinear) or reproject_adaptive")
+    set_string_card(header, "SRCFILE", name, "full-disk magnetogram projected")
+    header["METHOD"] = (method, "reproject: bilinear interp. or adaptive")
     header["CEN_LON"] = (float(lon_deg), "Stonyhurst longitude of map centre (deg)")
     header["CEN_LAT"] = (float(lat_deg), "Stonyhurst latitude of map centre (deg)")
     header["CEN_ANG"] = (angle, "heliocentric angle of map centre (deg)")
