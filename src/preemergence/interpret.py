@@ -13,6 +13,7 @@ import pandas as pd
 
 from . import dataset, prune
 from .bipole import bipole_series
+from .occlusion import predict_batched
 
 
 def standardise(maps_g: np.ndarray, mean: float, std: float) -> np.ndarray:
@@ -24,10 +25,8 @@ def standardise(maps_g: np.ndarray, mean: float, std: float) -> np.ndarray:
 def outputs(model, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """CNN output y (0...1) for standardised inputs (n, 85, 85, 1)."""
     step = dataset.make_eval_step(model)
-    out = [step(inputs[i:i + batch_size], np.zeros(len(inputs[i:i + batch_size]),
-                                                    np.float32))[2].numpy()
-           for i in range(0, len(inputs), batch_size)]
-    return np.concatenate(out).astype(np.float64) if out else np.empty(0)
+    return predict_batched(lambda x: step(x, np.zeros(len(x), np.float32))[2].numpy(),
+                           inputs, batch_size)
 
 
 def filter_maps(model, inputs: np.ndarray) -> np.ndarray:

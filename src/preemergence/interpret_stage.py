@@ -16,6 +16,7 @@ from . import cnn  # first: sets TensorFlow's CPU options before TensorFlow is i
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from . import interpret, interpret_figures as figs
 from .artifacts import atomic_write_text, write_csv, write_json
@@ -159,7 +160,7 @@ def pruned_network(ctx: Context) -> dict:
     inputs = interpret.standardise(fields, mean, std)
     contrib = interpret.contributions(model, inputs)
     weights, bias = cnn.output_weights(model)
-    y = 1.0 / (1.0 + np.exp(-(contrib.sum(axis=1) + bias)))
+    y = expit(contrib.sum(axis=1) + bias)
     labels = val.label.to_numpy()
     order = interpret.order_filters(contrib, labels, y >= config.threshold)
     kept = _read_json(folder / RESULT_FILE)["kept_filters"]

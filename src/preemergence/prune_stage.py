@@ -16,6 +16,7 @@ hash of everything that determines it, so an interrupted stage redoes only unfin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -25,16 +26,17 @@ from . import cnn  # first: sets TensorFlow's CPU options before TensorFlow is i
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from . import figures, prune
 from .artifacts import atomic_write_text, save_figure, write_csv, write_json
 from .constants import time_bin_label, time_from_label
-from .metrics import confusion, tss
 from .progress import progress as show_progress
 from .segments import read_dataset_info
 from .train_cv import (MODEL_FILE, RESULT_FILE, TrainConfig, fold_tables, load_fold_data,
-                       run_folder, save_model, subsample, summarise, train_fold, _read_json,
-                       _standardisation)
+                       run_folder, save_model, score_tiles, subsample, summarise, train_fold,
+                       _read_json, _standardisation)
+from .train_cv_stage import _quiet_tensorflow
 
 VARIANTS = ("pruned", "random", "n4")
 # Paper (Dhuri et al. 2020, App. C), TSS % at -3.2 h: mean, std.
@@ -96,12 +98,13 @@ def start_filters(config: TrainConfig) -> int:
 RESULT_VERSION = 3   # bump when a run's result.json gains or changes fields
 
 
+@functools.cache
 def code_key() -> str:
     """Hash of the code that decides a pruning run's result (the rule and the loop), so a
     changed rule is never answered with a stored result."""
     import inspect
     parts = [inspect.getsource(prune)] + [inspect.getsource(f) for f in (
-        first_stage, contributions, select_by_rule, prune_fold, _fresh_optimizer, _score_tiles)]
+        first_stage, contributions, select_by_rule, prune_fold, _fresh_optimizer, score_tiles)]
     return hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
 
 
@@ -138,12 +141,8 @@ def contributions(model, score_source) -> np.ndarray:
 def select_by_rule(contrib: np.ndarray, bias: float, labels, n_keep: int,
                    threshold: float) -> np.ndarray:
     """Filters kept by the App. C rule, from the contributions of the scored samples."""
-    predicted = _sigmoid(contrib.sum(axis=1) + bias) >= threshold
+    predicted = expit(contrib.sum(axis=1) + bias) >= threshold
     return prune.select_by_score(prune.net_scores(contrib, labels, predicted), n_keep)
-
-
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
 
 
 def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: PruneSchedule,
@@ -205,13 +204,13 @@ def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: Pru
               "config": config.as_dict(), "schedule": dataclasses.asdict(schedule),
               "kept_filters": kept.tolist(), "history": history, "pruning_steps": steps,
               "standardisation": {"mean": mean, "std": std},
-              **_score_tiles(model, data, tiles, mean, std, config)}
+              **score_tiles(model, data, tiles, mean, std, config)}
     if variant == "pruned":
         if contrib is None:
             contrib = contributions(model, sources["score"])
         keep = select_by_rule(contrib, cnn.output_weights(model)[1],
                               sources["score"].label, 2, config.threshold)
-        n2 = _score_tiles(prune.prune_last_layer(model, keep), data, tiles, mean, std, config)
+        n2 = score_tiles(prune.prune_last_layer(model, keep), data, tiles, mean, std, config)
         result["n2"] = {**n2, "kept_filters": kept[keep].tolist()}
     save_model(model, folder / MODEL_FILE)
     write_json(folder / RESULT_FILE, result)
@@ -230,14 +229,6 @@ def _val_loss(model, source, batch_size: int) -> float:
     from . import dataset
     return dataset.evaluate(dataset.make_eval_step(model),
                             dataset.make_batches(source, batch_size, shuffle=False))[0]
-
-
-def _score_tiles(model, data, tiles, mean, std, config) -> dict:
-    from .dataset import predict
-    outputs = predict(model, data.cube, data.index, tiles, mean, std,
-                      abs_field=config.abs_field)
-    predicted = (outputs >= config.threshold).astype(int)
-    return {"tss": tss(tiles.label, predicted), **confusion(tiles.label, predicted)}
 
 
 def _history_with_filters(history: dict, n_filters: int) -> dict:
@@ -288,11 +279,6 @@ def variant_folder(models_dir: Path, variant: str, config: TrainConfig, time_h: 
                    fold: int) -> Path:
     """models/prune/<variant>/depth<d>/<t-3.2h>/fold<k>/."""
     return run_folder(Path(models_dir) / variant, config, time_h, fold)
-
-
-def _quiet_tensorflow() -> None:
-    import tensorflow as tf
-    tf.get_logger().setLevel("ERROR")
 
 
 def _log_run(result: dict, folder: Path, source: str) -> None:

@@ -173,11 +173,8 @@ def train_fold(data: FoldData, fold: int, config: TrainConfig, folder: Path,
                       config.batch_size, seed=config.seed + fold,
                       callbacks=[checkpoint_callback(folder, key, history)],
                       initial_epoch=start, samples_per_epoch=config.samples_per_epoch)
-    outputs = dataset.predict(model, data.cube, data.index, tiles, mean, std,
-                              abs_field=config.abs_field)
-    predicted = (outputs >= config.threshold).astype(int)
     result = {"run_key": key, "time_h": data.time_h, "fold": fold, "config": config.as_dict(),
-              "tss": tss(tiles.label, predicted), **confusion(tiles.label, predicted),
+              **score_tiles(model, data, tiles, mean, std, config),
               "n_train": len(train), "n_val": len(val), "n_tiles": len(tiles),
               "history": history,
               "standardisation": {"mean": mean, "std": std}}
@@ -187,6 +184,16 @@ def train_fold(data: FoldData, fold: int, config: TrainConfig, folder: Path,
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("float32")
     return result
+
+
+def score_tiles(model, data: FoldData, tiles: pd.DataFrame, mean: float, std: float,
+                config: TrainConfig) -> dict:
+    """TSS and confusion counts of a model on evaluation tiles (threshold of the config)."""
+    from .dataset import predict
+    outputs = predict(model, data.cube, data.index, tiles, mean, std,
+                      abs_field=config.abs_field)
+    predicted = (outputs >= config.threshold).astype(int)
+    return {"tss": tss(tiles.label, predicted), **confusion(tiles.label, predicted)}
 
 
 def copy_run(source: Path, folder: Path, key: str) -> bool:
