@@ -29,17 +29,6 @@ REPORT = ROOT / "reports" / "benchmarks" / "scan.md"
 GOAL_S = 60.0
 
 
-def cpu_name() -> str:
-    """CPU model from /proc/cpuinfo (or platform.processor())."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def timed(phases: dict, name: str, func, *args, **kwargs):
     start = time.perf_counter()
     value = func(*args, **kwargs)
@@ -96,14 +85,16 @@ def end_to_end(work: Path) -> float:
 
 
 def report(phases: dict, result, cli_s: float, reproject_s: float) -> str:
+    from preemergence import hardware
     grid = result.grid
+    gpus = hardware.gpu_names()
     rows = "\n".join(f"| {name} | {sec:.1f} |" for name, sec in phases.items())
     total = sum(phases.values())
     verdict = "met" if cli_s < GOAL_S else "NOT met"
     return f"""# Benchmark: `preemergence scan` on a real full-disk magnetogram
 
-Machine: {os.cpu_count()} CPUs (`nproc`), {cpu_name()}, {platform.machine()},
-Python {platform.python_version()}; no GPU.
+Machine: {os.cpu_count()} CPUs (`nproc`), {hardware.cpu_name()}, {platform.machine()},
+Python {platform.python_version()}; GPU: {", ".join(gpus) or "none"}.
 
 Method: `python benchmarks/scan.py` scans `{MAGNETOGRAM.name}` (4096 x 4096,
 Rice-compressed) with `{MODEL}` (depth 5) at the command's defaults: segment centres every

@@ -32,6 +32,7 @@ import weakref
 from dataclasses import dataclass, field
 
 from . import cnn  # first: it sets TF_ENABLE_ONEDNN_OPTS before TensorFlow is imported
+from . import hardware
 from .constants import SEGMENT_SIZE_PX
 
 import keras  # noqa: E402
@@ -252,13 +253,15 @@ def _bce(y, logits):
 
 
 def use_fast_kernels(fast: bool | None = None) -> bool:
-    """Resolve ``fast``: None -> cnn.fast_logits only when oneDNN is off.
+    """Resolve ``fast``: None -> cnn.fast_logits only on a CPU without oneDNN.
 
     Measured here (benchmarks/bench_training.py): without oneDNN, cnn.fast_logits' gradient
     kernels train faster than the Keras layers; with oneDNN, TF's own gradient kernels
-    are as fast or faster.
+    are as fast or faster. On a GPU the Keras layers run cuDNN's kernels.
     """
-    return (not cnn.onednn_enabled()) if fast is None else bool(fast)
+    if fast is not None:
+        return bool(fast)
+    return not cnn.onednn_enabled() and not hardware.gpu_names()
 
 
 def make_train_step(model: keras.Model, optimizer, fast: bool | None = None):

@@ -36,7 +36,7 @@ from .segments import read_dataset_info
 from .train_cv import (MODEL_FILE, RESULT_FILE, TrainConfig, fold_tables, load_fold_data,
                        run_folder, save_model, score_tiles, subsample, summarise, train_fold,
                        _read_json, _standardisation)
-from .train_cv_stage import _quiet_tensorflow
+from .train_cv_stage import _quiet_tensorflow, log_hardware
 
 VARIANTS = ("pruned", "random", "n4")
 # Paper (Dhuri et al. 2020, App. C), TSS % at -3.2 h: mean, std.
@@ -259,6 +259,7 @@ def run_prune(params: dict, regions_dir: Path, segments_dir: Path, models_dir: P
     with tracking.start_run("prune", f"prune {schedule.name}", source) as mlflow:
         mlflow.log_params(tracking.flatten({"config": config.as_dict(),
                                             "schedule": dataclasses.asdict(schedule)}))
+        log_hardware(mlflow, config)
         with show_progress(jobs, True, "prune", "run") as bar:
             for variant, t, fold in bar:
                 folder = variant_folder(models_dir, variant, config, t, fold)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from . import cnn  # first: sets TensorFlow's CPU options before TensorFlow is imported
@@ -10,7 +11,7 @@ from . import cnn  # first: sets TensorFlow's CPU options before TensorFlow is i
 import numpy as np
 import pandas as pd
 
-from . import figures
+from . import figures, hardware
 from .artifacts import atomic_write_text, save_figure, write_csv, write_json
 from .constants import time_bin_label, time_from_label
 from .progress import progress as show_progress
@@ -141,7 +142,7 @@ def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir
     _quiet_tensorflow()
     with tracking.start_run("train-cv", f"train-cv depth{config.depth}", source) as mlflow:
         mlflow.log_params(tracking.flatten({"config": config.as_dict()}))
-        mlflow.log_param("onednn", cnn.onednn_enabled())
+        log_hardware(mlflow, config)
         results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],
                                  "train-cv", source)
         summary = summarise(results)
@@ -164,6 +165,15 @@ def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir
     return summary
 
 
+def log_hardware(mlflow, config: TrainConfig) -> None:
+    """Log what the run trains on (hardware.describe); warn when bf16 would be emulated."""
+    mlflow.log_params(hardware.describe())
+    if config.mixed_precision and hardware.bf16_is_emulated():
+        print("warning: train.mixed_precision is on, but there is no GPU and the CPU has no "
+              "native bf16 (avx512_bf16/amx_bf16): bf16 is emulated here, about 10x slower "
+              "than float32", file=sys.stderr)
+
+
 def _quiet_tensorflow() -> None:
     import tensorflow as tf
     tf.get_logger().setLevel("ERROR")   # e.g. retracing notes: one model per fold is by design
@@ -182,6 +192,7 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
     table = {}
     _quiet_tensorflow()
     with tracking.start_run("depth-study", "depth-study", source) as mlflow:
+        log_hardware(mlflow, TrainConfig.from_params(params, study["config"]))
         for depth in study["depths"]:
             config = TrainConfig.from_params(params, study["config"], depth=depth)
             results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],

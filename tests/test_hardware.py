@@ -1,0 +1,73 @@
+"""Hardware description and the choices that depend on it (GPU, oneDNN, native bf16)."""
+
+import pytest
+
+from preemergence import dataset, hardware
+from preemergence.train_cv import TrainConfig
+from preemergence.train_cv_stage import log_hardware
+
+AVX2_CPU = "processor : 0\nmodel name : AMD EPYC 7B13\nflags : fpu sse avx avx2 fma\n"
+BF16_CPU = "processor : 0\nmodel name : Intel Xeon\nflags : avx512f avx512_bf16 amx_bf16\n"
+
+
+@pytest.fixture
+def cpuinfo(tmp_path, monkeypatch):
+    def write(text):
+        path = tmp_path / "cpuinfo"
+        path.write_text(text)
+        monkeypatch.setattr(hardware, "CPUINFO", path)
+    return write
+
+
+def test_cpu_bf16_flags_and_name_from_cpuinfo(cpuinfo):
+    cpuinfo(AVX2_CPU)
+    assert hardware.cpu_bf16_flags() == []
+    assert hardware.cpu_name() == "AMD EPYC 7B13"
+    cpuinfo(BF16_CPU)
+    assert hardware.cpu_bf16_flags() == ["amx_bf16", "avx512_bf16"]
+
+
+def test_bf16_is_emulated_only_without_gpu_and_native_bf16(cpuinfo, monkeypatch):
+    monkeypatch.setattr(hardware, "gpu_names", lambda: [])
+    cpuinfo(AVX2_CPU)
+    assert hardware.bf16_is_emulated()
+    cpuinfo(BF16_CPU)
+    assert not hardware.bf16_is_emulated()
+    cpuinfo(AVX2_CPU)
+    monkeypatch.setattr(hardware, "gpu_names", lambda: ["/physical_device:GPU:0"])
+    assert not hardware.bf16_is_emulated()
+
+
+def test_describe_names_device_and_is_flat_strings(monkeypatch):
+    monkeypatch.setattr(hardware, "gpu_names", lambda: ["/physical_device:GPU:0"])
+    info = hardware.describe()
+    assert info["device"] == "gpu" and info["gpus"] == "/physical_device:GPU:0"
+    assert set(info) == {"device", "gpus", "cpu", "onednn", "cpu_bf16"}
+    assert all(isinstance(v, str) for v in info.values())   # MLflow params
+
+
+def test_default_gradient_path_uses_keras_layers_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(dataset.cnn, "onednn_enabled", lambda: False)
+    monkeypatch.setattr(hardware, "gpu_names", lambda: [])
+    assert dataset.use_fast_kernels() is True          # CPU without oneDNN: fast_logits
+    monkeypatch.setattr(hardware, "gpu_names", lambda: ["/physical_device:GPU:0"])
+    assert dataset.use_fast_kernels() is False         # GPU: cuDNN through Keras layers
+    assert dataset.use_fast_kernels(True) is True      # an explicit choice wins
+
+
+class _Recorder:
+    def __init__(self):
+        self.params = {}
+
+    def log_params(self, params):
+        self.params.update(params)
+
+
+def test_log_hardware_warns_when_bf16_would_be_emulated(monkeypatch, capsys):
+    monkeypatch.setattr(hardware, "bf16_is_emulated", lambda: True)
+    recorder = _Recorder()
+    log_hardware(recorder, TrainConfig("t", 1e-3, 32, 1, mixed_precision=True))
+    assert "bf16 is emulated" in capsys.readouterr().err
+    assert recorder.params["device"] in ("cpu", "gpu")
+    log_hardware(recorder, TrainConfig("t", 1e-3, 32, 1, mixed_precision=False))
+    assert capsys.readouterr().err == ""
