@@ -17,10 +17,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-# Optional: TensorFlow's GPU build instead of the CPU-only default (needs an NVIDIA GPU).
+# Optional: TensorFlow's GPU build instead of the CPU-only default (needs an NVIDIA GPU and
+# its driver; CUDA and cuDNN come from PyPI). Everything else stays at the locked versions.
 install-gpu: $(STAMP)
 	$(BIN)/python -m pip uninstall --yes tensorflow-cpu
-	$(BIN)/python -m pip install -e ".[gpu]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[gpu]"
+	$(BIN)/python -c "from preemergence import hardware; print(hardware.describe())"
 
 run: $(STAMP)
 	$(BIN)/dvc repro
@@ -29,8 +31,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Self-contained benchmarks (benchmarks/scan.py and bench_bf16_tss.py need `make run` first).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_data_pipeline.py
+	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_conv_kernels.py
 
 clean-venv:
 	rm -rf $(VENV)

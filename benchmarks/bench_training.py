@@ -45,7 +45,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from preemergence import cnn, dataset  # noqa: E402
+from preemergence import cnn, dataset, hardware  # noqa: E402
 from preemergence.artifacts import atomic_write_text, write_json  # noqa: E402
 
 BATCH, WARMUP, SEED, LR = 32, 8, 7, 1e-4
@@ -144,14 +144,6 @@ def gemm_gflops(n=1024, repeats=10) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
-def bf16_supported() -> list[str]:
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return []
-    return sorted({f for f in flags if f in ("avx512_bf16", "amx_bf16")})
-
-
 CONFIGS = {"onednn_off": "0", "onednn_on": "1"}   # TF_ENABLE_ONEDNN_OPTS per config
 
 
@@ -223,7 +215,7 @@ def main():
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.precision, args.batches, args.shift)
-    flags = bf16_supported()
+    flags = hardware.cpu_bf16_flags()
     assert abs(training_gflop_per_sample(cnn.build_model()) - GFLOP_PER_SAMPLE) < 1e-3
     precisions = ["fp32"] + (["bf16"] if args.bf16 == "on" or
                              (args.bf16 == "auto" and flags) else [])
@@ -235,7 +227,7 @@ def main():
               "batch_size": BATCH, "warmup_batches": WARMUP, "timed_batches": args.batches,
               "rounds": args.rounds, "synthetic_maps": N_MAPS, "synthetic_windows": N_WINDOWS,
               "pipeline_only_samples_per_s": round(pipeline_rate(synthetic_source()), 1),
-              "cpu": _cpu_name(), "cpus": os.cpu_count(), "bf16_cpu_flags": flags,
+              "cpu": hardware.cpu_name(), "cpus": os.cpu_count(), "bf16_cpu_flags": flags,
               "tf_default_onednn": tf_default_onednn(),
               "tensorflow": tf.__version__, "keras": keras.__version__,
               "python": platform.python_version(), "results": {}}
@@ -278,14 +270,12 @@ def summary(r) -> dict:
     out["shipped_fraction_of_gemm"] = round(shipped * GFLOP_PER_SAMPLE / r["gemm_gflops_best"], 3)
     out["onednn_speedup_plain_fit"] = round(rate("onednn_on", "plain_fit")
                                             / rate("onednn_off", "plain_fit"), 3)
+    if "bf16" in r["results"]:   # ours in bf16 vs a plain float32 fit, same TF configuration
+        bf16 = r["results"]["bf16"]["onednn_on"][SHIPPED["onednn_on"]]["median_samples_per_s"]
+        out["ours_bf16_samples_per_s"] = bf16
+        out["speedup_bf16_vs_plain_fit_fp32_onednn_on"] = round(
+            bf16 / rate("onednn_on", "plain_fit"), 3)
     return out
-
-
-def _cpu_name():
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def markdown(r) -> str:
@@ -376,7 +366,14 @@ def _md_summary(sm) -> list[str]:
             f"{100 * sm['shipped_fraction_of_gemm']:.0f}% of the best matrix-product rate "
             "measured here: a like-for-like 1.5x over a plain fit with oneDNN would need "
             "about 1.5 times that, near or above what a dense matrix product achieves on "
-            "this CPU. Mixed precision is the remaining lever, and this CPU lacks bf16.",
+            "this CPU. Mixed precision is the remaining lever (`train.mixed_precision`).",
+            *([f"* Ours in bf16 (`train.mixed_precision: true`): "
+               f"{sm['ours_bf16_samples_per_s']} samples/s, "
+               f"**{sm['speedup_bf16_vs_plain_fit_fp32_onednn_on']}x** a float32 plain fit "
+               "with oneDNN."] if "ours_bf16_samples_per_s" in sm else []),
+            "* Where the time goes, per convolution, and why a Winograd F(2x2, 3x3) "
+            "formulation does not help here: `conv_kernels.md` "
+            "(`benchmarks/bench_conv_kernels.py`).",
             ""]
 
 
