@@ -131,7 +131,7 @@ def markdown(r: dict) -> str:
 
 def _timing(r: dict) -> str:
     if r["runs_finished_before"]:
-        return (f"{r['runs_finished_before']} of the runs were finished by an earlier, "
+        return (f"{r['runs_finished_before']} of the runs were finished by an earlier "
                 "invocation in the same work folder and reused, so no wall time is reported.")
     return f"bf16 training stage wall time: {r['wall_s_bf16_stage']:.0f} s."
 
