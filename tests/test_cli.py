@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 
@@ -111,6 +112,16 @@ def test_bad_region_store_fails_cleanly_without_outputs(workdir, tiny_store_dir,
 def test_missing_params_file_is_a_clear_error(workdir):
     result = runner.invoke(app, ["simulate", "--params", "nope.yaml", "--out", "x"])
     assert result.exit_code == 2 and "nope.yaml: parameters file not found" in result.output
+
+
+def test_number_that_yaml_reads_as_text_is_a_clear_error(workdir):
+    params = Path("bad.yaml")
+    params.write_text("seed: 1\nsimulate:\n  emergence:\n    flux_at_emergence_median_mx: 1.9e21\n")
+    result = runner.invoke(app, ["simulate", "--params", str(params), "--out", "x"])
+    assert result.exit_code == 2
+    assert ("bad.yaml: simulate.emergence.flux_at_emergence_median_mx = 1.9e21 is read as "
+            "text" in result.output and "1.9e+21" in result.output)
+    assert not Path("x").exists()
 
 
 def test_failed_validation_stops_prepare_naming_the_expectation(workdir, tiny_store_dir,
