@@ -337,8 +337,9 @@ def _md_results(r) -> list[str]:
                              f"{v['input_wait_s_per_run'] or '–'} |")
         lines.append("")
     if "bf16" not in r["results"]:
-        lines += ["bf16 (`mixed_bfloat16`): not measured; the CPU has no avx512_bf16/amx_bf16 "
-                  "(`--bf16 on` forces it: emulated, an order of magnitude slower).", ""]
+        why = ("the CPU has no avx512_bf16/amx_bf16 (`--bf16 on` forces it, emulated)"
+               if not r["bf16_cpu_flags"] else "`--bf16 off`")
+        lines += [f"bf16 (`mixed_bfloat16`): not measured: {why}.", ""]
     return lines
 
 
@@ -371,9 +372,8 @@ def _md_summary(sm) -> list[str]:
                f"{sm['ours_bf16_samples_per_s']} samples/s, "
                f"**{sm['speedup_bf16_vs_plain_fit_fp32_onednn_on']}x** a float32 plain fit "
                "with oneDNN."] if "ours_bf16_samples_per_s" in sm else []),
-            "* Where the time goes, per convolution, and why a Winograd F(2x2, 3x3) "
-            "formulation does not help here: `conv_kernels.md` "
-            "(`benchmarks/bench_conv_kernels.py`).",
+            "* Time per convolution, and a Winograd F(2x2, 3x3) alternative: "
+            "`conv_kernels.md` (`benchmarks/bench_conv_kernels.py`).",
             ""]
 
 

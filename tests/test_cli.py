@@ -142,3 +142,11 @@ def test_failed_validation_stops_prepare_naming_the_expectation(workdir, tiny_st
     assert not (workdir / "seg").exists()
     summary = json.loads((workdir / "rep/validation/summary.json").read_text())
     assert summary["t-3.2h"]["success"] is False
+
+
+@pytest.mark.parametrize("text", ["1e21", "1.9e21", "-3e-5", ".5e3", "-.5e3", "+1e5", "1.e21",
+                                  "1E21"])
+def test_suggested_spelling_of_a_number_is_read_as_that_number(text):
+    from preemergence.config import yaml_float
+    assert yaml.safe_load(text) == text                  # the YAML 1.1 trap itself
+    assert yaml.safe_load(yaml_float(text)) == float(text)

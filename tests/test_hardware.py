@@ -27,21 +27,34 @@ def test_cpu_bf16_flags_and_name_from_cpuinfo(cpuinfo):
     assert hardware.cpu_bf16_flags() == ["amx_bf16", "avx512_bf16"]
 
 
-def test_bf16_is_emulated_only_without_gpu_and_native_bf16(cpuinfo, monkeypatch):
-    monkeypatch.setattr(hardware, "gpu_names", lambda: [])
+def test_cpuinfo_missing_means_unknown_cpu_without_bf16(tmp_path, monkeypatch):
+    monkeypatch.setattr(hardware, "CPUINFO", tmp_path / "absent")
+    assert hardware.cpu_bf16_flags() == []
+    assert isinstance(hardware.cpu_name(), str) and hardware.cpu_name()
+
+
+def _gpus(*capabilities):
+    return lambda: [{"name": f"GPU cc{c}", "compute_capability": c} for c in capabilities]
+
+
+def test_bf16_is_emulated_only_without_a_bf16_gpu_and_native_cpu_bf16(cpuinfo, monkeypatch):
+    monkeypatch.setattr(hardware, "gpu_details", _gpus())
     cpuinfo(AVX2_CPU)
     assert hardware.bf16_is_emulated()
     cpuinfo(BF16_CPU)
     assert not hardware.bf16_is_emulated()
     cpuinfo(AVX2_CPU)
-    monkeypatch.setattr(hardware, "gpu_names", lambda: ["/physical_device:GPU:0"])
+    monkeypatch.setattr(hardware, "gpu_details", _gpus((7, 0)))     # V100: no bf16
+    assert hardware.bf16_is_emulated()
+    monkeypatch.setattr(hardware, "gpu_details", _gpus((9, 0)))     # H100
     assert not hardware.bf16_is_emulated()
 
 
 def test_describe_names_device_and_is_flat_strings(monkeypatch):
-    monkeypatch.setattr(hardware, "gpu_names", lambda: ["/physical_device:GPU:0"])
+    monkeypatch.setattr(hardware, "gpu_details", lambda: [
+        {"name": "NVIDIA H100 80GB HBM3", "compute_capability": (9, 0)}])
     info = hardware.describe()
-    assert info["device"] == "gpu" and info["gpus"] == "/physical_device:GPU:0"
+    assert info["device"] == "gpu" and info["gpus"] == "NVIDIA H100 80GB HBM3"
     assert set(info) == {"device", "gpus", "cpu", "onednn", "cpu_bf16"}
     assert all(isinstance(v, str) for v in info.values())   # MLflow params
 
@@ -63,11 +76,16 @@ class _Recorder:
         self.params.update(params)
 
 
-def test_log_hardware_warns_when_bf16_would_be_emulated(monkeypatch, capsys):
-    monkeypatch.setattr(hardware, "bf16_is_emulated", lambda: True)
+def test_log_hardware_warns_only_when_bf16_would_be_emulated(monkeypatch, capsys, cpuinfo):
+    monkeypatch.setattr(hardware, "gpu_details", _gpus())
+    bf16 = TrainConfig("t", 1e-3, 32, 1, mixed_precision=True)
     recorder = _Recorder()
-    log_hardware(recorder, TrainConfig("t", 1e-3, 32, 1, mixed_precision=True))
+    cpuinfo(AVX2_CPU)
+    log_hardware(recorder, bf16)
     assert "bf16 is emulated" in capsys.readouterr().err
-    assert recorder.params["device"] in ("cpu", "gpu")
+    assert recorder.params["device"] == "cpu" and recorder.params["cpu"] == "AMD EPYC 7B13"
     log_hardware(recorder, TrainConfig("t", 1e-3, 32, 1, mixed_precision=False))
-    assert capsys.readouterr().err == ""
+    assert capsys.readouterr().err == ""                 # float32: nothing to warn about
+    cpuinfo(BF16_CPU)
+    log_hardware(recorder, bf16)
+    assert capsys.readouterr().err == ""                 # native bf16: no warning

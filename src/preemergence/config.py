@@ -40,10 +40,19 @@ def _check_numbers(node, path: Path, key: str = "") -> None:
         for i, value in enumerate(node):
             _check_numbers(value, path, f"{key}[{i}]")
     elif isinstance(node, str) and EXPONENT_TEXT.match(node):
-        mantissa, exponent = re.split("[eE]", node)
-        fixed = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{int(exponent):+d}"
         raise ParamsError(f"{path}: {key} = {node} is read as text, not a number; YAML needs "
-                          f"a decimal point and a signed exponent: {fixed}")
+                          f"a decimal point and a signed exponent: {yaml_float(node)}")
+
+
+def yaml_float(text: str) -> str:
+    """The spelling of an exponent-form number that YAML 1.1 reads as a float: 1.0e+21."""
+    mantissa, exponent = re.split("[eE]", text)
+    sign, digits = (mantissa[0], mantissa[1:]) if mantissa[0] in "+-" else ("", mantissa)
+    if "." not in digits:
+        digits += ".0"
+    if digits.startswith("."):
+        digits = "0" + digits
+    return f"{sign}{digits}e{int(exponent):+d}"
 
 
 def section(params: dict, name: str, path: Path = DEFAULT_PARAMS) -> dict:

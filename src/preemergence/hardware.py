@@ -16,10 +16,25 @@ CPUINFO = Path("/proc/cpuinfo")
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def gpu_names() -> list[str]:
-    """TensorFlow's visible GPUs (empty with the default CPU-only install)."""
+def gpu_details() -> list[dict]:
+    """Model name and CUDA compute capability of every visible GPU (empty on CPU-only)."""
     import tensorflow as tf
-    return [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+    out = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        out.append({"name": details.get("device_name", gpu.name),
+                    "compute_capability": details.get("compute_capability")})
+    return out
+
+
+def gpu_names() -> list[str]:
+    """Model names of TensorFlow's visible GPUs (empty with the default CPU-only install)."""
+    return [gpu["name"] for gpu in gpu_details()]
+
+
+def gpu_has_bf16() -> bool:
+    """Whether a visible GPU computes bf16 natively (compute capability 8.0, Ampere, or newer)."""
+    return any(tuple(gpu["compute_capability"] or (0, 0)) >= (8, 0) for gpu in gpu_details())
 
 
 def _cpuinfo() -> str:
@@ -43,8 +58,8 @@ def cpu_bf16_flags() -> list[str]:
 
 
 def bf16_is_emulated() -> bool:
-    """True where bf16 mixed precision has neither a GPU nor native CPU instructions."""
-    return not gpu_names() and not cpu_bf16_flags()
+    """True where bf16 has neither a GPU that computes it nor native CPU instructions."""
+    return not gpu_has_bf16() and not cpu_bf16_flags()
 
 
 def describe() -> dict[str, str]:

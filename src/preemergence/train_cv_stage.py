@@ -169,9 +169,9 @@ def log_hardware(mlflow, config: TrainConfig) -> None:
     """Log what the run trains on (hardware.describe); warn when bf16 would be emulated."""
     mlflow.log_params(hardware.describe())
     if config.mixed_precision and hardware.bf16_is_emulated():
-        print("warning: train.mixed_precision is on, but there is no GPU and the CPU has no "
-              "native bf16 (avx512_bf16/amx_bf16): bf16 is emulated here, about 10x slower "
-              "than float32", file=sys.stderr)
+        print("warning: train.mixed_precision is on, but there is no GPU with bf16 (compute "
+              "capability >= 8.0) and the CPU has no native bf16 (avx512_bf16/amx_bf16): "
+              "bf16 is emulated here, many times slower than float32", file=sys.stderr)
 
 
 def _quiet_tensorflow() -> None:
