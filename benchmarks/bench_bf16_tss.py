@@ -45,9 +45,10 @@ def precision_params(params: dict, time_h: float, bf16: bool) -> dict:
 
 
 def fold_values(metrics: dict, label: str) -> list[float]:
+    """TSS per fold, fold 0 first, from a train-cv metrics file's time-bin entry."""
     entry = metrics[label]
-    return [entry[f"tss_fold{k}"] for k in range(len(
-        [key for key in entry if key.startswith("tss_fold")]))]
+    n_folds = sum(key.startswith("tss_fold") for key in entry)
+    return [entry[f"tss_fold{k}"] for k in range(n_folds)]
 
 
 def compare(fp32: list[float], bf16: list[float]) -> dict:

@@ -31,16 +31,16 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # as shipped (preemergence.cnn)
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from preemergence import cnn, hardware  # noqa: E402  first: oneDNN on, as shipped
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from bench_training import gemm_gflops  # noqa: E402
-from preemergence import cnn, hardware  # noqa: E402
 from preemergence.artifacts import atomic_write_text, write_json  # noqa: E402
 
 BATCH, WARMUP = 32, 3
