@@ -30,10 +30,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from preemergence import hardware  # noqa: E402
-from preemergence.artifacts import atomic_write_text, write_json  # noqa: E402
-from preemergence.config import load_params  # noqa: E402
-from preemergence.constants import time_bin_label  # noqa: E402
+from preemergence.core import hardware
+from preemergence.core.artifacts import atomic_write_text, write_json  # noqa: E402
+from preemergence.core.config import load_params  # noqa: E402
+from preemergence.core.constants import time_bin_label  # noqa: E402
 
 
 def precision_params(params: dict, time_h: float, bf16: bool) -> dict:

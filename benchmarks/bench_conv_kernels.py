@@ -35,13 +35,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from preemergence import cnn, hardware  # noqa: E402  first: oneDNN on, as shipped
+from preemergence.model import cnn
+from preemergence.core import hardware
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from bench_training import gemm_gflops  # noqa: E402
-from preemergence.artifacts import atomic_write_text, write_json  # noqa: E402
+from preemergence.core.artifacts import atomic_write_text, write_json  # noqa: E402
 
 BATCH, WARMUP = 32, 3
 

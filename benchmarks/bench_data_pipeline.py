@@ -18,8 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-from preemergence.artifacts import atomic_write_text, write_json  # noqa: E402
-from preemergence.config import load_params  # noqa: E402
+from preemergence.core.artifacts import atomic_write_text, write_json  # noqa: E402
+from preemergence.core.config import load_params  # noqa: E402
 
 GOAL_S, GOAL_GB = 120.0, 3.0
 

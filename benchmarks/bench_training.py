@@ -45,8 +45,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from preemergence import cnn, dataset, hardware  # noqa: E402
-from preemergence.artifacts import atomic_write_text, write_json  # noqa: E402
+from preemergence.model import cnn
+from preemergence.model import dataset
+from preemergence.core import hardware
+from preemergence.core.artifacts import atomic_write_text, write_json  # noqa: E402
 
 BATCH, WARMUP, SEED, LR = 32, 8, 7, 1e-4
 N_MAPS, N_WINDOWS = 60, 6000

@@ -40,8 +40,8 @@ def phases_in_process(work: Path) -> tuple[dict, object, float]:
     """Seconds per phase of one scan, the ScanResult, and reproject's seconds per patch."""
     phases: dict = {}
     start = time.perf_counter()
-    from preemergence import scan
-    from preemergence.projection import load_map
+    from preemergence.solar import scan
+    from preemergence.solar.projection import load_map
     phases["import (numpy, sunpy, TensorFlow)"] = time.perf_counter() - start
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -60,7 +60,7 @@ def phases_in_process(work: Path) -> tuple[dict, object, float]:
 
 def reproject_seconds_per_patch(smap, centres=((0.0, 0.0), (20.0, 10.0), (-40.0, -20.0))):
     """Mean seconds of projection.project_map (reproject, bilinear) for one 85 x 85 patch."""
-    from preemergence.projection import project_map
+    from preemergence.solar.projection import project_map
     start = time.perf_counter()
     for lon, lat in centres:
         project_map(smap, lon, lat, shape=(85, 85))
@@ -85,7 +85,7 @@ def end_to_end(work: Path) -> float:
 
 
 def report(phases: dict, result, cli_s: float, reproject_s: float) -> str:
-    from preemergence import hardware
+    from preemergence.core import hardware
     grid = result.grid
     gpus = hardware.gpu_names()
     rows = "\n".join(f"| {name} | {sec:.1f} |" for name, sec in phases.items())
@@ -114,7 +114,7 @@ Goal: end to end under {GOAL_S:.0f} s on 2 cores: **{verdict}**.
 
 The patch sampler computes all patch pixel positions at once (rotation matrices + the
 magnetogram's WCS) and samples with `scipy.ndimage.map_coordinates` (bilinear); it equals
-`projection.project_map` (reproject, bilinear) to < 0.01 G (tests/test_scan.py). Calling
+`projection.project_map` (reproject, bilinear) to < 0.01 G (tests/solar/test_scan.py). Calling
 `project_map` once per patch instead was measured here at {reproject_s:.2f} s per patch,
 i.e. about {reproject_s * result.n_scanned:.0f} s for the {result.n_scanned} patches.
 
@@ -130,7 +130,7 @@ def main():
     if not (ROOT / MODEL / "model.keras").exists():
         print(f"skipped: {ROOT / MODEL} has no model.keras (run train-cv first)")
         return
-    from preemergence.artifacts import atomic_write_text
+    from preemergence.core.artifacts import atomic_write_text
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
         phases, result, reproject_s = phases_in_process(Path(tmp))
         cli_s = end_to_end(Path(tmp))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from preemergence.config import load_params
+from preemergence.core.config import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -30,7 +30,7 @@ def tiny_params(params):
 @pytest.fixture(scope="session")
 def tiny_store_dir(tiny_params, tmp_path_factory):
     """A simulated tiny region store on disk (written once per test session)."""
-    from preemergence.simulate import simulate_store
+    from preemergence.data.simulate import simulate_store
     out = tmp_path_factory.mktemp("store") / "regions"
     simulate_store(tiny_params["simulate"], tiny_params["time_bins"], tiny_params["seed"], out,
                    progress=False)

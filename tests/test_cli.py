@@ -13,7 +13,7 @@ from astropy.io import fits
 from typer.testing import CliRunner
 
 from preemergence.cli import app
-from preemergence.regionstore import region_map_path
+from preemergence.data.regionstore import region_map_path
 
 runner = CliRunner()
 
@@ -126,7 +126,7 @@ def test_number_that_yaml_reads_as_text_is_a_clear_error(workdir):
 
 def test_failed_validation_stops_prepare_naming_the_expectation(workdir, tiny_store_dir,
                                                                 monkeypatch):
-    from preemergence import segments
+    from preemergence.data import segments
 
     original = segments.sample_origins
 
@@ -147,6 +147,6 @@ def test_failed_validation_stops_prepare_naming_the_expectation(workdir, tiny_st
 @pytest.mark.parametrize("text", ["1e21", "1.9e21", "-3e-5", ".5e3", "-.5e3", "+1e5", "1.e21",
                                   "1E21"])
 def test_suggested_spelling_of_a_number_is_read_as_that_number(text):
-    from preemergence.config import yaml_float
+    from preemergence.core.config import yaml_float
     assert yaml.safe_load(text) == text                  # the YAML 1.1 trap itself
     assert yaml.safe_load(yaml_float(text)) == float(text)

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import typer
 
-from .config import DEFAULT_PARAMS, ParamsError, load_params
-from .constants import time_from_label
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's C++ start-up chatter
+from preemergence.core.config import DEFAULT_PARAMS, ParamsError, load_params
+from preemergence.core.constants import time_from_label
 
 app = typer.Typer(help="Pre-emergence magnetic-field patterns (Dhuri et al. 2020): "
                        "the pipeline's stages, one command each.",
@@ -32,8 +30,7 @@ def _clear_errors(func):
     """
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from .regionstore import RegionStoreError
-        from .validation import ValidationFailed
+        from preemergence.core.errors import RegionStoreError, ValidationFailed
         try:
             return func(*args, **kwargs)
         except (RegionStoreError, ParamsError, ValidationFailed, FileExistsError,
@@ -52,11 +49,9 @@ def _clear_errors(func):
 def simulate(out: Path = typer.Option(Path("data/regions"), help="Region store to write."),
              params: Path = PARAMS_OPTION, force: bool = FORCE_OPTION):
     """Simulate a HEAR-like region store (EARs and CRs at every time bin)."""
-    from .artifacts import refuse_overwrite
-    from .simulate import simulate_store
+    from preemergence.stages.simulate import run_simulate
     p = load_params(params)
-    refuse_overwrite(out, force)
-    metas = simulate_store(p["simulate"], p["time_bins"], p["seed"], out)
+    metas = run_simulate(p, out, force)
     typer.echo(f"wrote {len(metas)} regions x {len(p['time_bins'])} time bins to {out}")
 
 
@@ -66,8 +61,8 @@ def prepare(regions: Path = typer.Option(None, help="Region store (default: data
             out: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
             params: Path = PARAMS_OPTION, force: bool = FORCE_OPTION):
     """Region store -> validated segment tables per time bin, folds, Table 1."""
-    from .artifacts import refuse_overwrite
-    from .prepare import run_prepare
+    from preemergence.core.artifacts import refuse_overwrite
+    from preemergence.stages.prepare import run_prepare
     p = load_params(params)
     refuse_overwrite(out, force)
     result = run_prepare(p, regions or Path(p["data"]["regions_dir"]), out, reports)
@@ -83,7 +78,7 @@ def prepare(regions: Path = typer.Option(None, help="Region store (default: data
 def baseline(segments: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
              params: Path = PARAMS_OPTION):
     """Kernel-density discriminant analysis of MTOT and of (MTOT, DM), 5-fold TSS."""
-    from .baseline_stage import run_baseline
+    from preemergence.stages.baseline import run_baseline
     summary = run_baseline(load_params(params), segments, reports)
     first = next(iter(summary["mtot"]))
     mtot = summary["mtot"][first]["tss_mean"]
@@ -97,7 +92,7 @@ def train_cv(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
              models: Path = typer.Option(Path("models/train_cv"), help="Models folder."),
              reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
     """Train the CNN with 5-fold cross-validation at every time bin (resumable)."""
-    from .train_cv_stage import run_train_cv
+    from preemergence.stages.train_cv import run_train_cv
     summary = run_train_cv(load_params(params), regions, segments, models, reports)
     first = next(iter(summary))
     typer.echo(f"CNN TSS at {time_from_label(first)} h: {100 * summary[first]['tss_mean']:.1f} ± "
@@ -112,7 +107,7 @@ def depth_study(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION
                     Path("models/train_cv"), help="train-cv models (identical runs copied)."),
                 reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
     """TSS against CNN depth at one time bin (paper Table 2), 5-fold cross-validation."""
-    from .train_cv_stage import run_depth_study
+    from preemergence.stages.depth_study import run_depth_study
     table = run_depth_study(load_params(params), regions, segments, models, reports,
                             train_cv_models)
     typer.echo("TSS by depth: " + ", ".join(f"{k[5:]}: {100 * v['tss_mean']:.1f} %"
@@ -131,7 +126,7 @@ def interpret(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
                                           help="Models this stage trains."),
               reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
     """The paper's interpretation: Figs. 3, 10-18, 24, Tables 4-5, reports/interpretation.md."""
-    from .interpret_stage import run_interpret
+    from preemergence.stages.interpret import run_interpret
     metrics = run_interpret(load_params(params), regions, segments,
                             {"train_cv": train_cv_models, "prune": prune_models,
                              "depth_study": depth_models, "own": models}, reports)
@@ -146,7 +141,7 @@ def prune(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
               Path("models/train_cv"), help="train-cv models (first stage reused if equal)."),
           reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
     """Prune the last convolution 256 -> 4 (paper App. C) with random and N = 4 controls."""
-    from .prune_stage import run_prune
+    from preemergence.stages.prune import run_prune
     metrics = run_prune(load_params(params), regions, segments, models, reports,
                         train_cv_models)
     for variant, by_time in metrics.items():
@@ -160,7 +155,7 @@ def realism(regions: Path = REGIONS_OPTION,
             patches: Path = typer.Option(Path("data/hmi_quiet"), help="Real HMI quiet patches."),
             reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
     """Compare simulated CR maps with real HMI quiet-Sun patches (report + figure)."""
-    from .realism_stage import run_realism
+    from preemergence.stages.realism import run_realism
     p = load_params(params)
     stats = run_realism(p, regions, patches, reports)
     typer.echo(f"mean |B|: simulated {stats['sim_mean_abs_b_g']:.2f} G, real (720 s) "
@@ -175,8 +170,8 @@ def hmi_quiet(hmi: list[Path] = typer.Argument(..., help="Full-disk hmi.M_720s F
               n_per_file: int = typer.Option(3, help="Quiet patches per magnetogram."),
               force: bool = FORCE_OPTION):
     """Project quiet-Sun reference patches from real full-disk HMI magnetograms."""
-    from .artifacts import refuse_overwrite
-    from .hmi_quiet import select_quiet_patches, write_patches
+    from preemergence.core.artifacts import refuse_overwrite
+    from preemergence.solar.hmi_quiet import select_quiet_patches, write_patches
     refuse_overwrite(out, force)
     written = write_patches(select_quiet_patches(sorted(hmi), n_per_file), out)
     typer.echo(f"wrote {len(written)} quiet-Sun patches to {out}")
@@ -199,9 +194,9 @@ def project(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s F
                                                     "with --region-id."),
             force: bool = FORCE_OPTION):
     """Postel-project a full-disk HMI magnetogram: 256 x 256 at 1.4 Mm/px around (lon, lat)."""
-    from .artifacts import refuse_overwrite, write_fits
-    from .projection import postel_project
-    from .regionstore import RegionMeta, region_header
+    from preemergence.core.artifacts import refuse_overwrite, write_fits
+    from preemergence.solar.projection import postel_project
+    from preemergence.data.regionstore import RegionMeta, region_header
     refuse_overwrite(out, force)
     data, header = postel_project(magnetogram, lon, lat, method=method,
                                   max_center_angle_deg=max_angle)
@@ -226,8 +221,8 @@ def build_regions(rows: Path = typer.Argument(..., help="CSV: magnetogram, lon_d
                                                              "angle of a centre (deg)."),
                   force: bool = FORCE_OPTION):
     """Build a region store (HEAR-like) from real full-disk HMI magnetograms."""
-    from .artifacts import refuse_overwrite
-    from .build_regions import build_regions as build, read_rows
+    from preemergence.core.artifacts import refuse_overwrite
+    from preemergence.solar.build_regions import build_regions as build, read_rows
     refuse_overwrite(out, force)
     table = read_rows(rows)
     written = build(table, out, method, max_angle)
@@ -251,9 +246,9 @@ def scan(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s FITS
          batch_size: int = typer.Option(256, help="Segments per prediction batch."),
          force: bool = FORCE_OPTION):
     """Scan a full-disk magnetogram with a trained CNN: map of pre-emergence probability."""
-    from .artifacts import refuse_overwrite
-    from .projection import load_map
-    from .scan import (caveat, load_scan_model, plot_scan, scan_header, scan_map,
+    from preemergence.core.artifacts import refuse_overwrite
+    from preemergence.solar.projection import load_map
+    from preemergence.solar.scan import (caveat, load_scan_model, plot_scan, scan_header, scan_map,
                        training_source, write_scan_fits)
     for path in (out, png):
         if path is not None:
@@ -265,7 +260,7 @@ def scan(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s FITS
                       step_deg, max_angle_deg, batch_size, show_progress=sys.stderr.isatty())
     write_scan_fits(out, result, scan_header(smap, result, model, source, source_from))
     if png is not None:
-        plot_scan(smap, result, png, source, model)
+        plot_scan(smap, result, png, source, model, threshold=trained.threshold)
     typer.echo(f"wrote {out}{' and ' + str(png) if png else ''}: {result.n_scanned} segments "
                f"({result.n_skipped} skipped); {caveat(source)}")
 

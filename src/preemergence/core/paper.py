@@ -1,0 +1,34 @@
+"""The paper's reference values (Dhuri et al. 2020), in one place. TSS in %.
+
+Every report puts our numbers next to these; none of them is ever used as a result.
+"""
+
+from __future__ import annotations
+
+TIME_BINS_H = (-3.2, -8.5, -13.9, -19.2, -24.5)
+
+# Table 1: EARs, CRs, PE and NE segments per time bin.
+TABLE1 = {-3.2: (178, 180, 17800, 18080), -8.5: (174, 165, 17400, 17115),
+          -13.9: (173, 169, 17300, 17269), -19.2: (172, 167, 17200, 17117),
+          -24.5: (158, 158, 15800, 15958)}
+
+# Table 3: the depth-5 CNN, mean and std over 5 folds, per time bin.
+CNN_TSS = ((84.57, 6.40), (61.97, 7.54), (48.68, 5.45), (40.80, 7.25), (43.30, 6.93))
+TABLE3 = dict(zip(TIME_BINS_H, CNN_TSS))
+
+# Table 2: TSS against depth at -3.2 h (mean only).
+TABLE2 = {1: 8.89, 2: 52.29, 3: 70.34, 4: 82.33, 5: 84.57}
+
+# Discriminant analysis at -3.2 h (Sect. 3), and its MTOT decision boundaries (1e20 Mx).
+DA_MTOT_TSS_3H = (65.8, 4.5)
+DA_MTOT_DM_TSS_3H = (75.6, 3.3)
+DA = {"mtot": DA_MTOT_TSS_3H, "mtot_dm": DA_MTOT_DM_TSS_3H}
+DA_BOUNDARIES_3H = "0.2, 2.7, 7.9, 20.2"
+
+# App. C: pruning at -3.2 h.
+PRUNE_TSS = {"pruned": (82.50, 4.52), "random": (34.71, 28.86), "n4": (78.38, 6.60),
+             "pruned_n2": (68.9, 17.1), "unpruned": (84.57, 6.40)}
+
+# Table 5: the |B| CNN per time bin.
+TABLE5 = {-3.2: (88.20, 4.78), -8.5: (60.07, 1.53), -13.9: (50.66, 7.32),
+          -19.2: (43.89, 7.30), -24.5: (40.68, 2.03)}

@@ -1,0 +1,98 @@
+"""Small binning statistics for the interpretation figures (paper Figs. 10-12, 24).
+
+Bins are equal-width; a value on the upper edge belongs to the last bin. Samples outside
+[lo, hi] get bin -1 and are ignored by the statistics. Skill scores live in metrics.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+N_OUTPUT_BINS = 6        # CNN-output bins of width 1/6 (paper Sect. 4.3)
+
+
+def bin_edges(lo: float, hi: float, n_bins: int) -> np.ndarray:
+    """n_bins + 1 equal-width edges from lo to hi (units of the binned quantity)."""
+    return np.linspace(lo, hi, n_bins + 1)
+
+
+def bin_centres(lo: float, hi: float, n_bins: int) -> np.ndarray:
+    """Centres of the n_bins equal-width bins between lo and hi."""
+    edges = bin_edges(lo, hi, n_bins)
+    return 0.5 * (edges[:-1] + edges[1:])
+
+
+def equal_width_bins(values, lo: float, hi: float, n_bins: int) -> np.ndarray:
+    """Bin index (0 .. n_bins - 1) of each value in [lo, hi]; -1 outside or NaN."""
+    values = np.asarray(values, dtype=float)
+    inside = (values >= lo) & (values <= hi)            # False for NaN
+    scaled = np.where(inside, (values - lo) / (hi - lo) * n_bins, -1.0)
+    index = np.minimum(np.floor(scaled), n_bins - 1).astype(np.int64)
+    return np.where(inside, index, -1)
+
+
+def output_bins(outputs, n_bins: int = N_OUTPUT_BINS) -> np.ndarray:
+    """CNN-output bin of each sample: bins of width 1/n_bins on [0, 1] (y = 1 in the last)."""
+    return equal_width_bins(outputs, 0.0, 1.0, n_bins)
+
+
+def binned_mean(values, bins, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per bin: mean, standard error of the mean and count of values (n,) or (n, k).
+
+    bins: bin index per sample (-1 = left out). Returns arrays (n_bins,) or (n_bins, k);
+    the mean is NaN in an empty bin, the standard error (sample std / sqrt(count)) NaN in
+    a bin with fewer than 2 samples.
+    """
+    values = np.asarray(values, dtype=float)
+    bins = np.asarray(bins)
+    onehot = (bins[:, None] == np.arange(n_bins)[None, :]).astype(float)   # (n, n_bins)
+    flat = values.reshape(len(values), -1)
+    count = onehot.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (onehot.T @ flat) / count[:, None]
+        squares = _squared_deviations(onehot, flat, mean)
+        sem = np.sqrt(squares / (count[:, None] - 1)) / np.sqrt(count[:, None])
+    sem = np.where(count[:, None] >= 2, sem, np.nan)
+    shape = (n_bins,) + values.shape[1:]
+    return mean.reshape(shape), sem.reshape(shape), count.astype(np.int64)
+
+
+def _squared_deviations(onehot: np.ndarray, flat: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Sum per bin of (value - bin mean)^2: (n_bins, k)."""
+    own_mean = onehot @ np.nan_to_num(mean)               # each sample's bin mean (n, k)
+    return onehot.T @ (flat - own_mean) ** 2
+
+
+def class_fractions(bins, labels, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fraction of the PE (label 1) and of the NE (label 0) samples in each bin
+    (each class sums to 1 over the bins, counting only binned samples)."""
+    bins, labels = np.asarray(bins), np.asarray(labels).astype(bool)
+    counts = [np.bincount(bins[(bins >= 0) & cls], minlength=n_bins)[:n_bins]
+              for cls in (labels, ~labels)]
+    return tuple(c / max(c.sum(), 1) for c in counts)
+
+
+def outcome(labels, outputs, threshold: float) -> np.ndarray:
+    """Per sample 'TP', 'TN', 'FP' or 'FN' (PE = 1 positive; predicted PE if y >= threshold,
+    train.threshold)."""
+    truth = np.asarray(labels).astype(bool)
+    predicted = np.asarray(outputs, dtype=float) >= threshold
+    return np.select([truth & predicted, ~truth & ~predicted, ~truth & predicted],
+                     ["TP", "TN", "FP"], "FN")
+
+
+def example_indices(outputs, mtot_mx, keep, n_bins: int = N_OUTPUT_BINS,
+                    n_per_side: int = 3) -> list[np.ndarray]:
+    """Per CNN-output bin, sample indices to show (paper Fig. 10): the n_per_side samples
+    of lowest MTOT (Mx) then the n_per_side of highest, among samples where keep is True
+    (all of them, sorted by MTOT, when a bin holds at most 2 * n_per_side)."""
+    bins = np.where(np.asarray(keep, dtype=bool), output_bins(outputs, n_bins), -1)
+    mtot = np.asarray(mtot_mx, dtype=float)
+    picks = []
+    for b in range(n_bins):
+        members = np.flatnonzero(bins == b)
+        members = members[np.argsort(mtot[members], kind="stable")]
+        if len(members) > 2 * n_per_side:
+            members = np.concatenate([members[:n_per_side], members[-n_per_side:]])
+        picks.append(members)
+    return picks

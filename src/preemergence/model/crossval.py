@@ -1,0 +1,73 @@
+"""Cross-validation: every (time bin, fold) run of one configuration, tracked in MLflow.
+
+Each run trains (or is reused) through ``runs.train_fold`` and gets one nested MLflow run
+with its configuration, per-epoch losses, TSS and confusion counts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from preemergence.core.constants import time_bin_label
+from preemergence.core.paths import MODEL_FILE
+from preemergence.core.progress import progress as show_progress
+from preemergence.model.runs import TrainConfig, run_folder, train_fold
+
+
+def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: int,
+                   run_prefix: str, source: str, progress: bool = True,
+                   reuse_dir: Path | None = None) -> list[dict]:
+    """Train every (time bin, fold) run (skipping finished ones); one MLflow run each.
+
+    reuse_dir: a models folder whose identical runs are copied instead of retrained.
+    """
+    from preemergence.core import tracking
+    jobs = [(t, fold) for t in data for fold in range(n_folds)]
+    results = []
+    with show_progress(jobs, progress, f"{run_prefix} (depth {config.depth})", "run") as bar:
+        for t, fold in bar:
+            reuse = run_folder(reuse_dir, config, t, fold) if reuse_dir else None
+            result = train_fold(data[t], fold, config, run_folder(models_dir, config, t, fold),
+                                reuse)
+            results.append(result)
+            name = f"{run_prefix} depth{config.depth} {time_bin_label(t)} fold{fold}"
+            with tracking.start_run(run_prefix, name, source, nested=True) as mlflow:
+                _log_fold(mlflow, result, run_folder(models_dir, config, t, fold))
+    return results
+
+
+def _log_fold(mlflow, result: dict, folder: Path) -> None:
+    from preemergence.core import tracking
+    mlflow.log_params(tracking.flatten({"config": result["config"], "time_h": result["time_h"],
+                                        "fold": result["fold"]}))
+    history = result["history"]
+    for step, epoch in enumerate(history.get("epoch", [])):
+        mlflow.log_metrics({"loss": history["loss"][step],
+                            "val_loss": history["val_loss"][step]}, step=int(epoch))
+    mlflow.log_metrics({k: float(result[k]) for k in ("tss", "tp", "fn", "fp", "tn")})
+    mlflow.set_tag("reused_result", str(result.get("reused", False)).lower())
+    if not result.get("reused"):
+        mlflow.log_artifact(str(folder / MODEL_FILE))
+
+
+def summarise(results: list[dict]) -> dict:
+    """TSS mean, std (population, over folds) and per fold, per time bin."""
+    by_time: dict[str, dict] = {}
+    for r in sorted(results, key=lambda r: (-r["time_h"], r["fold"])):
+        entry = by_time.setdefault(time_bin_label(r["time_h"]), {})
+        entry[f"tss_fold{r['fold']}"] = r["tss"]
+    for label, entry in by_time.items():
+        values = [v for k, v in entry.items() if k.startswith("tss_fold")]
+        entry.update(tss_mean=float(np.mean(values)), tss_std=float(np.std(values)))
+    return by_time
+
+
+def loss_rows(results: list[dict]) -> pd.DataFrame:
+    """Per-epoch losses of every run (for DVC plots and the loss figure)."""
+    rows = [{"time_h": r["time_h"], "fold": r["fold"], "epoch": e + 1,
+             "loss": r["history"]["loss"][i], "val_loss": r["history"]["val_loss"][i]}
+            for r in results for i, e in enumerate(r["history"].get("epoch", []))]
+    return pd.DataFrame(rows)

@@ -1,0 +1,270 @@
+"""Pruning runs: the paper's pruned CNN and its two controls, one (variant, bin, fold) each.
+
+Variants (one folder each under models/prune/<variant>/depth<d>/<t-3.2h>/fold<k>/):
+  * ``pruned``: App. C rule (prune.py) from N = 256 to 4, training E(N) epochs per stage;
+  * ``random``: the same schedule, removing N/2 random filters per step (paper control);
+  * ``n4``: N = 4 filters from the outset, trained for the same epochs (paper control).
+The pruned network is also pruned once more to N = 2 (no retraining; the paper's "further
+pruning", App. C) and scored. The first stage (N = 256, E(256) epochs) is exactly a
+train-cv run when the schedule's first stage equals the train-cv configuration; its model
+is then read from train-cv's folder instead of being trained again.
+
+A (variant, bin, fold) run writes model.keras and result.json last, atomically, keyed by a
+hash of everything that determines it, so an interrupted stage redoes only unfinished runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.special import expit
+
+from preemergence.core.artifacts import read_json, write_json
+from preemergence.core.constants import time_bin_label
+from preemergence.core.paths import MODEL_FILE, RESULT_FILE
+from preemergence.model import cnn, predict, pruning, training, windows
+from preemergence.model.crossval import summarise
+from preemergence.model.runs import (TrainConfig, fold_tables, run_folder, save_model, score_tiles,
+                                     standardisation, subsample, train_fold)
+
+VARIANTS = ("pruned", "random", "n4")
+
+
+@dataclass(frozen=True)
+class PruneSchedule:
+    """Epochs per stage: E(N0) for the first stage (N0 = the network's last-layer filters,
+    256 at depth 5) and E(N) for the stages after each pruning step."""
+
+    name: str
+    first_epochs: int                 # E(N0): the first stage, whatever N0 is
+    epochs: dict                      # N -> E(N) for the later stages (0: prune again at once)
+    final_filters: int = 4
+    finetune_samples_per_epoch: int | None = None
+    learning_rate: float | None = None   # None: the training configuration's
+    score_samples: int | None = None     # training samples scored for S_i (None: all)
+
+    @classmethod
+    def from_params(cls, params: dict) -> "PruneSchedule":
+        section = params["prune"]
+        name = section["schedule"]
+        if name not in section["schedules"]:
+            raise KeyError(f"prune.schedules.{name}")
+        values = dict(section["schedules"][name])
+        values.pop("train_config", None)
+        epochs = {int(n): int(e) for n, e in values.pop("epochs").items()}
+        if int(values["first_epochs"]) < 1:
+            raise ValueError(f"params.yaml: prune.schedules.{name}.first_epochs must be >= 1")
+        return cls(name=name, epochs=epochs, final_filters=int(section["final_filters"]),
+                   score_samples=section.get("score_samples"), **values)
+
+    def stages(self, start_filters: int) -> list[tuple[int, int]]:
+        """[(N, E(N))] for N = start_filters, start/2, ..., 2 * final_filters."""
+        counts = pruning.filter_schedule(start_filters, self.final_filters)
+        missing = [n for n in counts[1:] if n not in self.epochs]
+        if missing:
+            raise ValueError(f"params.yaml: prune.schedules.{self.name}.epochs has no E(N) "
+                             f"for N = {missing} (stages: {counts})")
+        return [(counts[0], int(self.first_epochs))] + [(n, self.epochs[n]) for n in counts[1:]]
+
+
+def train_config(params: dict) -> TrainConfig:
+    """The training configuration of the prune schedule (first stage = a train-cv run)."""
+    section = params["prune"]
+    name = section["schedules"][section["schedule"]]["train_config"]
+    return TrainConfig.from_params(params, name)
+
+
+def start_filters(config: TrainConfig) -> int:
+    return cnn.filter_counts(config.depth, final_filters=config.final_filters)[-1]
+
+
+RESULT_VERSION = 3   # bump when a run's result.json gains or changes fields
+
+
+@functools.cache
+def code_key() -> str:
+    """Hash of the code that decides a pruning run's result (the rule and the loop), so a
+    changed rule is never answered with a stored result."""
+    import inspect
+    parts = [inspect.getsource(pruning)] + [inspect.getsource(f) for f in (
+        first_stage, contributions, select_by_rule, prune_fold, _pruning_chain,
+        training.fresh_optimizer, score_tiles)]
+    return hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
+
+
+def prune_key(variant: str, config: TrainConfig, schedule: PruneSchedule, data_key: str,
+              time_h: float, fold: int) -> str:
+    text = json.dumps([RESULT_VERSION, code_key(), variant, config.as_dict(),
+                       dataclasses.asdict(schedule), data_key, time_h, fold], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def first_stage(data, fold: int, config: TrainConfig, filters: int, epochs: int,
+                learning_rate: float | None, folder: Path, train_cv_dir: Path | None):
+    """Model and result after the first stage (N filters, E epochs from scratch).
+
+    Copied from train-cv's run folder when that run has exactly this configuration.
+    """
+    import keras
+    final = None if filters == start_filters(config) else filters
+    stage_config = dataclasses.replace(config, epochs=epochs, final_filters=final,
+                                       learning_rate=learning_rate or config.learning_rate)
+    reuse = (run_folder(train_cv_dir, stage_config, data.time_h, fold)
+             if train_cv_dir is not None else None)
+    result = train_fold(data, fold, stage_config, folder, reuse_from=reuse)
+    return keras.models.load_model(folder / MODEL_FILE), result
+
+
+def contributions(model, score_source) -> np.ndarray:
+    """F_i = max(O_i) w_i of every scored training sample, (n, N) (paper Eq. C3)."""
+    from preemergence.model.predict import max_features
+    weights, _ = cnn.output_weights(model)
+    return pruning.filter_contributions(max_features(model, score_source), weights)
+
+
+def select_by_rule(contrib: np.ndarray, bias: float, labels, n_keep: int,
+                   threshold: float) -> np.ndarray:
+    """Filters kept by the App. C rule, from the contributions of the scored samples."""
+    predicted = expit(contrib.sum(axis=1) + bias) >= threshold
+    return pruning.select_by_score(pruning.net_scores(contrib, labels, predicted), n_keep)
+
+
+def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: PruneSchedule,
+               folder: Path, train_cv_dir: Path | None = None) -> dict:
+    """One (variant, time bin, fold) run: stages, pruning steps, validation TSS; saved.
+
+    A stage with E(N) = 0 prunes again at once; the surviving filters' contributions are
+    unchanged by pruning (same weights), so they are not recomputed.
+    """
+    folder = Path(folder)
+    key = prune_key(variant, config, schedule, data.data_key, data.time_h, fold)
+    done = read_json(folder / RESULT_FILE)
+    if done and done.get("run_key") == key:
+        return {**done, "reused": True}
+    stages = schedule.stages(start_filters(config))
+    first_n = schedule.final_filters if variant == "n4" else stages[0][0]
+    model, start = first_stage(data, fold, config, first_n, stages[0][1],
+                               schedule.learning_rate, folder / "stage1", train_cv_dir)
+    history = _history_with_filters(start["history"], first_n)
+    train, val, tiles = fold_tables(data.table, fold, config)
+    mean, std = standardisation(data, config)
+    scored = subsample(train, schedule.score_samples, config.seed + 7 * fold + 3)
+    sources = {name: windows.source_from_table(data.cube, data.index, table, mean, std,
+                                               config.abs_field)
+               for name, table in (("train", train), ("val", val), ("score", scored))}
+    model, kept, steps, contrib = _pruning_chain(variant, model, first_n, stages, schedule,
+                                                 config, sources, fold, history)
+    result = {"run_key": key, "variant": variant, "time_h": data.time_h, "fold": fold,
+              "config": config.as_dict(), "schedule": dataclasses.asdict(schedule),
+              "kept_filters": kept.tolist(), "history": history, "pruning_steps": steps,
+              "standardisation": {"mean": mean, "std": std},
+              **score_tiles(model, data, tiles, mean, std, config)}
+    if variant == "pruned":
+        if contrib is None:
+            contrib = contributions(model, sources["score"])
+        keep = select_by_rule(contrib, cnn.output_weights(model)[1],
+                              sources["score"].label, 2, config.threshold)
+        n2 = score_tiles(pruning.prune_last_layer(model, keep), data, tiles, mean, std, config)
+        result["n2"] = {**n2, "kept_filters": kept[keep].tolist()}
+    save_model(model, folder / MODEL_FILE)
+    write_json(folder / RESULT_FILE, result)
+    return result
+
+
+def _pruning_chain(variant: str, model, first_n: int, stages, schedule: PruneSchedule,
+                   config: TrainConfig, sources: dict, fold: int, history: dict):
+    """The pruning steps and training stages after the first stage, in order.
+
+    Returns (model, kept filter indices, pruning steps, contributions of the kept filters
+    or None when they must be recomputed); ``history`` is extended with every epoch.
+    """
+    rng = np.random.default_rng([config.seed, fold, 1])
+    kept, contrib, steps = np.arange(first_n), None, []
+    epoch = stages[0][1]
+    targets = [n for n, _ in stages[1:]] + [schedule.final_filters]
+    epochs_after = [e for _, e in stages[1:]] + [0]
+    for n_filters, epochs in zip(targets, epochs_after):
+        if variant == "random":
+            keep = pruning.select_random(len(kept), n_filters, rng)
+        elif variant == "pruned":
+            if contrib is None:
+                contrib = contributions(model, sources["score"])
+            keep = select_by_rule(contrib, cnn.output_weights(model)[1],
+                                  sources["score"].label, n_filters, config.threshold)
+            contrib = contrib[:, keep]
+        if variant != "n4":
+            before = len(kept)
+            model, kept = pruning.prune_last_layer(model, keep), kept[keep]
+            last_of_chain = epochs > 0 or n_filters == schedule.final_filters
+            steps.append({"epoch": epoch, "before": before, "after": len(kept),
+                          "val_loss": predict.evaluate(model, sources["val"],
+                                                       config.batch_size)[0]
+                          if last_of_chain else None})
+        if epochs:
+            if variant == "n4":
+                training.fresh_optimizer(model)   # as the pruned variants get after a step
+            stage = training.fit_model(
+                model, sources["train"], sources["val"], epoch + epochs,
+                schedule.learning_rate or config.learning_rate, config.batch_size,
+                seed=config.seed + fold, initial_epoch=epoch,
+                samples_per_epoch=schedule.finetune_samples_per_epoch)
+            _extend_history(history, stage, len(kept))
+            epoch, contrib = epoch + epochs, None
+    return model, kept, steps, contrib
+
+
+def _history_with_filters(history: dict, n_filters: int) -> dict:
+    out = {k: list(history.get(k, [])) for k in ("epoch", "loss", "val_loss")}
+    out["filters"] = [n_filters] * len(out["epoch"])
+    return out
+
+
+def _extend_history(history: dict, stage: dict, n_filters: int) -> None:
+    for k in ("epoch", "loss", "val_loss"):
+        history[k] += [float(v) for v in stage[k]]
+    history["filters"] += [n_filters] * len(stage["epoch"])
+
+
+def variant_folder(models_dir: Path, variant: str, config: TrainConfig, time_h: float,
+                   fold: int) -> Path:
+    """models/prune/<variant>/depth<d>/<t-3.2h>/fold<k>/."""
+    return run_folder(Path(models_dir) / variant, config, time_h, fold)
+
+
+def log_prune_run(result: dict, folder: Path, source: str) -> None:
+    from preemergence.core import tracking
+    name = f"prune {result['variant']} {time_bin_label(result['time_h'])} fold{result['fold']}"
+    with tracking.start_run("prune", name, source, nested=True) as mlflow:
+        mlflow.log_params({"variant": result["variant"], "time_h": result["time_h"],
+                           "fold": result["fold"],
+                           "kept_filters": ",".join(map(str, result["kept_filters"]))})
+        history = result["history"]
+        for step, epoch in enumerate(history["epoch"]):
+            mlflow.log_metrics({"loss": history["loss"][step],
+                                "val_loss": history["val_loss"][step],
+                                "filters": history["filters"][step]}, step=int(epoch))
+        mlflow.log_metrics({k: float(result[k]) for k in ("tss", "tp", "fn", "fp", "tn")})
+        if "n2" in result:
+            mlflow.log_metric("tss_n2", float(result["n2"]["tss"]))
+        mlflow.set_tag("reused_result", str(result.get("reused", False)).lower())
+        if not result.get("reused"):
+            mlflow.log_artifact(str(folder / MODEL_FILE))
+
+
+def summarise_variants(results: list[dict]) -> dict:
+    """{variant: {t-3.2h: {tss_mean, tss_std, tss_fold<k>}}}, plus pruned_n2."""
+    out = {}
+    for variant in VARIANTS:
+        runs = [r for r in results if r["variant"] == variant]
+        if runs:
+            out[variant] = summarise(runs)
+    n2 = [{**r, "tss": r["n2"]["tss"]} for r in results if "n2" in r]
+    if n2:
+        out["pruned_n2"] = summarise(n2)
+    return out

@@ -1,0 +1,118 @@
+"""The training loop: Adam on the binary cross-entropy, through the Keras layers.
+
+Batches are shuffled per epoch by a permutation drawn from (seed, epoch) only
+(``windows.epoch_order``), so a run is reproducible and resumable at any epoch. The compiled
+step takes its gradients through ``cnn.logits``, the same forward pass that ``predict``
+uses; on a GPU the Keras layers run cuDNN's kernels, on a CPU oneDNN's (switched on in the
+package ``__init__``). The validation loss after each epoch comes from ``predict.evaluate``.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from preemergence.core.constants import SEGMENT_SIZE_PX
+from preemergence.model import cnn, predict
+from preemergence.model.windows import WindowSource, make_batches, prefetch
+
+HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def _signature():
+    import tensorflow as tf
+    size = SEGMENT_SIZE_PX
+    return [tf.TensorSpec((None, size, size, 1), tf.float32), tf.TensorSpec((None,), tf.float32)]
+
+
+def make_train_step(model: keras.Model, optimizer):
+    """Compiled step: one Adam update; returns (sum of losses, number correct) of the batch.
+
+    Correct: output >= 0.5 (logit >= 0) agrees with the label, as Keras' accuracy counts it
+    during training (the classification threshold of the results is train.threshold).
+    """
+    import tensorflow as tf
+    variables = model.trainable_variables
+
+    @tf.function(input_signature=_signature())
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            z = cnn.logits(model, x, training=True)[:, 0]
+            losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=z)
+            loss = tf.reduce_mean(losses)
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        correct = tf.equal(tf.cast(z >= 0.0, tf.float32), y)
+        return tf.reduce_sum(losses), tf.reduce_sum(tf.cast(correct, tf.float32))
+
+    return step
+
+
+def ensure_optimizer(model: keras.Model, learning_rate: float):
+    """The model's Adam optimizer (kept on the model so that model.save stores its state).
+
+    A model without one is compiled with Adam(learning_rate) and binary cross-entropy; an
+    optimizer restored by keras.models.load_model keeps its state and gets learning_rate.
+    """
+    if getattr(model, "optimizer", None) is None:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss="binary_crossentropy", metrics=["accuracy"])
+    model.optimizer.learning_rate = learning_rate
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    return model.optimizer
+
+
+def fresh_optimizer(model: keras.Model) -> None:
+    """Drop the optimizer state (a new Adam is made by ensure_optimizer)."""
+    model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+
+
+def fit_model(model: keras.Model, train_source: WindowSource,
+              val_source: WindowSource | None, epochs: int, learning_rate: float,
+              batch_size: int = 32, seed: int = 0, callbacks=None,
+              initial_epoch: int = 0, input_stats: dict | None = None,
+              samples_per_epoch: int | None = None) -> dict[str, list[float]]:
+    """Train with Adam + binary cross-entropy; per-epoch history.
+
+    Returns {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} (losses in nats per
+    sample; training values are running means over the epoch, as in Keras). Epochs run
+    from initial_epoch to epochs - 1 (resume: load the saved model, pass initial_epoch).
+    callbacks: keras callbacks (on_train_begin/end, on_epoch_begin/end with these logs);
+    one setting model.stop_training stops after the current epoch; batch hooks
+    on_train_batch_begin/end(i) are called too. input_stats: optional dict receiving the
+    input stall time "wait_s" (see windows.prefetch). samples_per_epoch: train each epoch
+    on a fresh random subset of that size (see WindowBatches); None = every training
+    window once per epoch.
+    """
+    train_step = make_train_step(model, ensure_optimizer(model, learning_rate))
+    batches = make_batches(train_source, batch_size, seed, shuffle=True,
+                           samples_per_epoch=samples_per_epoch)
+    validate = val_source is not None and len(val_source) > 0
+    callbacks = keras.callbacks.CallbackList(callbacks or [], model=model)
+    history = {k: [] for k in HISTORY_KEYS}
+    model.stop_training = False
+    callbacks.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        callbacks.on_epoch_begin(epoch)
+        batches.set_epoch(epoch)
+        logs = _train_epoch(train_step, batches, callbacks, input_stats)
+        if validate:
+            logs["val_loss"], logs["val_accuracy"] = predict.evaluate(model, val_source,
+                                                                      batch_size)
+        for key in history:
+            history[key].append(epoch if key == "epoch" else logs.get(key, float("nan")))
+        callbacks.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callbacks.on_train_end(history)
+    return history
+
+
+def _train_epoch(step, batches, callbacks, input_stats) -> dict:
+    loss = correct = n = 0.0
+    for i, (x, y) in enumerate(prefetch(batches, stats=input_stats)):
+        callbacks.on_train_batch_begin(i)
+        batch_loss, batch_correct = step(x, y)
+        callbacks.on_train_batch_end(i)
+        loss, correct, n = loss + float(batch_loss), correct + float(batch_correct), n + len(y)
+    return {"loss": loss / n, "accuracy": correct / n}

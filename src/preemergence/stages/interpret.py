@@ -1,0 +1,61 @@
+"""The interpret stage: the paper's interpretation experiments at one time bin.
+
+It probes the cross-validated CNNs of train-cv, the pruned networks of the prune stage and
+the depth-study networks, trains what the paper adds (CNNs of depth 6-8 for Fig. 17, |B|
+CNNs for Table 5), and writes figures, metrics, plots and ``reports/interpretation.md``.
+Each paper finding is checked against our numbers with a stated criterion, and the report
+says plainly when it is not reproduced (interpret.experiments, interpret.report).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from preemergence.core import hardware
+from preemergence.core.artifacts import atomic_write_text, write_csv, write_json
+from preemergence.core.constants import time_bin_label
+from preemergence.core.paths import INTERPRET_METRICS
+from preemergence.data.segments import read_dataset_info
+from preemergence.interpret.experiments import (Context, composites, depth_sweep, occlusion,
+                                                output_statistics, pruned_network,
+                                                uniform_polarity)
+from preemergence.interpret.report import (bipole_rows, comparable_train_cv, findings,
+                                           finite_or_none, flat_numbers, report_markdown,
+                                           summary_metrics)
+from preemergence.model.runs import load_time_bins
+
+
+def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: dict,
+                  reports_dir: Path) -> dict:
+    """Every experiment; metrics (JSON), plots (CSV), figures and the report."""
+    from preemergence.core import tracking
+    section = params["interpret"]
+    t = section["time_h"]
+    if t not in params["prune"]["time_bins"]:
+        raise ValueError(f"params.yaml: interpret.time_h {t} is not among prune.time_bins "
+                         f"{params['prune']['time_bins']} (the pruned networks are needed)")
+    source = read_dataset_info(segments_dir)["source"]
+    data = load_time_bins(regions_dir, segments_dir, [t])[t]
+    samples = data.table[data.table.subset == "sample"].reset_index(drop=True)
+    reports_dir = Path(reports_dir)
+    ctx = Context(params, section, data, samples, models,
+                  reports_dir / "figures" / "interpret", source)
+    hardware.quiet_tensorflow()
+    with tracking.start_run("interpret", f"interpret {time_bin_label(t)}", source) as mlflow:
+        metrics = {"time_h": t, "data_source": source, "depth": params["depth"],
+                   "hale_leading_sign_north":
+                       params["simulate"]["emergence"]["hale_leading_sign_north"],
+                   "composites": composites(ctx, regions_dir)}
+        metrics["outputs"], _ = output_statistics(ctx)
+        metrics["pruned"] = pruned_network(ctx)
+        metrics["depth_sweep"] = depth_sweep(ctx)
+        metrics["occlusion"] = occlusion(ctx)
+        metrics["table5"] = uniform_polarity(ctx, regions_dir, segments_dir)
+        checks = findings(metrics, comparable_train_cv(params, reports_dir))
+        mlflow.log_metrics(flat_numbers(metrics))
+        mlflow.log_metrics({f"reproduced_{c['id']}": float(c["reproduced"]) for c in checks})
+    write_json(reports_dir / INTERPRET_METRICS,
+               finite_or_none(summary_metrics(metrics, checks)))
+    write_csv(reports_dir / "plots" / "interpret_bipoles.csv", bipole_rows(metrics))
+    atomic_write_text(reports_dir / "interpretation.md", report_markdown(metrics, checks, params))
+    return metrics

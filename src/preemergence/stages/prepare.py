@@ -1,0 +1,158 @@
+"""The prepare stage: region store -> validated segment tables, folds, Table 1, statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from preemergence.model import discriminant as baseline
+from preemergence.data import segments
+from preemergence.data import validation
+from preemergence.core import paper as reference
+from preemergence.core.artifacts import atomic_directory, atomic_write_text, write_csv, write_json
+from preemergence.core.constants import time_bin_label
+from preemergence.data.regionstore import RegionStore, load_region_store
+from preemergence.core.metrics import mean_std
+from preemergence.core.progress import progress as show_progress
+
+
+@dataclass
+class PrepareResult:
+    tables: dict[float, pd.DataFrame]
+    standardisation: dict[float, dict]
+    folds: dict[str, int]
+    reports: dict[float, validation.ValidationReport]
+    separability: dict[float, list[float]]
+
+
+
+def plan_from_params(prepare_params: dict) -> segments.SamplingPlan:
+    return segments.SamplingPlan(pe_per_ear=prepare_params["pe_per_ear"],
+                                 ne_per_ear=prepare_params["ne_per_ear"],
+                                 ne_per_cr=prepare_params["ne_per_cr"],
+                                 n_folds=prepare_params["n_folds"])
+
+
+def build_segment_sets(store: RegionStore, plan: segments.SamplingPlan, seed: int,
+                       progress: bool = False) -> PrepareResult:
+    """Sample, measure and validate the segment table of every time bin."""
+    folds = segments.assign_folds(store, plan.n_folds, seed)
+    tables, constants, reports, separability = {}, {}, {}, {}
+    with show_progress(store.time_bins, progress, "preparing time bins", "bin") as bins:
+        for t in bins:
+            tables[t], constants[t] = segments.segment_table(store, t, folds, plan, seed)
+            reports[t] = validation.validate_segment_table(
+                tables[t], pe_per_ear=plan.pe_per_ear, ne_per_ear=plan.ne_per_ear,
+                ne_per_cr=plan.ne_per_cr, n_folds=plan.n_folds, name=time_bin_label(t),
+                time_bins=store.time_bins)
+            if reports[t].success:   # the quick DA needs valid folds and tiles
+                separability[t] = baseline.mtot_tss_by_fold(tables[t])
+    return PrepareResult(tables, constants, folds, reports, separability)
+
+
+def data_source(store: RegionStore) -> str:
+    """'synthetic', 'real' or 'mixed', from the regions' SOURCE keywords."""
+    sources = {r.source for r in store.regions}
+    return sources.pop() if len(sources) == 1 else "mixed"
+
+
+def write_validation(result: PrepareResult, reports_dir: Path) -> None:
+    """Validation results per time bin plus a summary (written even when validation fails)."""
+    out = Path(reports_dir) / "validation"
+    summary = {}
+    for t, report in result.reports.items():
+        validation.save_report(report, out / f"segments_{time_bin_label(t)}.json")
+        summary[time_bin_label(t)] = {"success": report.success, "failed": report.failed}
+    write_json(out / "summary.json", summary)
+
+
+def write_segment_sets(result: PrepareResult, store: RegionStore, out_dir: Path,
+                       regions_dir: Path) -> None:
+    """Segment tables, folds and standardisation constants into out_dir (whole folder, atomic)."""
+    with atomic_directory(out_dir) as tmp:
+        for t, table in result.tables.items():
+            write_csv(tmp / f"segments_{time_bin_label(t)}.csv", table)
+        kinds = {r.region_id: r.kind for r in store.regions}
+        folds = pd.DataFrame({"region_id": list(result.folds),
+                              "kind": [kinds[r] for r in result.folds],
+                              "fold": list(result.folds.values())})
+        write_csv(tmp / "folds.csv", folds.sort_values("region_id"))
+        write_json(tmp / "standardisation.json",
+                   {time_bin_label(t): c for t, c in result.standardisation.items()})
+        write_json(tmp / segments.DATASET_INFO,
+                   {"source": data_source(store), "regions_dir": str(regions_dir),
+                    "n_regions": len(store.regions),
+                    "time_bins_h": [float(t) for t in store.time_bins]})
+
+
+def statistics(result: PrepareResult) -> dict:
+    """Data-set statistics per time bin (counts, MTOT quartiles in Mx, quick MTOT-DA TSS)."""
+    stats = {}
+    for t, table in result.tables.items():
+        samples = table[table.subset == "sample"]
+        tss_mean, tss_std = mean_std(result.separability[t])
+        entry = {"n_ear": int(table.loc[table.kind == "EAR", "region_id"].nunique()),
+                 "n_cr": int(table.loc[table.kind == "CR", "region_id"].nunique()),
+                 "n_pe": int((samples.label == 1).sum()),
+                 "n_ne": int((samples.label == 0).sum()),
+                 "std_g": result.standardisation[t]["std_g"],
+                 "mean_g": result.standardisation[t]["mean_g"],
+                 "da_mtot_tss_mean": tss_mean, "da_mtot_tss_std": tss_std}
+        for label, name in ((1, "pe"), (0, "ne")):
+            q = np.percentile(samples.loc[samples.label == label, "mtot_mx"], [25, 50, 75])
+            entry.update({f"{name}_mtot_q25_mx": q[0], f"{name}_mtot_median_mx": q[1],
+                          f"{name}_mtot_q75_mx": q[2]})
+        stats[time_bin_label(t)] = {k: float(v) for k, v in entry.items()}
+    return stats
+
+
+def table1_markdown(result: PrepareResult, source: str) -> str:
+    """Table 1 (ours) beside the paper's Table 1, naming the data that produced ours."""
+    ours = segments.table1(result.tables).set_index("time_h")
+    lines = ["# Table 1: regions and segments per time bin", "",
+             f"Our numbers come from the **{source}** region store (see `params.yaml`); the "
+             "paper's from the SDO/HEAR data set (Dhuri et al. 2020, Table 1).", "",
+             "| time (h) | EARs | CRs | PEs | NEs | paper EARs | paper CRs | paper PEs "
+             "| paper NEs |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for t, row in ours.iterrows():
+        paper = reference.TABLE1.get(round(t, 1), ("–",) * 4)
+        lines.append(f"| {t:.1f} | {row.EARs} | {row.CRs} | {row.PEs} | {row.NEs} | "
+                     + " | ".join(str(v) for v in paper) + " |")
+    return "\n".join(lines) + "\n"
+
+
+
+def run_prepare(params: dict, regions_dir: Path, out_dir: Path, reports_dir: Path,
+                progress: bool = True) -> PrepareResult:
+    """Load, sample, validate; write outputs only if every table passes validation."""
+    store = load_region_store(regions_dir, params["time_bins"],
+                              on_missing=params["data"]["on_missing_time_bin"],
+                              progress=progress)
+    result = build_segment_sets(store, plan_from_params(params["prepare"]), params["seed"],
+                                progress=progress)
+    write_validation(result, reports_dir)
+    for report in result.reports.values():
+        validation.require_valid(report)
+    write_segment_sets(result, store, out_dir, regions_dir)
+    source = data_source(store)
+    write_csv(Path(reports_dir) / "table1.csv", segments.table1(result.tables))
+    atomic_write_text(Path(reports_dir) / "table1.md", table1_markdown(result, source))
+    stats = statistics(result)
+    write_json(Path(reports_dir) / "prepare_metrics.json", stats)
+    _log_prepare(params, stats, source, reports_dir)
+    return result
+
+
+def _log_prepare(params: dict, stats: dict, source: str, reports_dir: Path) -> None:
+    from preemergence.core import tracking
+    with tracking.start_run("prepare", "prepare", source) as mlflow:
+        mlflow.log_params(tracking.flatten({"seed": params["seed"],
+                                            "prepare": params["prepare"],
+                                            "data": params["data"]}))
+        for label, entry in stats.items():
+            mlflow.log_metrics({f"{key}_{label}": value for key, value in entry.items()})
+        mlflow.log_artifact(str(Path(reports_dir) / "table1.md"))

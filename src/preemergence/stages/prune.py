@@ -1,0 +1,46 @@
+"""The prune stage: the last convolution pruned 256 -> 4 (paper App. C) with the random and
+N = 4 controls, every variant x time bin x fold; metrics, Fig. 21, prune.md."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from preemergence.core import hardware
+from preemergence.core.progress import progress as show_progress
+from preemergence.data.segments import read_dataset_info
+from preemergence.model.prune_report import write_reports
+from preemergence.model.prune_runs import (VARIANTS, PruneSchedule, log_prune_run, prune_fold,
+                                           summarise_variants, train_config, variant_folder)
+from preemergence.model.runs import load_time_bins
+
+
+def run_prune(params: dict, regions_dir: Path, segments_dir: Path, models_dir: Path,
+              reports_dir: Path, train_cv_dir: Path | None = None) -> dict:
+    """Every variant x time bin x fold; metrics, loss plot (Fig. 21), report."""
+    from preemergence.core import tracking
+    config, schedule = train_config(params), PruneSchedule.from_params(params)
+    source = read_dataset_info(segments_dir)["source"]
+    data = load_time_bins(regions_dir, segments_dir, params["prune"]["time_bins"])
+    n_folds = params["prepare"]["n_folds"]
+    jobs = [(v, t, k) for v in VARIANTS for t in data for k in range(n_folds)]
+    results = []
+    hardware.quiet_tensorflow()
+    with tracking.start_run("prune", f"prune {schedule.name}", source) as mlflow:
+        mlflow.log_params(tracking.flatten({"config": config.as_dict(),
+                                            "schedule": dataclasses.asdict(schedule)}))
+        hardware.log_hardware(mlflow, config.mixed_precision)
+        with show_progress(jobs, True, "prune", "run") as bar:
+            for variant, t, fold in bar:
+                folder = variant_folder(models_dir, variant, config, t, fold)
+                result = prune_fold(variant, data[t], fold, config, schedule, folder,
+                                    train_cv_dir)
+                results.append(result)
+                log_prune_run(result, folder, source)
+        metrics = summarise_variants(results)
+        for variant, by_time in metrics.items():
+            for label, entry in by_time.items():
+                mlflow.log_metrics({f"tss_mean_{variant}_{label}": entry["tss_mean"],
+                                    f"tss_std_{variant}_{label}": entry["tss_std"]})
+    write_reports(results, metrics, config, schedule, source, Path(reports_dir))
+    return metrics

@@ -1,0 +1,49 @@
+"""The train-cv stage: the CNN at every time bin x fold; metrics, plots, Table 3, figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from preemergence.core import figures, hardware
+from preemergence.core.artifacts import atomic_write_text, write_csv, write_json
+from preemergence.core.paths import TRAIN_CV_METRICS
+from preemergence.data.segments import read_dataset_info
+from preemergence.model.crossval import cross_validate, loss_rows, summarise
+from preemergence.model.report import baseline_series, plot_losses, table3_markdown, tss_series
+from preemergence.model.runs import TrainConfig, load_time_bins
+
+
+def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir: Path,
+                 reports_dir: Path) -> dict:
+    """All time bins x folds at the configured depth; metrics, plots, Table 3, figures."""
+    from preemergence.core import tracking
+    config = TrainConfig.from_params(params)
+    source = read_dataset_info(segments_dir)["source"]
+    data = load_time_bins(regions_dir, segments_dir, params["time_bins"])
+    reports_dir = Path(reports_dir)
+    hardware.quiet_tensorflow()
+    with tracking.start_run("train-cv", f"train-cv depth{config.depth}", source) as mlflow:
+        mlflow.log_params(tracking.flatten({"config": config.as_dict()}))
+        hardware.log_hardware(mlflow, config.mixed_precision)
+        results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],
+                                 "train-cv", source)
+        summary = summarise(results)
+        for label, entry in summary.items():
+            mlflow.log_metrics({f"tss_mean_{label}": entry["tss_mean"],
+                                f"tss_std_{label}": entry["tss_std"]})
+    write_json(reports_dir / TRAIN_CV_METRICS,
+               {"depth": config.depth, "config": config.name, **summary})
+    write_csv(reports_dir / "plots" / "train_cv_loss.csv", loss_rows(results))
+    times, means, stds = tss_series(summary)
+    write_csv(reports_dir / "plots" / "train_cv_tss.csv",
+              pd.DataFrame({"time_h": times, "tss_mean": means, "tss_std": stds}))
+    note = f"data: {source}; config: {config.name}"
+    plot_losses(results, reports_dir / "figures" / "train_cv_loss.png", note)
+    series = {f"CNN depth {config.depth} (ours)": (times, means, stds),
+              **baseline_series(reports_dir)}
+    figures.plot_tss_vs_time(series, reports_dir / "figures" / "tss_vs_time.png",
+                             "CNN and discriminant analysis: TSS against time", note)
+    atomic_write_text(reports_dir / "table3.md", table3_markdown(summary, config, source))
+    return summary

@@ -1,0 +1,53 @@
+"""MLflow tracking: one store at the repository root, model-training experiments, run tags."""
+
+import re
+from pathlib import Path
+
+from preemergence.core import tracking
+
+
+def test_queue_workspace_resolves_to_the_original_repository(tmp_path):
+    repo = tmp_path / "repo"
+    queued = repo / ".dvc" / "tmp" / "exps" / "tmpabc123" / "src"
+    queued.mkdir(parents=True)
+    assert tracking.repo_root(queued) == repo
+
+
+def test_repo_root_finds_dvc_yaml(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    assert tracking.repo_root(tmp_path / "a" / "b") == tmp_path
+
+
+def test_default_store_is_absolute_sqlite_at_root(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.chdir(tmp_path)
+    uri = tracking.tracking_uri()
+    assert uri == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    assert Path(uri.removeprefix("sqlite:///")).is_absolute()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////elsewhere/x.db")
+    assert tracking.tracking_uri() == "sqlite:////elsewhere/x.db"
+
+
+def test_runs_are_tagged_and_experiments_are_model_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("DVC_EXP_NAME", "lucky-seed")
+    with tracking.start_run("unit-test", "parent", "synthetic") as mlflow:
+        mlflow.log_metric("tss", 0.5)
+        run_id = mlflow.active_run().info.run_id
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)
+    assert run.data.tags["dvc_exp_name"] == "lucky-seed"
+    assert run.data.tags["data_source"] == "synthetic"
+    if (Path(__file__).resolve().parents[2] / ".git").exists():
+        assert re.fullmatch(r"[0-9a-f]{40}", run.data.tags["git_commit"])
+    assert run.data.metrics["tss"] == 0.5
+    for name in ("unit-test", "Default"):
+        experiment = client.get_experiment_by_name(name)
+        assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_flatten_nested_params():
+    assert tracking.flatten({"a": 1, "b": {"c": 2, "d": {"e": 3}}}) == \
+        {"a": 1, "b.c": 2, "b.d.e": 3}

@@ -1,0 +1,103 @@
+"""Hale/Joy flips to the northern convention and composite (average) maps (paper Fig. 3)."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from preemergence.interpret.composite import (average_maps, flip_stack_to_north, flip_to_north,
+                                    store_composites)
+from preemergence.data.regionstore import RegionMeta, RegionStore
+from preemergence.data.simulate import PAD_PX, RegionSimulator, _Sources
+
+
+def test_flip_twice_is_identity_and_north_untouched():
+    rng = np.random.default_rng(1)
+    m = rng.normal(size=(16, 12))
+    np.testing.assert_array_equal(flip_to_north(flip_to_north(m, -20.0), -20.0), m)
+    np.testing.assert_array_equal(flip_to_north(m, 15.0), m)
+    np.testing.assert_array_equal(flip_to_north(m, 0.0), m)
+    south = flip_to_north(m, -5.0)
+    assert south[0, 3] == -m[-1, 3]                 # sign reversed, y mirrored, x kept
+    flipped = flip_to_north(m, 15.0)
+    flipped[0, 0] = 99.0
+    assert m[0, 0] != 99.0                          # a copy, never a view
+
+
+def toy_bipole(latitude_deg, hale_leading_sign_north=-1, joy_factor=0.5, size=64):
+    """A leading/following pair of single pixels, built with the simulator's conventions:
+    leading pole west (+x) and nearer the equator (tilt joy_factor * |lat|), sign from Hale."""
+    north = latitude_deg >= 0
+    tilt = np.deg2rad(joy_factor * abs(latitude_deg))
+    axis = np.array([np.cos(tilt), -np.sin(tilt) if north else np.sin(tilt)])
+    lead = hale_leading_sign_north * (1 if north else -1)
+    m = np.zeros((size, size))
+    centre = np.array([size / 2, size / 2])
+    for direction, sign in ((1, lead), (-1, -lead)):
+        x, y = centre + direction * 10 * axis
+        m[int(np.floor(y)), int(np.floor(x))] = 100.0 * sign
+    return m
+
+
+def test_flipped_southern_toy_bipole_matches_northern():
+    north, south = toy_bipole(20.0), toy_bipole(-20.0)
+    assert not np.array_equal(north, south)
+    np.testing.assert_array_equal(flip_to_north(south, -20.0), north)
+    # the leading (west) pole of the flipped map: Hale's northern sign, below the centre (equator)
+    ys, xs = np.nonzero(flip_to_north(south, -20.0))
+    lead = np.argmax(xs)
+    assert flip_to_north(south, -20.0)[ys[lead], xs[lead]] < 0 and ys[lead] < 32
+
+
+def simulator_precursor_map(params, latitude_deg):
+    """The simulator's own emergence bipole (no scatter: joy_scatter, pole spread and
+    centre offset 0) rendered at -3.2 h for an EAR at latitude_deg."""
+    p = copy.deepcopy(params["simulate"])
+    p["emergence"].update(no_precursor_fraction=0.0, joy_scatter_deg=0.0, pole_spread_mm=0.0,
+                          centre_offset_mm=0.0)
+    sim = RegionSimulator(p, (-3.2,))
+    meta = RegionMeta("x", "EAR", latitude_deg, 0.0, 1.4, "synthetic")
+    pre = sim._precursor(np.random.default_rng(7), meta)
+    sources = _Sources()
+    sim._add_precursor(sources, pre, -3.2)
+    return sources.render(sim.size)[PAD_PX:-PAD_PX, PAD_PX:-PAD_PX]
+
+
+def test_flipped_southern_simulated_bipole_matches_northern(params):
+    north = simulator_precursor_map(params, 25.0)
+    south = simulator_precursor_map(params, -25.0)
+    scale = np.abs(north).max()
+    assert scale > 0 and np.abs(north - south).max() > 0.5 * scale
+    np.testing.assert_allclose(flip_to_north(south, -25.0), north, atol=1e-9 * scale)
+
+
+def test_average_maps():
+    a = np.arange(12.0).reshape(3, 4)
+    b = np.ones((3, 4))
+    mean = average_maps([a, b], [10.0, 30.0])
+    np.testing.assert_allclose(mean, (a + b) / 2)
+    mean = average_maps([a, b], [10.0, -30.0])        # b flipped to -1
+    np.testing.assert_allclose(mean, (a - 1) / 2)
+    # a southern bipole and the same northern bipole add up coherently
+    north, south = toy_bipole(20.0), toy_bipole(-20.0)
+    np.testing.assert_allclose(average_maps([north, south], [20.0, -20.0]), north)
+    assert np.abs(np.mean([north, south], axis=0)).max() < np.abs(north).max()
+    with pytest.raises(ValueError):
+        average_maps(np.zeros((0, 3, 3)), [])
+    with pytest.raises(ValueError):
+        flip_stack_to_north(np.zeros((2, 3, 3)), [1.0])
+
+
+def test_store_composites():
+    metas = [RegionMeta("a", "EAR", 10.0, 0.0, 1.4, "synthetic"),
+             RegionMeta("b", "EAR", -10.0, 0.0, 1.4, "synthetic"),
+             RegionMeta("c", "CR", -12.0, 0.0, 1.4, "synthetic")]
+    rng = np.random.default_rng(3)
+    maps = {t: rng.normal(size=(3, 8, 8)) for t in (-3.2, -8.5)}
+    comps = store_composites(RegionStore(metas, maps))
+    assert set(comps) == {("EAR", -3.2), ("CR", -3.2), ("EAR", -8.5), ("CR", -8.5)}
+    for t, cube in maps.items():
+        np.testing.assert_allclose(comps[("EAR", t)], (cube[0] - cube[1][::-1]) / 2)
+        np.testing.assert_allclose(comps[("CR", t)], -cube[2][::-1])
+    only = store_composites(RegionStore(metas[:2], {-3.2: maps[-3.2][:2]}), time_bins=[-3.2])
+    assert set(only) == {("EAR", -3.2)}

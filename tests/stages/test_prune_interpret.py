@@ -1,0 +1,128 @@
+"""prune and interpret stages end to end on a tiny configuration (2 folds, -3.2 h)."""
+
+import copy
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from preemergence.model import cnn
+from preemergence.interpret import probes as interpret
+from preemergence.interpret import report as interpret_report
+from preemergence.stages.prepare import run_prepare
+from preemergence.stages.prune import run_prune
+from preemergence.stages.train_cv import run_train_cv
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_params, tiny_store_dir, tmp_path_factory):
+    """Tiny data (2 folds), train-cv at -3.2 h, then prune (tiny schedule)."""
+    work = tmp_path_factory.mktemp("prune")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
+    p = copy.deepcopy(tiny_params)
+    p["time_bins"] = [-3.2]
+    p["prepare"]["n_folds"] = 2
+    p["train"]["configs"]["fast"].update(epochs=1, samples_per_epoch=48, max_val_samples=16)
+    p["prune"]["schedules"]["fast"].update(
+        first_epochs=1, epochs={128: 0, 64: 1, 32: 0, 16: 0, 8: 1},
+        finetune_samples_per_epoch=32)
+    p["prune"]["score_samples"] = 40
+    p["interpret"].update(max_samples=200, fold=0)
+    p["interpret"]["bipole"].update(radius_step_mm=20.0)
+    p["interpret"]["depth_sweep"]["depths"] = [2, 3]
+    p["interpret"]["occlusion"].update(stride_px=20, regions_per_kind=1)
+    run_prepare(p, tiny_store_dir, work / "segments", work / "reports", progress=False)
+    run_train_cv(p, tiny_store_dir, work / "segments", work / "train_cv", work / "reports")
+    metrics = run_prune(p, tiny_store_dir, work / "segments", work / "prune", work / "reports",
+                        work / "train_cv")
+    return p, tiny_store_dir, work, metrics
+
+
+def test_prune_stage_reaches_four_filters_with_controls(tiny):
+    p, store, work, metrics = tiny
+    assert set(metrics) == {"pruned", "random", "n4", "pruned_n2"}
+    for entry in metrics.values():
+        assert set(entry) == {"t-3.2h"} and -1 <= entry["t-3.2h"]["tss_mean"] <= 1
+    folder = work / "prune" / "pruned" / "depth5" / "t-3.2h" / "fold0"
+    result = json.loads((folder / "result.json").read_text())
+    kept = result["kept_filters"]
+    assert len(kept) == 4 and len(set(kept)) == 4 and all(0 <= k < 256 for k in kept)
+    assert len(result["n2"]["kept_filters"]) == 2 and set(result["n2"]["kept_filters"]) <= set(kept)
+    # History: 1 epoch at 256, 1 at 64 (256 -> 128 -> 64 at once), 1 at 8.
+    assert result["history"]["filters"] == [256, 64, 8]
+    steps = result["pruning_steps"]
+    assert [(s["epoch"], s["before"], s["after"]) for s in steps] == [
+        (1, 256, 128), (1, 128, 64), (2, 64, 32), (2, 32, 16), (2, 16, 8), (3, 8, 4)]
+    # validation loss after the last step of each chain (before training, or final)
+    assert [s["val_loss"] is not None for s in steps] == [False, True, False, False, True, True]
+    assert all(s["val_loss"] > 0 for s in steps if s["val_loss"] is not None)
+    import keras
+    model = keras.models.load_model(folder / "model.keras")
+    assert cnn.last_conv(model).filters == 4
+    # The first stage is train-cv's run (copied, not retrained).
+    cv = json.loads((work / "train_cv/depth5/t-3.2h/fold0/result.json").read_text())
+    assert result["history"]["loss"][0] == cv["history"]["loss"][0]
+    n4 = json.loads((work / "prune/n4/depth5/t-3.2h/fold0/result.json").read_text())
+    assert n4["history"]["filters"] == [4, 4, 4] and n4["kept_filters"] == [0, 1, 2, 3]
+    report = (work / "reports" / "prune.md").read_text()
+    assert "82.5 ± 4.52" in report and "**synthetic** data" in report
+    assert (work / "reports" / "figures" / "prune_loss.png").stat().st_size > 10_000
+    # A rerun trains nothing.
+    before = (folder / "model.keras").stat().st_mtime_ns
+    assert run_prune(p, store, work / "segments", work / "prune", work / "reports",
+                     work / "train_cv") == metrics
+    assert (folder / "model.keras").stat().st_mtime_ns == before
+
+
+def test_interpret_stage_writes_every_figure_and_verdict(tiny):
+    from preemergence.stages.interpret import run_interpret
+    p, store, work, _ = tiny
+    models = {"train_cv": work / "train_cv", "prune": work / "prune",
+              "depth_study": work / "depth_study", "own": work / "interpret"}
+    run_interpret(p, store, work / "segments", models, work / "reports")
+    report = (work / "reports" / "interpretation.md").read_text()
+    assert "**synthetic** data" in report and "findings reproduced on our data" in report
+    for name in re.findall(r"\]\((figures/interpret/[^)]+)\)", report):
+        assert (work / "reports" / name).stat().st_size > 5_000, name
+    metrics = json.loads((work / "reports" / "interpret_metrics.json").read_text())
+    assert len(metrics["findings"]) == 9
+    assert set(metrics["findings"].values()) <= {"yes", "no", "inconclusive"}
+    assert set(metrics["table5"]) == {"t-3.2h"}
+    assert (work / "interpret" / "abs_field" / "depth5" / "t-3.2h" / "fold1" /
+            "result.json").exists()
+
+
+def test_characteristic_radius():
+    radii = np.array([0, 10, 20, 30, 40])
+    assert interpret.characteristic_radius(radii, [0.1, 0.9, 0.7, 0.2, 0.1]) == 20
+    assert np.isnan(interpret.characteristic_radius(radii, [0.1] * 5))        # never high
+    assert np.isnan(interpret.characteristic_radius(radii, [0.9] * 5))        # never drops
+    assert np.isnan(interpret.characteristic_radius(radii, [0.45, 0.55, 0.52, 0.48, 0.47]))
+
+
+def test_verdicts_can_fail():
+    folds = [0.70, 0.72, 0.68, 0.74, 0.66]
+    signed = {"t-3.2h": {**{f"tss_fold{k}": v for k, v in enumerate(folds)},
+                         "tss_mean": 0.70, "tss_std": 0.03}}
+    lower = {"t-3.2h": {**{f"tss_fold{k}": v - 0.3 for k, v in enumerate(folds)},
+                        "tss_mean": 0.40, "tss_std": 0.03}}
+    one_collapsed = {"t-3.2h": {**signed["t-3.2h"], "tss_fold0": 0.02}}
+    all_collapsed = {"t-3.2h": {**{f"tss_fold{k}": 0.0 for k in range(5)},
+                                "tss_mean": 0.0, "tss_std": 0.0}}
+    verdict = lambda t5: interpret_report._table5({"table5": t5}, signed)["verdict"]  # noqa
+    assert verdict(lower) == "no"
+    assert verdict(signed) == "yes"
+    assert verdict(one_collapsed) == "yes"
+    assert verdict(all_collapsed) == "inconclusive"
+    radii = list(range(0, 61, 5))
+    nan = float("nan")
+    growing = {f"depth{d}": {"100G": r} for d, r in zip(range(2, 9), [nan, 10, 12, 20, 40, 25, 20])}
+    early = {f"depth{d}": {"100G": r} for d, r in zip(range(2, 9), [10, 20, 30, 5, 5, 5, 5])}
+    no_scale_at_3 = {**growing, "depth3": {"100G": nan}}
+    depth = lambda r: interpret_report._depth(  # noqa
+        {"depth_sweep": {"characteristic_radius_mm": r, "radii_mm": radii}})["verdict"]
+    assert depth(growing) == "yes"
+    assert depth(early) == "no"
+    assert depth(no_scale_at_3) == "no"

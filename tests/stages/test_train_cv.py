@@ -1,0 +1,87 @@
+"""train-cv: end to end on a tiny configuration, resumability, no corrupt outputs."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from preemergence.model import runs as train_cv
+from preemergence.stages.prepare import run_prepare
+from preemergence.stages.train_cv import run_train_cv
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_params, tiny_store_dir, tmp_path_factory):
+    """Prepared tiny data set plus tiny training schedule (1 epoch on 48 samples)."""
+    import os
+    work = tmp_path_factory.mktemp("train")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
+    params = copy.deepcopy(tiny_params)
+    params["train"]["configs"]["fast"].update(epochs=1, samples_per_epoch=48,
+                                              max_val_samples=16)
+    run_prepare(params, tiny_store_dir, work / "segments", work / "reports", progress=False)
+    return params, tiny_store_dir, work
+
+
+def test_train_cv_end_to_end_and_rerun_reuses_finished_folds(tiny_run):
+    params, store, work = tiny_run
+    summary = run_train_cv(params, store, work / "segments", work / "models", work / "reports")
+    assert list(summary) == ["t-3.2h", "t-8.5h", "t-13.9h", "t-19.2h", "t-24.5h"]
+    for entry in summary.values():
+        folds = [v for k, v in entry.items() if k.startswith("tss_fold")]
+        assert len(folds) == 5 and all(-1.0 <= v <= 1.0 for v in folds)
+        assert entry["tss_mean"] == pytest.approx(np.mean(folds))
+    metrics = json.loads((work / "reports" / "train_cv_metrics.json").read_text())
+    assert metrics["depth"] == 5 and metrics["config"] == "fast"
+    assert "84.57 ± 6.4" in (work / "reports" / "table3.md").read_text()
+    assert (work / "reports" / "figures" / "tss_vs_time.png").stat().st_size > 10_000
+    result = json.loads((work / "models/depth5/t-3.2h/fold0/result.json").read_text())
+    assert result["n_tiles"] > 0 and result["tp"] + result["fn"] > 0
+    # a second invocation trains nothing and gives identical numbers
+    before = (work / "models/depth5/t-3.2h/fold0/model.keras").stat().st_mtime_ns
+    assert run_train_cv(params, store, work / "segments", work / "models",
+                        work / "reports") == summary
+    assert (work / "models/depth5/t-3.2h/fold0/model.keras").stat().st_mtime_ns == before
+
+
+def test_changed_configuration_is_retrained(tiny_run):
+    params, store, work = tiny_run
+    data = train_cv.load_time_bins(store, work / "segments", [-3.2])[-3.2]
+    config = train_cv.TrainConfig.from_params(params)
+    key = train_cv.run_key(config, data.data_key, -3.2, 0)
+    other = train_cv.TrainConfig.from_params(params, learning_rate=5e-4)
+    assert train_cv.run_key(other, data.data_key, -3.2, 0) != key
+    assert train_cv.run_key(config, "other-data", -3.2, 0) != key
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tiny_run, tmp_path, monkeypatch):
+    params, store, work = tiny_run
+    data = train_cv.load_time_bins(store, work / "segments", [-3.2])[-3.2]
+    config = train_cv.TrainConfig.from_params(params, epochs=2)
+    straight = train_cv.train_fold(data, 1, config, tmp_path / "straight")
+
+    original = train_cv.checkpoint_callback
+
+    def dying_callback(folder, key, history):
+        callback = original(folder, key, history)
+        save = callback.on_epoch_end
+
+        def on_epoch_end(epoch, logs=None):
+            save(epoch, logs)
+            raise KeyboardInterrupt("killed after the first epoch")
+        callback.on_epoch_end = on_epoch_end
+        return callback
+
+    monkeypatch.setattr(train_cv, "checkpoint_callback", dying_callback)
+    folder = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        train_cv.train_fold(data, 1, config, folder)
+    assert not (folder / "result.json").exists() and not (folder / "model.keras").exists()
+    assert json.loads((folder / "progress.json").read_text())["epochs_done"] == 1
+    assert not list(folder.glob(".*tmp*"))                       # no half-written files
+    monkeypatch.setattr(train_cv, "checkpoint_callback", original)
+    resumed = train_cv.train_fold(data, 1, config, folder)
+    assert resumed["history"]["epoch"] == [0, 1]
+    assert resumed["tss"] == straight["tss"]
+    assert resumed["history"]["loss"] == pytest.approx(straight["history"]["loss"], rel=1e-5)

@@ -1,0 +1,206 @@
+"""The layout's rules, checked on the code itself (see src/preemergence/__init__.py).
+
+* dvc.yaml: every module a stage imports (its import closure, lazy imports included) is
+  covered by one of the stage's deps, so a change to any of them re-runs the stage;
+* stages never import stages; each subpackage imports only the layers below it;
+* no module over 400 lines; no import-order rule (no ``noqa: E402``);
+* one threshold: no function takes a ``threshold`` with a default (it comes from params).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+PACKAGE = "preemergence"
+LAYERS = ["core", "data", "model", "interpret", "solar", "stages"]
+ALLOWED = {"core": {"core"}, "data": {"core", "data"},
+           "model": {"core", "data", "model"},
+           "interpret": {"core", "data", "model", "interpret"},
+           "solar": {"core", "data", "model", "solar"},
+           "stages": {"core", "data", "model", "interpret", "solar"}}
+
+
+def module_file(src: Path, module: str) -> Path | None:
+    """The file of a dotted module name under src (a module or a package's __init__)."""
+    base = src.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(src: Path, nodes, path: Path, package: str) -> set[str]:
+    out = set()
+    for node in (n for top in nodes for n in ast.walk(top)):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == package}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.level:
+                raise AssertionError(f"{path}: relative import of {node.module}; use "
+                                     f"absolute imports ({package}.…)")
+            if node.module.split(".")[0] != package:
+                continue
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names
+                    if module_file(src, f"{node.module}.{a.name}")}
+    return out
+
+
+def imported_modules(src: Path, path: Path, package: str = PACKAGE) -> set[str]:
+    """Dotted names of the package's modules that a file imports, anywhere in the file."""
+    return _imports(src, [ast.parse(path.read_text())], path, package)
+
+
+def command_name(node) -> str | None:
+    """The CLI command a function defines (``@app.command()`` or ``@app.command("name")``)."""
+    for deco in getattr(node, "decorator_list", []):
+        if (isinstance(deco, ast.Call) and isinstance(deco.func, ast.Attribute)
+                and deco.func.attr == "command"):
+            if deco.args and isinstance(deco.args[0], ast.Constant):
+                return deco.args[0].value
+            return node.name.replace("_", "-")
+    return None
+
+
+def cli_imports(src: Path, package: str, command: str) -> set[str]:
+    """What running one CLI command imports: the CLI module's own imports and those of
+    that command's function (not those of the other commands)."""
+    path = module_file(src, f"{package}.cli")
+    tree = ast.parse(path.read_text())
+    nodes = [n for n in tree.body if command_name(n) in (None, command)]
+    return _imports(src, nodes, path, package)
+
+
+def with_parents(module: str) -> list[str]:
+    """A module and the packages above it (all run when it is imported)."""
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def import_closure(src: Path, modules, package: str = PACKAGE) -> set[Path]:
+    """Files of every module reachable from ``modules`` through the package's imports."""
+    todo, seen = [m for name in modules for m in with_parents(name)], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = module_file(src, name)
+        if path is None:
+            continue
+        todo += [m for imported in imported_modules(src, path, package)
+                 for m in with_parents(imported)]
+    return {module_file(src, m) for m in seen if module_file(src, m)}
+
+
+def uncovered(files, deps, root: Path) -> list[str]:
+    """Files (relative to root) not covered by any dep (a file or a folder above it)."""
+    dep_paths = [(root / d).resolve() for d in deps]
+    return sorted(str(f.relative_to(root)) for f in files
+                  if not any(f.resolve() == d or d in f.resolve().parents for d in dep_paths))
+
+
+def stage_problems(dvc_yaml: Path, src: Path, package: str = PACKAGE) -> dict[str, list[str]]:
+    """{stage: modules it imports that its deps do not cover} for every stage of dvc.yaml.
+
+    A stage runs its command in ``package.cli`` (named after the stage), which runs
+    ``package.stages.<stage>`` (its module).
+    """
+    stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
+    problems = {}
+    for name, stage in stages.items():
+        module = f"{package}.stages.{name.replace('-', '_')}"
+        if module_file(src, module) is None:
+            problems[name] = [f"no stage module {module}"]
+            continue
+        files = {module_file(src, f"{package}.cli")} | import_closure(
+            src, [module, *cli_imports(src, package, name)], package)
+        missing = uncovered(files, stage.get("deps", []), dvc_yaml.parent)
+        if missing:
+            problems[name] = missing
+    return problems
+
+
+def test_every_stage_depends_on_every_module_it_imports():
+    assert stage_problems(ROOT / "dvc.yaml", SRC) == {}
+
+
+def test_a_stage_import_without_its_dependency_is_caught(tmp_path):
+    """Synthetic repository: adding an import to a stage without the dep must fail."""
+    pkg = tmp_path / "src" / "pkg"
+    for sub in ("core", "model", "stages"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "cli.py").write_text("from pkg.core import paths\n")
+    (pkg / "core" / "paths.py").write_text("X = 1\n")
+    (pkg / "model" / "cnn.py").write_text("from pkg.core.paths import X\n")
+    stage = pkg / "stages" / "train.py"
+    stage.write_text("from pkg.core import paths\n")
+    dvc_yaml = tmp_path / "dvc.yaml"
+    dvc_yaml.write_text(yaml.safe_dump({"stages": {"train": {"cmd": "pkg train", "deps": [
+        "src/pkg/__init__.py", "src/pkg/cli.py", "src/pkg/core",
+        "src/pkg/stages/__init__.py", "src/pkg/stages/train.py"]}}}))
+    src = tmp_path / "src"
+    assert stage_problems(dvc_yaml, src, "pkg") == {}
+    stage.write_text("from pkg.core import paths\n\n\ndef run():\n"
+                     "    from pkg.model.cnn import X   # a new, lazy import\n    return X\n")
+    assert stage_problems(dvc_yaml, src, "pkg") == {
+        "train": ["src/pkg/model/__init__.py", "src/pkg/model/cnn.py"]}
+
+
+def source_files():
+    return sorted((SRC / PACKAGE).rglob("*.py"))
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[1] in LAYERS else None
+
+
+@pytest.mark.parametrize("path", source_files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_layers_import_only_what_lies_below(path):
+    relative = path.relative_to(SRC).with_suffix("")
+    own = layer_of(".".join(relative.parts))
+    if own is None:
+        return                                   # cli.py and the package __init__
+    wrong = sorted(m for m in imported_modules(SRC, path)
+                   if layer_of(m) is not None and layer_of(m) not in ALLOWED[own])
+    assert not wrong, f"{relative} ({own}) imports {wrong}"
+
+
+def test_modules_stay_under_400_lines():
+    long = {str(p.relative_to(SRC)): n for p in source_files()
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}
+
+
+def test_no_import_order_rules_left():
+    files = [*SRC.rglob("*.py"), *(ROOT / "tests").rglob("*.py"),
+             *(ROOT / "benchmarks").rglob("*.py")]
+    marked = [str(p.relative_to(ROOT)) for p in files
+              if p != Path(__file__).resolve() and re.search(r"noqa: ?E402", p.read_text())]
+    assert marked == []
+
+
+def test_no_threshold_has_a_default():
+    """The classification threshold is params.yaml train.threshold, passed down; a default
+    would let a caller silently use another one."""
+    defaults = []
+    for path in source_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = node.args
+                positional = args.posonlyargs + args.args
+                with_default = positional[len(positional) - len(args.defaults):]
+                with_default += [a for a, d in zip(args.kwonlyargs, args.kw_defaults) if d]
+                defaults += [f"{path.relative_to(SRC)}:{node.name}" for a in with_default
+                             if a.arg == "threshold"]
+    assert defaults == []
