@@ -1,0 +1,1 @@
+"""Region store, window geometry, segment sets, validation (Great Expectations), simulator."""

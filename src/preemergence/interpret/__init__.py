@@ -1,0 +1,1 @@
+"""The paper's interpretation: probes, bipoles, occlusion, composites, figures, findings."""

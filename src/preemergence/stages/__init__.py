@@ -1,0 +1,1 @@
+"""One module per dvc.yaml stage, named after it; stages never import stages."""
