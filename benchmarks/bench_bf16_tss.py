@@ -27,13 +27,12 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
 from preemergence.core import hardware
-from preemergence.core.artifacts import atomic_write_text, write_json  # noqa: E402
-from preemergence.core.config import load_params  # noqa: E402
-from preemergence.core.constants import time_bin_label  # noqa: E402
+from preemergence.core.artifacts import atomic_write_text, write_json
+from preemergence.core.config import load_params
+from preemergence.core.constants import time_bin_label
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def precision_params(params: dict, time_h: float, bf16: bool) -> dict:

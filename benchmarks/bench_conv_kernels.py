@@ -16,33 +16,31 @@ training), in compiled graphs (tf.function), median of REPEATS calls after warm-
                Checked against the direct path (values and gradients) before timing.
   xla          both of the above with jit_compile=True (XLA fuses the transforms).
 
-Layer 1 (one input channel) is an im2col matrix product in cnn.fast_logits and is not a
-Winograd candidate; its direct cost is listed for completeness.
-Writes reports/benchmarks/conv_kernels.{json,md}.
-Usage: python benchmarks/bench_conv_kernels.py [--repeats 30]
+Layer 1 (one input channel; a plain Keras convolution now, like the others) is not a
+Winograd candidate; its direct cost is listed for completeness. gemm_gflops comes from the
+sibling bench_training.py (the script's folder is on sys.path when run as below).
+Writes conv_kernels.{json,md} to --out (default reports/benchmarks).
+Usage: python benchmarks/bench_conv_kernels.py [--repeats 30] [--out DIR]
 """
+
+import preemergence  # noqa: F401  first: the package sets TensorFlow's defaults (oneDNN on)
 
 import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import numpy as np
+import tensorflow as tf
 
-from preemergence.model import cnn
+from bench_training import gemm_gflops
 from preemergence.core import hardware
+from preemergence.core.artifacts import atomic_write_text, write_json
+from preemergence.model import cnn
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from bench_training import gemm_gflops  # noqa: E402
-from preemergence.core.artifacts import atomic_write_text, write_json  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BATCH, WARMUP = 32, 3
 
@@ -189,16 +187,18 @@ def measure_layer(size, c_in, c_out, repeats, rng) -> dict:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks",
+                        help="folder for conv_kernels.{json,md}")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     layers = [measure_layer(*shape, args.repeats, rng) for shape in layer_shapes()]
-    result = {"cpu": hardware.cpu_name(), "cpus": os.cpu_count(), "onednn": cnn.onednn_enabled(),
+    result = {"cpu": hardware.cpu_name(), "cpus": os.cpu_count(),
+              "onednn": hardware.onednn_enabled(),
               "tensorflow": tf.__version__, "python": platform.python_version(),
               "batch": BATCH, "repeats": args.repeats,
               "gemm_gflops_best": round(gemm_gflops(), 1), "layers": layers}
-    out = ROOT / "reports" / "benchmarks"
-    write_json(out / "conv_kernels.json", result)
-    atomic_write_text(out / "conv_kernels.md", markdown(result))
+    write_json(args.out / "conv_kernels.json", result)
+    atomic_write_text(args.out / "conv_kernels.md", markdown(result))
     print(markdown(result))
 
 

@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from preemergence.core.artifacts import atomic_write_text, write_json
+from preemergence.core.config import load_params
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-from preemergence.core.artifacts import atomic_write_text, write_json  # noqa: E402
-from preemergence.core.config import load_params  # noqa: E402
 
 GOAL_S, GOAL_GB = 120.0, 3.0
 
@@ -39,8 +39,7 @@ def main():
     params = load_params(ROOT / "params.yaml")
     work = Path(tempfile.mkdtemp(prefix="bench-data-"))
     shutil.copy(ROOT / "params.yaml", work / "params.yaml")
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"),
-               MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}")
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}")
     try:
         sim_s, sim_gb = run_stage(["simulate", "--out", "regions"], work, env)
         prep_s, prep_gb = run_stage(["prepare", "--regions", "regions", "--out", "segments",

@@ -18,8 +18,6 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MAGNETOGRAM = ROOT.parent / "shared" / "data" / "hmi" / \
     "hmi.M_720s.20190621_060000_TAI.magnetogram.fits"
@@ -54,7 +52,8 @@ def phases_in_process(work: Path) -> tuple[dict, object, float]:
     source, where = scan.training_source(trained.result, ROOT / "data" / "segments")
     header = scan.scan_header(smap, result, MODEL, source, where)
     timed(phases, "write FITS", scan.write_scan_fits, work / "scan.fits", result, header)
-    timed(phases, "draw PNG", scan.plot_scan, smap, result, FIGURE, source, MODEL)
+    timed(phases, "draw PNG", scan.plot_scan, smap, result, FIGURE, source, MODEL,
+          threshold=trained.threshold)
     return phases, result, reproject_seconds_per_patch(smap)
 
 
@@ -75,11 +74,10 @@ def _read(load_map, path):
 
 def end_to_end(work: Path) -> float:
     """Wall seconds of `preemergence scan ... --out --png` as a fresh process."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "preemergence.cli", "scan", str(MAGNETOGRAM),
                     "--model", str(MODEL), "--out", str(work / "cli.fits"), "--png",
-                    str(work / "cli.png")], cwd=ROOT, env=env, check=True,
+                    str(work / "cli.png")], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
