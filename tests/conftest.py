@@ -2,6 +2,7 @@
 
 import copy
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from preemergence.core.config import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# Training runs of the tests go to a store of their own, never the repository's models/runs.
+os.environ["PREEMERGENCE_RUN_STORE"] = tempfile.mkdtemp(prefix="preemergence-run-store-")
 
 
 @pytest.fixture(scope="session")

@@ -16,46 +16,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from preemergence.core.fingerprint import (PACKAGE, import_closure, imported_modules,
+                                           imports_in, module_file)
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-PACKAGE = "preemergence"
 LAYERS = ["core", "data", "model", "interpret", "solar", "stages"]
 ALLOWED = {"core": {"core"}, "data": {"core", "data"},
            "model": {"core", "data", "model"},
            "interpret": {"core", "data", "model", "interpret"},
            "solar": {"core", "data", "model", "solar"},
            "stages": {"core", "data", "model", "interpret", "solar"}}
-
-
-def module_file(src: Path, module: str) -> Path | None:
-    """The file of a dotted module name under src (a module or a package's __init__)."""
-    base = src.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imports(src: Path, nodes, path: Path, package: str) -> set[str]:
-    out = set()
-    for node in (n for top in nodes for n in ast.walk(top)):
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names if a.name.split(".")[0] == package}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            if node.level:
-                raise AssertionError(f"{path}: relative import of {node.module}; use "
-                                     f"absolute imports ({package}.…)")
-            if node.module.split(".")[0] != package:
-                continue
-            out.add(node.module)
-            out |= {f"{node.module}.{a.name}" for a in node.names
-                    if module_file(src, f"{node.module}.{a.name}")}
-    return out
-
-
-def imported_modules(src: Path, path: Path, package: str = PACKAGE) -> set[str]:
-    """Dotted names of the package's modules that a file imports, anywhere in the file."""
-    return _imports(src, [ast.parse(path.read_text())], path, package)
 
 
 def command_name(node) -> str | None:
@@ -75,29 +46,7 @@ def cli_imports(src: Path, package: str, command: str) -> set[str]:
     path = module_file(src, f"{package}.cli")
     tree = ast.parse(path.read_text())
     nodes = [n for n in tree.body if command_name(n) in (None, command)]
-    return _imports(src, nodes, path, package)
-
-
-def with_parents(module: str) -> list[str]:
-    """A module and the packages above it (all run when it is imported)."""
-    parts = module.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
-
-
-def import_closure(src: Path, modules, package: str = PACKAGE) -> set[Path]:
-    """Files of every module reachable from ``modules`` through the package's imports."""
-    todo, seen = [m for name in modules for m in with_parents(name)], set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        path = module_file(src, name)
-        if path is None:
-            continue
-        todo += [m for imported in imported_modules(src, path, package)
-                 for m in with_parents(imported)]
-    return {module_file(src, m) for m in seen if module_file(src, m)}
+    return imports_in(src, nodes, path, package)
 
 
 def uncovered(files, deps, root: Path) -> list[str]:
@@ -204,3 +153,26 @@ def test_no_threshold_has_a_default():
                 defaults += [f"{path.relative_to(SRC)}:{node.name}" for a in with_default
                              if a.arg == "threshold"]
     assert defaults == []
+
+
+STAGE_FOLDERS = {"simulate": ["data/regions"], "prepare": ["data/segments"],
+                 "train-cv": ["models/train_cv"], "depth-study": ["models/depth_study"],
+                 "prune": ["models/prune"], "interpret": ["models/interpret"]}
+
+
+def declared_outputs(stage: dict) -> set[str]:
+    out = set()
+    for kind in ("outs", "metrics", "plots"):
+        for entry in stage.get(kind, []):
+            out.add(next(iter(entry)) if isinstance(entry, dict) else entry)
+    return out
+
+
+def test_what_each_stage_writes_is_what_dvc_yaml_declares():
+    """core.paths.stage_outputs (what --force guards) == the stage's outs in dvc.yaml."""
+    from preemergence.core.paths import stage_outputs
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        reports = None if name == "simulate" else Path("reports")
+        ours = {str(p) for p in stage_outputs(name, reports, *STAGE_FOLDERS.get(name, []))}
+        assert ours == declared_outputs(stage), name

@@ -68,6 +68,21 @@ def test_existing_outputs_are_not_overwritten_without_force(workdir):
     assert (workdir / "regions" / "mine.txt").read_text() == "user data"
 
 
+def test_every_output_of_prepare_is_guarded_by_force(workdir, tiny_store_dir):
+    """--force means the same for the segment sets and for the reports a command writes."""
+    (workdir / "rep").mkdir()
+    (workdir / "rep" / "table1.md").write_text("my own table")
+    result = _prepare(tiny_store_dir)
+    assert result.exit_code == 2 and "rep/table1.md: already exists; pass --force" in \
+        result.output
+    assert (workdir / "rep" / "table1.md").read_text() == "my own table"
+    assert not (workdir / "seg").exists()
+    result = runner.invoke(app, ["prepare", "--regions", str(tiny_store_dir), "--out", "seg",
+                                 "--reports", "rep", "--force"])
+    assert result.exit_code == 0, result.output
+    assert "| -3.2 |" in (workdir / "rep" / "table1.md").read_text()
+
+
 def _truncate(path):
     path.write_bytes(path.read_bytes()[:4000])
 
@@ -96,6 +111,12 @@ def _set_data(data):
     (_set_header("REGKIND", "XR"), "unknown kind"),
     (_set_header("REGIONID", "SIM-CR-0004"), "duplicate region id SIM-CR-0004"),
     (lambda path: path.unlink(), "missing time bin"),
+    (_set_header("LAT_DEG", 95.0), "LAT_DEG=95.0 deg is outside [-90, 90] deg"),
+    (_set_header("CMD_DEG", 500.0), "CMD_DEG=500.0 deg is outside [-90, 90] deg"),
+    (_set_header("SOURCE", "bogus"), "SOURCE='bogus', expected one of ('real', 'synthetic')"),
+    (_set_data(np.zeros((256, 256), np.float32)), "every pixel is 0 G"),
+    (_set_header("TREL_H", -13.96), "has TREL_H = -13.96 h, outside the ±0.05 h of the "
+                                     "-13.9 h bin"),
 ])
 def test_bad_region_store_fails_cleanly_without_outputs(workdir, tiny_store_dir, edit, message):
     store = workdir / "bad"
@@ -139,8 +160,10 @@ def test_failed_validation_stops_prepare_naming_the_expectation(workdir, tiny_st
     result = _prepare(tiny_store_dir)
     assert result.exit_code == 2
     assert "failed validation" in result.output and "contains_box" in result.output
+    assert "(details in rep/validation_failed)" in result.output
     assert not (workdir / "seg").exists()
-    summary = json.loads((workdir / "rep/validation/summary.json").read_text())
+    assert not (workdir / "rep/validation").exists()        # not written as if it had passed
+    summary = json.loads((workdir / "rep/validation_failed/summary.json").read_text())
     assert summary["t-3.2h"]["success"] is False
 
 
@@ -150,3 +173,49 @@ def test_suggested_spelling_of_a_number_is_read_as_that_number(text):
     from preemergence.core.config import yaml_float
     assert yaml.safe_load(text) == text                  # the YAML 1.1 trap itself
     assert yaml.safe_load(yaml_float(text)) == float(text)
+
+
+def _set_param(params, dotted, value):
+    node = params
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    node[last] = value
+
+
+@pytest.mark.parametrize("key, value, problem", [
+    ("depth", "five", "valid integer"),
+    ("depth", 2.5, "valid integer"),
+    ("depth", 9, "less than or equal to 8"),
+    ("train.configs.fast.epochs", 0, "greater than or equal to 1"),
+    ("train.configs.fast.learning_rate", -1.0e-3, "greater than 0"),
+    ("train.configs.fast.samples_per_epoch", 0, "greater than or equal to 1"),
+    ("train.configs.fast.batch_size", 0, "greater than or equal to 1"),
+    ("train.threshold", "high", "must be a number"),
+    ("train.threshold", 1.0, "less than 1"),
+    ("train.config", "slow", "'slow' is not one of train.configs"),
+    ("prune.schedule", "slow", "'slow' is not one of prune.schedules"),
+    ("depth_study.time_h", -4.0, "not among time_bins"),
+    ("seed", "x", "valid integer"),
+])
+def test_bad_parameter_is_one_line_naming_key_and_file_and_writes_nothing(
+        workdir, tiny_params, key, value, problem):
+    import copy
+    params = copy.deepcopy(tiny_params)
+    _set_param(params, key, value)
+    Path("bad.yaml").write_text(yaml.safe_dump(params))
+    result = runner.invoke(app, ["train-cv", "--params", "bad.yaml", "--regions", "regions",
+                                 "--segments", "seg", "--models", "models",
+                                 "--reports", "rep"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: bad.yaml: ")
+    assert key in lines[0] and problem in lines[0], lines[0]
+    assert sorted(p.name for p in workdir.iterdir()) == ["bad.yaml", "params.yaml"]
+
+
+def test_params_that_are_a_folder_are_a_clear_error(workdir):
+    Path("folder.yaml").mkdir()
+    result = runner.invoke(app, ["simulate", "--params", "folder.yaml", "--out", "x"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: folder.yaml: is a folder, not a parameters file"

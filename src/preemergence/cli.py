@@ -34,12 +34,10 @@ def _clear_errors(func):
         try:
             return func(*args, **kwargs)
         except (RegionStoreError, ParamsError, ValidationFailed, FileExistsError,
-                FileNotFoundError, ValueError, KeyError) as exc:
+                FileNotFoundError, ValueError) as exc:
             if os.environ.get("PREEMERGENCE_DEBUG"):
                 raise
-            message = str(exc) if not isinstance(exc, KeyError) else \
-                f"missing parameter {exc} in the parameters file"
-            typer.echo(f"error: {message}", err=True)
+            typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
             sys.exit(2)
     return wrapper
 
@@ -61,11 +59,10 @@ def prepare(regions: Path = typer.Option(None, help="Region store (default: data
             out: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
             params: Path = PARAMS_OPTION, force: bool = FORCE_OPTION):
     """Region store -> validated segment tables per time bin, folds, Table 1."""
-    from preemergence.core.artifacts import refuse_overwrite
     from preemergence.stages.prepare import run_prepare
     p = load_params(params)
-    refuse_overwrite(out, force)
-    result = run_prepare(p, regions or Path(p["data"]["regions_dir"]), out, reports)
+    result = run_prepare(p, regions or Path(p["data"]["regions_dir"]), out, reports,
+                         force=force)
     typer.echo(f"wrote {len(result.tables)} segment tables to {out}; Table 1 in "
                f"{reports / 'table1.md'}")
 
@@ -76,10 +73,11 @@ def prepare(regions: Path = typer.Option(None, help="Region store (default: data
 @app.command()
 @_clear_errors
 def baseline(segments: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
-             params: Path = PARAMS_OPTION):
-    """Kernel-density discriminant analysis of MTOT and of (MTOT, DM), 5-fold TSS."""
+             params: Path = PARAMS_OPTION,
+             force: bool = FORCE_OPTION):
+    """Kernel-density discriminant analysis of MTOT and of (MTOT, DM), k-fold TSS."""
     from preemergence.stages.baseline import run_baseline
-    summary = run_baseline(load_params(params), segments, reports)
+    summary = run_baseline(load_params(params), segments, reports, force)
     first = next(iter(summary["mtot"]))
     mtot = summary["mtot"][first]["tss_mean"]
     typer.echo(f"DA TSS at {time_from_label(first)} h: MTOT {100 * mtot:.1f}"
@@ -90,10 +88,11 @@ def baseline(segments: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
 @_clear_errors
 def train_cv(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
              models: Path = typer.Option(Path("models/train_cv"), help="Models folder."),
-             reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
-    """Train the CNN with 5-fold cross-validation at every time bin (resumable)."""
+             reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
+             force: bool = FORCE_OPTION):
+    """Train the CNN with k-fold cross-validation (prepare.n_folds) at every time bin."""
     from preemergence.stages.train_cv import run_train_cv
-    summary = run_train_cv(load_params(params), regions, segments, models, reports)
+    summary = run_train_cv(load_params(params), regions, segments, models, reports, force)
     first = next(iter(summary))
     typer.echo(f"CNN TSS at {time_from_label(first)} h: {100 * summary[first]['tss_mean']:.1f} ± "
                f"{100 * summary[first]['tss_std']:.1f} %; Table 3 in {reports / 'table3.md'}")
@@ -103,13 +102,11 @@ def train_cv(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
 @_clear_errors
 def depth_study(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
                 models: Path = typer.Option(Path("models/depth_study"), help="Models folder."),
-                train_cv_models: Path = typer.Option(
-                    Path("models/train_cv"), help="train-cv models (identical runs copied)."),
-                reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
-    """TSS against CNN depth at one time bin (paper Table 2), 5-fold cross-validation."""
+                reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
+                force: bool = FORCE_OPTION):
+    """TSS against CNN depth at one time bin (paper Table 2), k-fold cross-validation."""
     from preemergence.stages.depth_study import run_depth_study
-    table = run_depth_study(load_params(params), regions, segments, models, reports,
-                            train_cv_models)
+    table = run_depth_study(load_params(params), regions, segments, models, reports, force)
     typer.echo("TSS by depth: " + ", ".join(f"{k[5:]}: {100 * v['tss_mean']:.1f} %"
                                             for k, v in table.items()))
 
@@ -120,16 +117,15 @@ def interpret(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
               train_cv_models: Path = typer.Option(Path("models/train_cv"),
                                                    help="train-cv models."),
               prune_models: Path = typer.Option(Path("models/prune"), help="prune models."),
-              depth_models: Path = typer.Option(Path("models/depth_study"),
-                                                help="depth-study models."),
               models: Path = typer.Option(Path("models/interpret"),
                                           help="Models this stage trains."),
-              reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
+              reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
+              force: bool = FORCE_OPTION):
     """The paper's interpretation: Figs. 3, 10-18, 24, Tables 4-5, reports/interpretation.md."""
     from preemergence.stages.interpret import run_interpret
     metrics = run_interpret(load_params(params), regions, segments,
                             {"train_cv": train_cv_models, "prune": prune_models,
-                             "depth_study": depth_models, "own": models}, reports)
+                             "own": models}, reports, force)
     typer.echo(f"wrote {reports / 'interpretation.md'} (time bin {metrics['time_h']} h)")
 
 
@@ -137,13 +133,11 @@ def interpret(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
 @_clear_errors
 def prune(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
           models: Path = typer.Option(Path("models/prune"), help="Models folder."),
-          train_cv_models: Path = typer.Option(
-              Path("models/train_cv"), help="train-cv models (first stage reused if equal)."),
-          reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
+          reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
+          force: bool = FORCE_OPTION):
     """Prune the last convolution 256 -> 4 (paper App. C) with random and N = 4 controls."""
     from preemergence.stages.prune import run_prune
-    metrics = run_prune(load_params(params), regions, segments, models, reports,
-                        train_cv_models)
+    metrics = run_prune(load_params(params), regions, segments, models, reports, force)
     for variant, by_time in metrics.items():
         typer.echo(f"{variant}: " + ", ".join(
             f"{time_from_label(k)} h {100 * v['tss_mean']:.1f} ± {100 * v['tss_std']:.1f} %"
@@ -153,11 +147,12 @@ def prune(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
 @_clear_errors
 def realism(regions: Path = REGIONS_OPTION,
             patches: Path = typer.Option(Path("data/hmi_quiet"), help="Real HMI quiet patches."),
-            reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION):
+            reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
+            force: bool = FORCE_OPTION):
     """Compare simulated CR maps with real HMI quiet-Sun patches (report + figure)."""
     from preemergence.stages.realism import run_realism
     p = load_params(params)
-    stats = run_realism(p, regions, patches, reports)
+    stats = run_realism(p, regions, patches, reports, force)
     typer.echo(f"mean |B|: simulated {stats['sim_mean_abs_b_g']:.2f} G, real (720 s) "
                f"{stats['real_mean_abs_b_g']:.2f} G; report in "
                f"{reports / 'simulator_realism.md'}")
@@ -194,9 +189,10 @@ def project(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s F
                                                     "with --region-id."),
             force: bool = FORCE_OPTION):
     """Postel-project a full-disk HMI magnetogram: 256 x 256 at 1.4 Mm/px around (lon, lat)."""
-    from preemergence.core.artifacts import refuse_overwrite, write_fits
+    from preemergence.core.artifacts import refuse_overwrite, require_file_path, write_fits
     from preemergence.solar.projection import postel_project
     from preemergence.data.regionstore import RegionMeta, region_header
+    require_file_path(out)
     refuse_overwrite(out, force)
     data, header = postel_project(magnetogram, lon, lat, method=method,
                                   max_center_angle_deg=max_angle)
@@ -246,12 +242,13 @@ def scan(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s FITS
          batch_size: int = typer.Option(256, help="Segments per prediction batch."),
          force: bool = FORCE_OPTION):
     """Scan a full-disk magnetogram with a trained CNN: map of pre-emergence probability."""
-    from preemergence.core.artifacts import refuse_overwrite
+    from preemergence.core.artifacts import refuse_overwrite, require_file_path
     from preemergence.solar.projection import load_map
     from preemergence.solar.scan import (caveat, load_scan_model, plot_scan, scan_header, scan_map,
                        training_source, write_scan_fits)
     for path in (out, png):
         if path is not None:
+            require_file_path(path)
             refuse_overwrite(path, force)
     smap = load_map(magnetogram)
     trained = load_scan_model(model)

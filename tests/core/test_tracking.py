@@ -51,3 +51,24 @@ def test_runs_are_tagged_and_experiments_are_model_training(tmp_path, monkeypatc
 def test_flatten_nested_params():
     assert tracking.flatten({"a": 1, "b": {"c": 2, "d": {"e": 3}}}) == \
         {"a": 1, "b.c": 2, "b.d.e": 3}
+
+
+def test_runs_left_running_by_a_killed_process_are_closed_as_killed(tmp_path, monkeypatch):
+    import socket
+    import subprocess
+    import sys
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with tracking.start_run("orphans", "first", "synthetic") as mlflow:
+        experiment_id = mlflow.active_run().info.experiment_id
+    client = mlflow.MlflowClient()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    here = socket.gethostname()
+    orphan = client.create_run(experiment_id, tags={"pid": dead, "host": here}).info.run_id
+    elsewhere = client.create_run(experiment_id, tags={"pid": dead, "host": "other-host"})
+    untagged = client.create_run(experiment_id).info.run_id
+    with tracking.start_run("orphans", "second", "synthetic") as mlflow:
+        assert mlflow.active_run().data.tags["pid"] == str(__import__("os").getpid())
+    assert client.get_run(orphan).info.status == "KILLED"
+    assert client.get_run(elsewhere.info.run_id).info.status == "RUNNING"
+    assert client.get_run(untagged).info.status == "RUNNING"

@@ -63,7 +63,7 @@ def test_field_standardisation_matches_brute_force(cube, index, table, abs_field
 def test_windows_outside_the_cube_and_unknown_regions_are_rejected(cube, index, table):
     with pytest.raises(ValueError, match="outside"):
         dataset.WindowSource(cube, [0], [172], [0], [1], 0.0, 1.0)
-    with pytest.raises(KeyError, match="Z"):
+    with pytest.raises(ValueError, match="Z"):
         dataset.source_from_table(cube, index, table.assign(region_id="Z"), 0.0, 1.0)
     with pytest.raises(ValueError, match="std"):
         dataset.WindowSource(cube, [0], [0], [0], [1], 0.0, 0.0)

@@ -263,3 +263,38 @@ def test_build_regions_bad_rows_are_clear_errors(disk, tmp_path):
     result = CliRunner().invoke(app, ["build-regions", str(rows), "--out", str(tmp_path / "s")])
     assert result.exit_code == 2 and "row 2: unknown kind 'PLAGE'" in result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_build_regions_refuses_two_rows_in_one_time_bin(disk, tmp_path):
+    """-3.2 h and -3.21 h would write one file: the second would overwrite the first."""
+    from typer.testing import CliRunner
+
+    from preemergence.cli import app
+    rows = tmp_path / "rows.csv"
+    rows.write_text("magnetogram,lon_deg,lat_deg,kind,region_id,time_h\n"
+                    f"{disk},0,0,EAR,1,-8.5\n{disk},0,0,EAR,1,-3.2\n{disk},2,1,EAR,1,-3.21\n")
+    result = CliRunner().invoke(app, ["build-regions", str(rows), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2
+    assert "rows 3, 4: region 1 twice in one time bin (t-3.2h: times -3.2, -3.21 h)" in \
+        result.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_project_into_a_folder_and_empty_rows_are_clear_errors(disk, tmp_path):
+    from typer.testing import CliRunner
+
+    from preemergence.cli import app
+    (tmp_path / "out").mkdir()
+    result = CliRunner().invoke(app, ["project", str(disk), "--lon", "0", "--lat", "0",
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {tmp_path / 'out'}: is a folder; give the path " \
+                                    "of the file to write"
+    rows = tmp_path / "rows.csv"
+    rows.write_text("")
+    result = CliRunner().invoke(app, ["build-regions", str(rows), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2 and f"{rows}: the rows CSV is empty" in result.output
+    rows.write_text("magnetogram,lon_deg,lat_deg,kind,region_id,time_h\n"
+                    f"{disk},0,0,EAR,,-3.2\n")
+    result = CliRunner().invoke(app, ["build-regions", str(rows), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "row 2: empty region_id" in result.output

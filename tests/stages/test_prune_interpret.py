@@ -35,8 +35,7 @@ def tiny(tiny_params, tiny_store_dir, tmp_path_factory):
     p["interpret"]["occlusion"].update(stride_px=20, regions_per_kind=1)
     run_prepare(p, tiny_store_dir, work / "segments", work / "reports", progress=False)
     run_train_cv(p, tiny_store_dir, work / "segments", work / "train_cv", work / "reports")
-    metrics = run_prune(p, tiny_store_dir, work / "segments", work / "prune", work / "reports",
-                        work / "train_cv")
+    metrics = run_prune(p, tiny_store_dir, work / "segments", work / "prune", work / "reports")
     return p, tiny_store_dir, work, metrics
 
 
@@ -61,7 +60,7 @@ def test_prune_stage_reaches_four_filters_with_controls(tiny):
     import keras
     model = keras.models.load_model(folder / "model.keras")
     assert cnn.last_conv(model).filters == 4
-    # The first stage is train-cv's run (copied, not retrained).
+    # The first stage is train-cv's run (reused from the run store, not retrained).
     cv = json.loads((work / "train_cv/depth5/t-3.2h/fold0/result.json").read_text())
     assert result["history"]["loss"][0] == cv["history"]["loss"][0]
     n4 = json.loads((work / "prune/n4/depth5/t-3.2h/fold0/result.json").read_text())
@@ -72,7 +71,7 @@ def test_prune_stage_reaches_four_filters_with_controls(tiny):
     # A rerun trains nothing.
     before = (folder / "model.keras").stat().st_mtime_ns
     assert run_prune(p, store, work / "segments", work / "prune", work / "reports",
-                     work / "train_cv") == metrics
+                     force=True) == metrics
     assert (folder / "model.keras").stat().st_mtime_ns == before
 
 

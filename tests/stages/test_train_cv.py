@@ -1,6 +1,7 @@
 """train-cv: end to end on a tiny configuration, resumability, no corrupt outputs."""
 
 import copy
+import dataclasses
 import json
 
 import numpy as np
@@ -40,8 +41,10 @@ def test_train_cv_end_to_end_and_rerun_reuses_finished_folds(tiny_run):
     assert result["n_tiles"] > 0 and result["tp"] + result["fn"] > 0
     # a second invocation trains nothing and gives identical numbers
     before = (work / "models/depth5/t-3.2h/fold0/model.keras").stat().st_mtime_ns
+    with pytest.raises(FileExistsError, match="pass --force"):
+        run_train_cv(params, store, work / "segments", work / "models", work / "reports")
     assert run_train_cv(params, store, work / "segments", work / "models",
-                        work / "reports") == summary
+                        work / "reports", force=True) == summary
     assert (work / "models/depth5/t-3.2h/fold0/model.keras").stat().st_mtime_ns == before
 
 
@@ -49,16 +52,18 @@ def test_changed_configuration_is_retrained(tiny_run):
     params, store, work = tiny_run
     data = train_cv.load_time_bins(store, work / "segments", [-3.2])[-3.2]
     config = train_cv.TrainConfig.from_params(params)
-    key = train_cv.run_key(config, data.data_key, -3.2, 0)
+    key = train_cv.run_key(config, data, 0)
     other = train_cv.TrainConfig.from_params(params, learning_rate=5e-4)
-    assert train_cv.run_key(other, data.data_key, -3.2, 0) != key
-    assert train_cv.run_key(config, "other-data", -3.2, 0) != key
+    assert train_cv.run_key(other, data, 0) != key
+    assert train_cv.run_key(config, data, 1) != key
+    assert train_cv.run_key(config, dataclasses.replace(data, data_key="other"), 0) != key
 
 
 def test_interrupted_run_resumes_from_its_checkpoint(tiny_run, tmp_path, monkeypatch):
     params, store, work = tiny_run
     data = train_cv.load_time_bins(store, work / "segments", [-3.2])[-3.2]
     config = train_cv.TrainConfig.from_params(params, epochs=2)
+    monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / "store-a"))
     straight = train_cv.train_fold(data, 1, config, tmp_path / "straight")
 
     original = train_cv.checkpoint_callback
@@ -73,15 +78,19 @@ def test_interrupted_run_resumes_from_its_checkpoint(tiny_run, tmp_path, monkeyp
         callback.on_epoch_end = on_epoch_end
         return callback
 
+    monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / "store-b"))
     monkeypatch.setattr(train_cv, "checkpoint_callback", dying_callback)
     folder = tmp_path / "killed"
     with pytest.raises(KeyboardInterrupt):
         train_cv.train_fold(data, 1, config, folder)
+    home = tmp_path / "store-b" / straight["run_key"]
     assert not (folder / "result.json").exists() and not (folder / "model.keras").exists()
-    assert json.loads((folder / "progress.json").read_text())["epochs_done"] == 1
-    assert not list(folder.glob(".*tmp*"))                       # no half-written files
+    assert not (home / "result.json").exists() and not (home / "model.keras").exists()
+    assert json.loads((home / "progress.json").read_text())["epochs_done"] == 1
+    (home / ".model.keras.x1y2.tmp.keras").write_bytes(b"half")   # as a kill mid-write leaves
     monkeypatch.setattr(train_cv, "checkpoint_callback", original)
     resumed = train_cv.train_fold(data, 1, config, folder)
-    assert resumed["history"]["epoch"] == [0, 1]
+    assert not resumed["reused"] and resumed["history"]["epoch"] == [0, 1]
+    assert not list(home.glob(".*tmp*"))                  # the leftover was cleaned up
     assert resumed["tss"] == straight["tss"]
     assert resumed["history"]["loss"] == pytest.approx(straight["history"]["loss"], rel=1e-5)

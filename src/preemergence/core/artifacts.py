@@ -23,6 +23,7 @@ def atomic_output(path: Path, suffix: str = ""):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove(path.parent.glob(f".{path.name}.*.tmp*"))     # left by an interrupted write
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{suffix}")
     os.close(fd)
     try:
@@ -38,6 +39,8 @@ def atomic_directory(path: Path):
     """Yield a temporary folder beside `path`; swap it in for `path` only on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove([*path.parent.glob(f".{path.name}.tmp-*"),            # left by an interrupted
+             *path.parent.glob(f".{path.name}.old-*")])           # write of this folder
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         yield tmp
@@ -49,6 +52,25 @@ def atomic_directory(path: Path):
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Delete the temporary files and folders that an interrupted atomic write left in
+    folder (``.<name>.*.tmp*`` and ``.<name>.tmp-*``); returns what was removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return _remove([p for p in folder.glob(".*") if ".tmp" in p.name])
+
+
+def _remove(paths) -> list[Path]:
+    removed = list(paths)
+    for path in removed:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return removed
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -96,6 +118,18 @@ def save_figure(fig, path: Path, dpi: int = 90) -> Path:
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
     return Path(path)
+
+
+def require_file_path(path: Path) -> None:
+    """An output that must be a file: refuse a path that is an existing folder."""
+    if Path(path).is_dir():
+        raise ValueError(f"{path}: is a folder; give the path of the file to write")
+
+
+def refuse_overwrite_any(paths, force: bool) -> None:
+    """refuse_overwrite for every output a command writes, before it writes any."""
+    for path in paths:
+        refuse_overwrite(path, force)
 
 
 def refuse_overwrite(path: Path, force: bool) -> None:

@@ -12,23 +12,71 @@ DEFAULT_PARAMS = Path("params.yaml")
 EXPONENT_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 
 
+MAX_SHOWN = 3   # violations spelled out in the one-line message
+
+
 class ParamsError(ValueError):
-    """params.yaml is missing, unreadable or lacks a required section."""
+    """params.yaml is missing, unreadable or breaks the schema (core.schema); the message is
+    one line naming the file and the key."""
 
 
 def load_params(path: Path = DEFAULT_PARAMS) -> dict:
-    """The parameters as a dict; raises ParamsError naming the file and the problem."""
+    """The parameters as a dict, checked against the schema (core.schema.Params) first.
+
+    Raises ParamsError with one line naming the file, the key and the problem.
+    """
     path = Path(path)
     try:
         params = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ParamsError(f"{path}: parameters file not found") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: is a folder, not a parameters file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamsError(f"{path}: cannot be read ({type(exc).__name__})") from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML ({exc})") from None
+        raise ParamsError(f"{path}: not valid YAML ({_one_line(exc)})") from None
     if not isinstance(params, dict):
         raise ParamsError(f"{path}: expected a mapping of parameters")
     _check_numbers(params, path)
+    check_schema(params, path)
     return params
+
+
+def check_schema(params: dict, path: Path = DEFAULT_PARAMS) -> None:
+    """Raise ParamsError (one line: file, key, problem) unless params follow core.schema."""
+    from pydantic import ValidationError
+
+    from preemergence.core.schema import CrossFieldError, Params
+    try:
+        Params.model_validate(params)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, CrossFieldError):
+                problems += [f"{key}: {message}" for key, message in cause.problems]
+            else:
+                problems.append(_describe(error))
+        shown = "; ".join(problems[:MAX_SHOWN])
+        more = f" (+{len(problems) - MAX_SHOWN} more)" if len(problems) > MAX_SHOWN else ""
+        raise ParamsError(f"{path}: {shown}{more}") from None
+
+
+def _describe(error: dict) -> str:
+    """One pydantic error as 'key = value: problem'."""
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "missing":
+        return f"{key}: missing parameter"
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown parameter (a typo?)"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{key} = {_one_line(error['input'])}: {message[0].lower()}{message[1:]}"
+
+
+def _one_line(value, limit: int = 60) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _check_numbers(node, path: Path, key: str = "") -> None:

@@ -6,11 +6,41 @@ are fixed here.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from preemergence.core.constants import time_bin_label
 
-# --- A run folder (models/<stage>/.../fold<k>/) ---------------------------------------------
+# --- The run store and a run folder -----------------------------------------------------------
+RUN_STORE_ENV = "PREEMERGENCE_RUN_STORE"
+RUN_STORE_DEFAULT = Path("models") / "runs"    # under the repository root
+QUEUE_MARKER = os.sep + os.path.join(".dvc", "tmp", "exps") + os.sep
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The repository root; for a DVC queue's temporary workspace, the original repository."""
+    if start is None and os.environ.get("DVC_ROOT"):
+        start = Path(os.environ["DVC_ROOT"])      # set by DVC for (queued) experiments
+    here = Path(start or Path.cwd()).resolve()
+    text = str(here) + os.sep
+    if QUEUE_MARKER in text:
+        return Path(text.split(QUEUE_MARKER)[0])
+    for candidate in (here, *here.parents):
+        if (candidate / "dvc.yaml").exists() or (candidate / ".git").exists():
+            return candidate
+    return here
+
+
+def run_store() -> Path:
+    """Where every training run lives, one folder per run key (content-addressed):
+    $PREEMERGENCE_RUN_STORE, else models/runs/ under the repository root. Runs there are
+    never deleted by the pipeline; the stages' model folders hold copies of the current
+    parameters' runs."""
+    configured = os.environ.get(RUN_STORE_ENV)
+    return Path(configured) if configured else repo_root() / RUN_STORE_DEFAULT
+
+
+# --- A run (in the store, and its copy in models/<stage>/.../fold<k>/) -------------------------
 MODEL_FILE = "model.keras"            # the trained network (with optimizer state)
 CHECKPOINT_FILE = "checkpoint.keras"  # after every epoch, until the run finishes
 PROGRESS_FILE = "progress.json"       # epochs done and history (resume point)
@@ -41,6 +71,31 @@ INTERPRET_METRICS = "interpret_metrics.json"
 REALISM_METRICS = "realism_metrics.json"
 
 
+# Everything each stage writes into the reports folder (dvc.yaml declares the same outputs;
+# tests/test_architecture.py checks that the two agree).
+STAGE_REPORTS = {
+    "simulate": (),
+    "prepare": ("validation", "table1.md", "table1.csv", PREPARE_METRICS),
+    "baseline": ("baseline.md", "baseline_folds.json", "figures/baseline_mtot_density.png",
+                 "figures/baseline_tss_vs_time.png", BASELINE_METRICS,
+                 "plots/baseline_tss.csv"),
+    "train-cv": ("table3.md", "figures/train_cv_loss.png", "figures/tss_vs_time.png",
+                 TRAIN_CV_METRICS, "plots/train_cv_tss.csv", "plots/train_cv_loss.csv"),
+    "depth-study": ("table2.md", DEPTH_STUDY_METRICS),
+    "prune": ("prune.md", "figures/prune_loss.png", PRUNE_METRICS, "plots/prune_loss.csv"),
+    "interpret": ("interpretation.md", "figures/interpret", INTERPRET_METRICS,
+                  "plots/interpret_bipoles.csv"),
+    "realism": ("simulator_realism.md", "figures/simulator_realism.png", REALISM_METRICS),
+}
+VALIDATION_FAILED = "validation_failed"   # prepare's results when validation fails (no output)
+
+
 def report(reports_dir: Path, name: str) -> Path:
     """A file in the reports folder."""
     return Path(reports_dir) / name
+
+
+def stage_outputs(stage: str, reports_dir: Path | None, *folders: Path) -> list[Path]:
+    """Every output a stage writes: its output folders and its files in reports_dir."""
+    names = STAGE_REPORTS[stage] if reports_dir is not None else ()
+    return [Path(f) for f in folders] + [Path(reports_dir) / name for name in names]

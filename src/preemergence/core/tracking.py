@@ -10,32 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 from pathlib import Path
 
+from preemergence.core.paths import repo_root
+
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"   # MLflow 3.17 UI: model-training view
-QUEUE_MARKER = os.sep + os.path.join(".dvc", "tmp", "exps") + os.sep
 
 
 def _quiet_environment() -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-
-
-def repo_root(start: Path | None = None) -> Path:
-    """The repository root; for a DVC queue's temporary workspace, the original repository."""
-    if start is None and os.environ.get("DVC_ROOT"):
-        start = Path(os.environ["DVC_ROOT"])      # set by DVC for (queued) experiments
-    here = Path(start or Path.cwd()).resolve()
-    text = str(here) + os.sep
-    if QUEUE_MARKER in text:
-        return Path(text.split(QUEUE_MARKER)[0])
-    for candidate in (here, *here.parents):
-        if (candidate / "dvc.yaml").exists() or (candidate / ".git").exists():
-            return candidate
-    return here
 
 
 def tracking_uri() -> str:
@@ -82,14 +70,49 @@ def _tag_default_experiment(mlflow) -> None:
 
 @contextlib.contextmanager
 def start_run(experiment: str, run_name: str, data_source: str, nested: bool = False):
-    """Start an MLflow run (parent or nested) in the project's store; yields the mlflow module."""
+    """Start an MLflow run (parent or nested) in the project's store; yields the mlflow module.
+
+    Before a parent run starts, runs of the experiment that a killed process left RUNNING
+    are closed as KILLED (close_orphaned_runs).
+    """
     _quiet_environment()
     import mlflow
     mlflow.set_tracking_uri(tracking_uri())
     experiment_id = _experiment_id(mlflow, experiment)
+    if not nested:
+        close_orphaned_runs(mlflow.MlflowClient(), experiment_id)
+    tags = {**run_tags(data_source), "pid": str(os.getpid()), "host": socket.gethostname()}
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested,
-                          tags=run_tags(data_source)):
+                          tags=tags):
         yield mlflow
+
+
+def close_orphaned_runs(client, experiment_id: str) -> list[str]:
+    """Mark KILLED the RUNNING runs of this host whose process is gone; returns their ids.
+
+    Runs record the process that started them (tags pid, host); runs of other hosts, of
+    living processes, or without those tags are left alone.
+    """
+    closed = []
+    for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'"):
+        tags = run.data.tags
+        if tags.get("host") == socket.gethostname() and not _alive(tags.get("pid")):
+            client.set_terminated(run.info.run_id, status="KILLED")
+            closed.append(run.info.run_id)
+    return closed
+
+
+def _alive(pid) -> bool:
+    """Whether a process with this id runs on this host (unknown pid: assume it does)."""
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError):
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def flatten(params: dict, prefix: str = "") -> dict[str, object]:

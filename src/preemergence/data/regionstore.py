@@ -29,6 +29,9 @@ GAUSS_UNITS = {"g", "gauss"}
 PIXEL_SCALE_TOLERANCE = 0.01   # relative
 REQUIRED_KEYS = ("REGIONID", "REGKIND", "LAT_DEG", "CMD_DEG", "TREL_H", "PIXSC_MM", "SOURCE",
                  "BUNIT")
+SOURCES = ("real", "synthetic")
+MAX_ABS_DEG = {"LAT_DEG": 90.0, "CMD_DEG": 90.0}   # physical ranges of the angles (deg)
+NEAR_MISS_H = 0.5   # a TREL_H this close to a time bin but outside its tolerance is named
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ def _check_map(path: Path, header: fits.Header, data: np.ndarray) -> None:
     bad = int(np.count_nonzero(~np.isfinite(data)))
     if bad:
         raise RegionStoreError(f"{path}: {bad} NaN/inf pixel(s); maps must be finite")
+    if not np.any(data):
+        raise RegionStoreError(f"{path}: every pixel is 0 G (an empty map, not a magnetogram)")
     if not str(header["REGIONID"]).strip():
         raise RegionStoreError(f"{path}: empty REGIONID")
     if str(header["REGKIND"]).strip() not in KINDS:
@@ -148,12 +153,19 @@ def _number(path: Path, header: fits.Header, key: str) -> float:
 
 
 def _meta_from_header(path: Path, header: fits.Header) -> RegionMeta:
+    for key, limit in MAX_ABS_DEG.items():
+        if abs(_number(path, header, key)) > limit:
+            raise RegionStoreError(f"{path}: {key}={header[key]} deg is outside "
+                                   f"[-{limit:g}, {limit:g}] deg")
+    source = str(header["SOURCE"]).strip()
+    if source not in SOURCES:
+        raise RegionStoreError(f"{path}: SOURCE='{source}', expected one of {SOURCES}")
     return RegionMeta(region_id=str(header["REGIONID"]).strip(),
                       kind=str(header["REGKIND"]).strip(),
                       latitude_deg=_number(path, header, "LAT_DEG"),
                       cmd_deg=_number(path, header, "CMD_DEG"),
                       pixel_scale_mm=_number(path, header, "PIXSC_MM"),
-                      source=str(header["SOURCE"]).strip())
+                      source=source)
 
 
 def _match_time_bin(path: Path, time_h: float, time_bins) -> float | None:
@@ -161,6 +173,12 @@ def _match_time_bin(path: Path, time_h: float, time_bins) -> float | None:
         if abs(time_h - t) <= TIME_BIN_TOLERANCE_H:
             return t
     return None
+
+
+def _near_miss(time_h: float, time_bins) -> float | None:
+    """The time bin a TREL_H almost matches (within NEAR_MISS_H, outside the tolerance)."""
+    near = [t for t in time_bins if TIME_BIN_TOLERANCE_H < abs(time_h - t) <= NEAR_MISS_H]
+    return near[0] if near else None
 
 
 def load_region_store(store: Path, time_bins, on_missing: str = "error",
@@ -181,12 +199,18 @@ def load_region_store(store: Path, time_bins, on_missing: str = "error",
         raise RegionStoreError(f"{store}: no FITS files in the region store")
     metas: dict[str, tuple[RegionMeta, Path]] = {}
     found: dict[tuple[str, float], tuple[Path, np.ndarray]] = {}
+    near: dict[tuple[str, float], str] = {}
     with show_progress(files, progress, "reading regions", "file") as paths:
         for path in paths:
             header, data = read_region_map(path)
             meta = _meta_from_header(path, header)
-            t = _match_time_bin(path, _number(path, header, "TREL_H"), time_bins)
+            time_h = _number(path, header, "TREL_H")
+            t = _match_time_bin(path, time_h, time_bins)
             if t is None:
+                if (almost := _near_miss(time_h, time_bins)) is not None:
+                    near[(meta.region_id, almost)] = (
+                        f"{path} has TREL_H = {time_h:g} h, outside the "
+                        f"±{TIME_BIN_TOLERANCE_H:g} h of the {almost} h bin")
                 continue
             _check_consistent(metas, meta, path)
             key = (meta.region_id, t)
@@ -194,7 +218,7 @@ def load_region_store(store: Path, time_bins, on_missing: str = "error",
                 raise RegionStoreError(f"{path}: duplicate region id {meta.region_id} at {t} h "
                                        f"(also in {found[key][0]})")
             found[key] = (path, data)
-    return _assemble(store, metas, found, tuple(time_bins), on_missing)
+    return _assemble(store, metas, found, tuple(time_bins), on_missing, near)
 
 
 def _check_consistent(metas, meta: RegionMeta, path: Path) -> None:
@@ -205,14 +229,18 @@ def _check_consistent(metas, meta: RegionMeta, path: Path) -> None:
             f"(kind/latitude/CMD/source) than {seen[1]}")
 
 
-def _assemble(store, metas, found, time_bins, on_missing) -> RegionStore:
+def _assemble(store, metas, found, time_bins, on_missing, near) -> RegionStore:
     keep = []
     for region_id in sorted(metas):
         missing = [t for t in time_bins if (region_id, t) not in found]
+        almost = "; ".join(near[(region_id, t)] for t in missing if (region_id, t) in near)
         if missing and on_missing == "error":
             raise RegionStoreError(
                 f"{metas[region_id][1]}: region {region_id} is missing time bin(s) "
-                f"{', '.join(f'{t} h' for t in missing)} in {store}")
+                f"{', '.join(f'{t} h' for t in missing)} in {store}"
+                + (f" ({almost})" if almost else ""))
+        if almost:
+            warnings.warn(f"region {region_id} left out: {almost}", stacklevel=3)
         if not missing:
             keep.append(metas[region_id][0])
     if not keep:

@@ -82,8 +82,9 @@ def save_report(report: ValidationReport, path) -> Path:
     return atomic_write_text(path, json.dumps(report.to_json(), indent=2) + "\n")
 
 
-def require_valid(report: ValidationReport) -> ValidationReport:
-    """Return ``report`` if it passed, otherwise raise :class:`ValidationFailed` (one line)."""
+def require_valid(report: ValidationReport, details: Path | None = None) -> ValidationReport:
+    """Return ``report`` if it passed, otherwise raise :class:`ValidationFailed` (one line;
+    ``details``: where the full validation results were written)."""
     if report.success:
         return report
     shown = report.failed[:3] or ["(no expectation details)"]
@@ -91,6 +92,8 @@ def require_valid(report: ValidationReport) -> ValidationReport:
     msg = f"segment table {report.name} failed validation: " + "; ".join(shown)
     if more > 0:
         msg += f"; (+{more} more failed expectations)"
+    if details is not None:
+        msg += f" (details in {details})"
     raise ValidationFailed(msg.replace("\n", " "))
 
 

@@ -272,8 +272,7 @@ def _sweep_depth(ctx, depth, fold, radii, responses, radius) -> None:
                                      max_filters=cap if caps else None)
     folder = run_folder(Path(ctx.models["own"]) / "depth_sweep", config, ctx.data.time_h,
                         fold)
-    reuse = run_folder(ctx.models["depth_study"], config, ctx.data.time_h, fold)
-    train_fold(ctx.data, fold, config, folder, reuse_from=reuse)
+    train_fold(ctx.data, fold, config, folder)    # depth-study's identical runs are reused
     mean, std = standardisation(folder)
     response = interpret.bipole_response(load_model(folder), radii, b["fields_g"],
                                          mean, std)
@@ -353,7 +352,8 @@ def uniform_polarity(ctx: Context, regions_dir: Path, segments_dir: Path) -> dic
     """Table 5: 5-fold TSS of CNNs trained on |B| (App. F)."""
     section = ctx.section["abs_field"]
     config = TrainConfig.from_params(ctx.params, section["config"], abs_field=True)
-    data = load_time_bins(regions_dir, segments_dir, section["time_bins"])
+    data = load_time_bins(regions_dir, segments_dir, section["time_bins"],
+                          ctx.params["prepare"]["n_folds"])
     results = cross_validate(data, config, Path(ctx.models["own"]) / "abs_field",
                              ctx.params["prepare"]["n_folds"], "interpret-abs-field",
                              ctx.source)

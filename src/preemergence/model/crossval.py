@@ -18,20 +18,15 @@ from preemergence.model.runs import TrainConfig, run_folder, train_fold
 
 
 def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: int,
-                   run_prefix: str, source: str, progress: bool = True,
-                   reuse_dir: Path | None = None) -> list[dict]:
-    """Train every (time bin, fold) run (skipping finished ones); one MLflow run each.
-
-    reuse_dir: a models folder whose identical runs are copied instead of retrained.
-    """
+                   run_prefix: str, source: str, progress: bool = True) -> list[dict]:
+    """Train every (time bin, fold) run (reusing finished ones from the run store, whichever
+    stage trained them); a copy of each in models_dir; one MLflow run each."""
     from preemergence.core import tracking
     jobs = [(t, fold) for t in data for fold in range(n_folds)]
     results = []
     with show_progress(jobs, progress, f"{run_prefix} (depth {config.depth})", "run") as bar:
         for t, fold in bar:
-            reuse = run_folder(reuse_dir, config, t, fold) if reuse_dir else None
-            result = train_fold(data[t], fold, config, run_folder(models_dir, config, t, fold),
-                                reuse)
+            result = train_fold(data[t], fold, config, run_folder(models_dir, config, t, fold))
             results.append(result)
             name = f"{run_prefix} depth{config.depth} {time_bin_label(t)} fold{fold}"
             with tracking.start_run(run_prefix, name, source, nested=True) as mlflow:

@@ -14,6 +14,7 @@ from preemergence.core.artifacts import (atomic_write_text, read_json, save_figu
 from preemergence.core.constants import time_from_label
 from preemergence.core.paths import PRUNE_METRICS, TRAIN_CV_METRICS
 from preemergence.model.prune_runs import PruneSchedule, start_filters
+from preemergence.model.report import n_folds_of
 from preemergence.model.runs import TrainConfig
 
 LABELS = {"unpruned": "unpruned CNN, N = 256 (train-cv)", "pruned": "pruned 256 → 4 (App. C rule)",
@@ -106,7 +107,8 @@ def prune_markdown(metrics: dict, unpruned: dict, results: list[dict], config: T
              f"({epochs}; first stage: training configuration `{config.name}`, later stages "
              f"{schedule.finetune_samples_per_epoch or 'all'} random training samples per "
              f"epoch; S_i scored on {schedule.score_samples or 'all'} training samples), "
-             "5-fold cross-validation, TSS on the validation tiles at threshold 0.5. "
+             f"{n_folds_of(metrics.get('pruned', {}))}-fold "
+             f"cross-validation, TSS on the validation tiles at threshold {config.threshold:g}. "
              "Paper: SDO/HEAR, 32 epochs per stage (50 at N = 8), lr 5e-7 "
              "(Dhuri et al. 2020, App. C).", ""]
     for label in sorted({lab for by_time in metrics.values() for lab in by_time},

@@ -16,7 +16,6 @@ hash of everything that determines it, so an interrupted stage redoes only unfin
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -25,13 +24,15 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
-from preemergence.core.artifacts import read_json, write_json
+from preemergence.core.artifacts import remove_leftovers, write_json
+from preemergence.core.fingerprint import code_fingerprint
 from preemergence.core.constants import time_bin_label
-from preemergence.core.paths import MODEL_FILE, RESULT_FILE
+from preemergence.core.paths import MODEL_FILE, RESULT_FILE, run_store
 from preemergence.model import cnn, predict, pruning, training, windows
 from preemergence.model.crossval import summarise
-from preemergence.model.runs import (TrainConfig, fold_tables, run_folder, save_model, score_tiles,
-                                     standardisation, subsample, train_fold)
+from preemergence.model.runs import (TrainConfig, finished_run, fold_tables, publish_run,
+                                     run_folder, save_model, score_tiles, standardisation,
+                                     subsample, train_fold)
 
 VARIANTS = ("pruned", "random", "n4")
 
@@ -54,7 +55,7 @@ class PruneSchedule:
         section = params["prune"]
         name = section["schedule"]
         if name not in section["schedules"]:
-            raise KeyError(f"prune.schedules.{name}")
+            raise ValueError(f"params.yaml: prune.schedules has no schedule '{name}'")
         values = dict(section["schedules"][name])
         values.pop("train_config", None)
         epochs = {int(n): int(e) for n, e in values.pop("epochs").items()}
@@ -87,38 +88,27 @@ def start_filters(config: TrainConfig) -> int:
 RESULT_VERSION = 3   # bump when a run's result.json gains or changes fields
 
 
-@functools.cache
-def code_key() -> str:
-    """Hash of the code that decides a pruning run's result (the rule and the loop), so a
-    changed rule is never answered with a stored result."""
-    import inspect
-    parts = [inspect.getsource(pruning)] + [inspect.getsource(f) for f in (
-        first_stage, contributions, select_by_rule, prune_fold, _pruning_chain,
-        training.fresh_optimizer, score_tiles)]
-    return hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
-
-
 def prune_key(variant: str, config: TrainConfig, schedule: PruneSchedule, data_key: str,
               time_h: float, fold: int) -> str:
-    text = json.dumps([RESULT_VERSION, code_key(), variant, config.as_dict(),
+    """Hash of everything a pruning run's result depends on, its code included."""
+    text = json.dumps([RESULT_VERSION, code_fingerprint(__name__), variant, config.as_dict(),
                        dataclasses.asdict(schedule), data_key, time_h, fold], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def first_stage(data, fold: int, config: TrainConfig, filters: int, epochs: int,
-                learning_rate: float | None, folder: Path, train_cv_dir: Path | None):
+                learning_rate: float | None):
     """Model and result after the first stage (N filters, E epochs from scratch).
 
-    Copied from train-cv's run folder when that run has exactly this configuration.
+    A training run like any other (runs.train_fold): when it has exactly a train-cv run's
+    configuration, it is that run, reused from the run store.
     """
     import keras
     final = None if filters == start_filters(config) else filters
     stage_config = dataclasses.replace(config, epochs=epochs, final_filters=final,
                                        learning_rate=learning_rate or config.learning_rate)
-    reuse = (run_folder(train_cv_dir, stage_config, data.time_h, fold)
-             if train_cv_dir is not None else None)
-    result = train_fold(data, fold, stage_config, folder, reuse_from=reuse)
-    return keras.models.load_model(folder / MODEL_FILE), result
+    result = train_fold(data, fold, stage_config)
+    return keras.models.load_model(run_store() / result["run_key"] / MODEL_FILE), result
 
 
 def contributions(model, score_source) -> np.ndarray:
@@ -136,21 +126,23 @@ def select_by_rule(contrib: np.ndarray, bias: float, labels, n_keep: int,
 
 
 def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: PruneSchedule,
-               folder: Path, train_cv_dir: Path | None = None) -> dict:
+               folder: Path) -> dict:
     """One (variant, time bin, fold) run: stages, pruning steps, validation TSS; saved.
 
     A stage with E(N) = 0 prunes again at once; the surviving filters' contributions are
     unchanged by pruning (same weights), so they are not recomputed.
     """
-    folder = Path(folder)
     key = prune_key(variant, config, schedule, data.data_key, data.time_h, fold)
-    done = read_json(folder / RESULT_FILE)
-    if done and done.get("run_key") == key:
+    home = run_store() / key
+    done = finished_run(home, key)
+    if done is not None:
+        publish_run(home, folder)
         return {**done, "reused": True}
+    remove_leftovers(home)
     stages = schedule.stages(start_filters(config))
     first_n = schedule.final_filters if variant == "n4" else stages[0][0]
     model, start = first_stage(data, fold, config, first_n, stages[0][1],
-                               schedule.learning_rate, folder / "stage1", train_cv_dir)
+                               schedule.learning_rate)
     history = _history_with_filters(start["history"], first_n)
     train, val, tiles = fold_tables(data.table, fold, config)
     mean, std = standardisation(data, config)
@@ -172,9 +164,10 @@ def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: Pru
                               sources["score"].label, 2, config.threshold)
         n2 = score_tiles(pruning.prune_last_layer(model, keep), data, tiles, mean, std, config)
         result["n2"] = {**n2, "kept_filters": kept[keep].tolist()}
-    save_model(model, folder / MODEL_FILE)
-    write_json(folder / RESULT_FILE, result)
-    return result
+    save_model(model, home / MODEL_FILE)
+    write_json(home / RESULT_FILE, result)
+    publish_run(home, folder)
+    return {**result, "reused": False}
 
 
 def _pruning_chain(variant: str, model, first_n: int, stages, schedule: PruneSchedule,

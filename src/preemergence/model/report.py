@@ -34,17 +34,26 @@ def plot_losses(results: list[dict], path: Path, note: str) -> Path:
         ax.set(title=f"{t} h", xlabel="epoch")
     axes[0].set_ylabel("binary cross-entropy (nats)")
     axes[0].legend()
-    fig.suptitle(f"Training and validation loss, 5 folds per time bin. {note}", fontsize=10)
+    n_folds = frame.fold.nunique()
+    fig.suptitle(f"Training and validation loss, {n_folds} folds per time bin. {note}",
+                 fontsize=10)
     return save_figure(fig, path, dpi=100)
 
 
+def n_folds_of(summary: dict) -> int:
+    """Folds behind a summary (the tss_fold<k> entries of its time bins or depths)."""
+    return max((sum(k.startswith("tss_fold") for k in entry) for entry in summary.values()),
+               default=0)
+
+
 def table3_markdown(summary: dict, config: TrainConfig, source: str) -> str:
-    lines = ["# Table 3: CNN TSS per time bin (5-fold cross-validation)", "",
+    lines = [f"# Table 3: CNN TSS per time bin ({n_folds_of(summary)}-fold cross-validation)",
+             "",
              f"Ours: **{source}** data, depth {config.depth}, training configuration "
              f"`{config.name}` ({config_text(config)}). Paper: SDO/HEAR, depth 5, "
-             "lr 1e-7, batch 32, 200 epochs (Dhuri et al. 2020, Table 3). TSS on the 9 "
-             "evaluation tiles of every validation region, threshold 0.5; mean ± std over "
-             "folds.", "",
+             "lr 1e-7, batch 32, 200 epochs, 5 folds (Dhuri et al. 2020, Table 3). TSS on "
+             f"the 9 evaluation tiles of every validation region, threshold {config.threshold:g}; "
+             "mean ± std over folds.", "",
              "| time (h) | TSS ours (%) | TSS paper (%) | folds (ours, %) |",
              "|---:|---:|---:|---|"]
     for label, entry in summary.items():
@@ -87,8 +96,8 @@ def baseline_series(reports_dir: Path) -> dict:
 def table2_markdown(table: dict, study: dict, config: TrainConfig, source: str) -> str:
     lines = [f"# Table 2: CNN TSS against depth at {study['time_h']} h", "",
              f"Ours: **{source}** data, training configuration `{config.name}` "
-             f"({config_text(config)}), 5-fold cross-validation. Paper: SDO/HEAR "
-             "(Dhuri et al. 2020, Table 2).", "",
+             f"({config_text(config)}), {n_folds_of(table)}-fold cross-validation. "
+             "Paper: SDO/HEAR (Dhuri et al. 2020, Table 2).", "",
              "| depth | TSS ours (%) | TSS paper (%) |", "|---:|---:|---:|"]
     for key, entry in table.items():
         depth = int(key[5:])

@@ -1,11 +1,20 @@
 """Training runs (SCIENCE.md stage 3): one (time bin, fold) network, keyed and resumable.
 
 For fold k of a time bin the CNN trains on the samples of the other folds and is scored on
-the 9 evaluation tiles of every region of fold k (TSS at train.threshold). Each run lives
-in its own folder with a checkpoint after every epoch and a result file written last, both
-atomically; a rerun skips runs whose result matches the current configuration
-(``run_key``) and resumes an interrupted run from its last checkpoint. Every stage that
-trains (train-cv, depth-study, prune, interpret) trains through ``train_fold``.
+the 9 evaluation tiles of every region of fold k (TSS at train.threshold).
+
+Runs are content-addressed. A run's key (``run_key``) hashes everything its result depends
+on: the training configuration, the data it reads (segment table, region maps and
+standardisation constants: ``TimeBinData.data_key``), the time bin and fold, and the code
+that trains and scores it (``core.fingerprint.code_fingerprint`` of this module's import
+closure). The run lives in the run store (``core.paths.run_store()``, models/runs/<key>/)
+with a checkpoint after every epoch and its result written last, atomically; a finished
+run is reused whenever its key comes up again (from any stage or experiment), an
+interrupted one resumes from its last checkpoint, and runs of different keys never share a
+folder, so nothing finished is overwritten. A stage's model folder
+(models/<stage>/depth<d>/<t-3.2h>/fold<k>/) holds a copy of the current parameters' run.
+Every stage that trains (train-cv, depth-study, prune, interpret) trains through
+``train_fold``.
 """
 
 from __future__ import annotations
@@ -18,11 +27,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from preemergence.core.artifacts import atomic_output, read_json, write_json
+from preemergence.core.artifacts import atomic_output, read_json, remove_leftovers, write_json
 from preemergence.core.constants import time_bin_label
+from preemergence.core.fingerprint import code_fingerprint
 from preemergence.core.metrics import confusion, tss
 from preemergence.core.paths import (CHECKPOINT_FILE, MODEL_FILE, PROGRESS_FILE, RESULT_FILE,
-                                     STANDARDISATION_FILE, segment_table_file)
+                                     STANDARDISATION_FILE, run_store, segment_table_file)
+
+RUN_KEY_VERSION = 2   # bump when the recipe of run_key changes
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,7 @@ class TrainConfig:
         train = params["train"]
         name = config or train["config"]
         if name not in train["configs"]:
-            raise KeyError(f"train.configs.{name}")
+            raise ValueError(f"params.yaml: train.configs has no schedule '{name}'")
         values = dict(train["configs"][name])
         values.update(depth=params["depth"], final_filters=train.get("final_filters"),
                       abs_field=train.get("abs_field", False),
@@ -68,7 +80,7 @@ class TrainConfig:
 @dataclass
 class TimeBinData:
     """One time bin's data: region cube, region index, segment table (all folds) and the
-    standardisation constants (G); data_key: digest of the segment table."""
+    standardisation constants (G); data_key: digest of all of them (see load_time_bins)."""
 
     time_h: float
     cube: np.ndarray = field(repr=False)
@@ -79,10 +91,25 @@ class TimeBinData:
     data_key: str = ""
 
 
-def run_key(config: TrainConfig, data_key: str, time_h: float, fold: int) -> str:
-    """Hash of everything that determines a run's result (config, data, bin, fold)."""
-    text = json.dumps([config.as_dict(), data_key, time_h, fold], sort_keys=True)
+def training_code() -> str:
+    """Fingerprint of the code that trains and scores a run (this module's import closure)."""
+    return code_fingerprint(__name__)
+
+
+def run_key(config: TrainConfig, data: TimeBinData, fold: int) -> str:
+    """Hash of everything that determines a run's result: configuration, data (segment
+    table, maps, constants), time bin, fold and code."""
+    text = json.dumps([RUN_KEY_VERSION, config.as_dict(), data.data_key, data.time_h, fold,
+                       training_code()], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def finished_run(folder: Path, key: str) -> dict | None:
+    """The result of the finished run with this key in folder, or None."""
+    done = read_json(Path(folder) / RESULT_FILE)
+    if done and done.get("run_key") == key and (Path(folder) / MODEL_FILE).exists():
+        return done
+    return None
 
 
 def subsample(table: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
@@ -136,56 +163,68 @@ def checkpoint_callback(folder: Path, key: str, history: dict):
     return Checkpoint()
 
 
-def train_fold(data: TimeBinData, fold: int, config: TrainConfig, folder: Path,
-               reuse_from: Path | None = None) -> dict:
-    """Train (or resume) one (time bin, fold) run; returns its result dict (also saved).
+def train_fold(data: TimeBinData, fold: int, config: TrainConfig,
+               folder: Path | None = None) -> dict:
+    """Train, resume or reuse one (time bin, fold) run; a copy goes to ``folder``.
 
-    reuse_from: another run folder (e.g. train-cv's for the depth study); when it holds a
-    finished run with this exact key, its model and result are copied instead of training.
+    The run lives in the run store under its key: a finished run is reused (nothing is
+    trained, ``"reused": True``), an interrupted one resumes from its last checkpoint.
+    Returns the result dict (as in the run's result.json).
     """
+    key = run_key(config, data, fold)
+    home = run_store() / key
+    done = finished_run(home, key)
+    reused = done is not None
+    if not reused:
+        remove_leftovers(home)                   # temporary files of an interrupted write
+        done = _train(data, fold, config, home, key)
+    if folder is not None:
+        publish_run(home, folder)
+    return {**done, "reused": reused}
+
+
+def _train(data: TimeBinData, fold: int, config: TrainConfig, home: Path, key: str) -> dict:
+    """Train (from scratch or the checkpoint in home) and score; result.json written last."""
     import keras
-    from preemergence.model import cnn, training, windows
-    folder = Path(folder)
-    key = run_key(config, data.data_key, data.time_h, fold)
-    done = read_json(folder / RESULT_FILE)
-    if done and done.get("run_key") == key:
-        return {**done, "reused": True}
-    if reuse_from is not None and copy_run(Path(reuse_from), folder, key):
-        return {**read_json(folder / RESULT_FILE), "reused": True}
-    folder.mkdir(parents=True, exist_ok=True)
+    from preemergence.model import training, windows
+    home.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed + fold)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     train, val, tiles = fold_tables(data.table, fold, config)
     mean, std = standardisation(data, config)
-    progress = read_json(folder / PROGRESS_FILE)
-    history: dict = {}
-    if progress and progress.get("run_key") == key and (folder / CHECKPOINT_FILE).exists():
-        model = keras.models.load_model(folder / CHECKPOINT_FILE)
-        history, start = progress["history"], progress["epochs_done"]
-    else:
-        model = cnn.build_model(config.depth, final_filters=config.final_filters,
-                                max_filters=config.max_filters,
-                                seed=config.seed + fold)
-        start = 0
+    model, history, start = _resume_or_build(home, key, config, fold)
     source = windows.source_from_table(data.cube, data.index, train, mean, std, config.abs_field)
     val_source = windows.source_from_table(data.cube, data.index, val, mean, std,
                                            config.abs_field)
     training.fit_model(model, source, val_source, config.epochs, config.learning_rate,
-                      config.batch_size, seed=config.seed + fold,
-                      callbacks=[checkpoint_callback(folder, key, history)],
-                      initial_epoch=start, samples_per_epoch=config.samples_per_epoch)
+                       config.batch_size, seed=config.seed + fold,
+                       callbacks=[checkpoint_callback(home, key, history)],
+                       initial_epoch=start, samples_per_epoch=config.samples_per_epoch)
     result = {"run_key": key, "time_h": data.time_h, "fold": fold, "config": config.as_dict(),
               **score_tiles(model, data, tiles, mean, std, config),
               "n_train": len(train), "n_val": len(val), "n_tiles": len(tiles),
               "history": history,
               "standardisation": {"mean": mean, "std": std}}
-    save_model(model, folder / MODEL_FILE)
-    write_json(folder / RESULT_FILE, result)
-    (folder / CHECKPOINT_FILE).unlink(missing_ok=True)
+    save_model(model, home / MODEL_FILE)
+    write_json(home / RESULT_FILE, result)
+    (home / CHECKPOINT_FILE).unlink(missing_ok=True)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("float32")
     return result
+
+
+def _resume_or_build(home: Path, key: str, config: TrainConfig, fold: int):
+    """(model, history, first epoch): the checkpoint of an interrupted run, or a new CNN."""
+    import keras
+    from preemergence.model import cnn
+    progress = read_json(home / PROGRESS_FILE)
+    if progress and progress.get("run_key") == key and (home / CHECKPOINT_FILE).exists():
+        return (keras.models.load_model(home / CHECKPOINT_FILE), progress["history"],
+                progress["epochs_done"])
+    model = cnn.build_model(config.depth, final_filters=config.final_filters,
+                            max_filters=config.max_filters, seed=config.seed + fold)
+    return model, {}, 0
 
 
 def score_tiles(model, data: TimeBinData, tiles: pd.DataFrame, mean: float, std: float,
@@ -206,17 +245,20 @@ def table_windows(data: TimeBinData, table: pd.DataFrame, mean: float, std: floa
     return source_from_table(data.cube, data.index, rows, mean, std, abs_field)
 
 
-def copy_run(source: Path, folder: Path, key: str) -> bool:
-    """Copy a finished run (model, then result last) when its key is ``key``."""
+def publish_run(home: Path, folder: Path) -> Path:
+    """Copy a finished run's model and result (result last) from the store to folder,
+    unless folder holds that run already."""
     import shutil
-    done = read_json(source / RESULT_FILE)
-    if not (done and done.get("run_key") == key and (source / MODEL_FILE).exists()):
-        return False
+    folder = Path(folder)
+    key = read_json(Path(home) / RESULT_FILE)["run_key"]
+    if finished_run(folder, key):
+        return folder
     folder.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(folder)
     for name in (MODEL_FILE, RESULT_FILE):
         with atomic_output(folder / name, suffix=Path(name).suffix) as tmp:
-            shutil.copyfile(source / name, tmp)
-    return True
+            shutil.copyfile(Path(home) / name, tmp)
+    return folder
 
 
 def run_folder(models_dir: Path, config: TrainConfig, time_h: float, fold: int) -> Path:
@@ -224,8 +266,13 @@ def run_folder(models_dir: Path, config: TrainConfig, time_h: float, fold: int) 
     return Path(models_dir) / f"depth{config.depth}" / time_bin_label(time_h) / f"fold{fold}"
 
 
-def load_time_bins(regions_dir: Path, segments_dir: Path, time_bins) -> dict[float, TimeBinData]:
-    """Region cubes, segment tables and standardisation constants of every time bin."""
+def load_time_bins(regions_dir: Path, segments_dir: Path, time_bins,
+                   n_folds: int | None = None) -> dict[float, TimeBinData]:
+    """Region cubes, segment tables and standardisation constants of every time bin.
+
+    n_folds: when given, every table must have been prepared with exactly these folds
+    (params.yaml prepare.n_folds); otherwise a ValueError names the table.
+    """
     from preemergence.data.regionstore import load_region_store
     from preemergence.data.segments import read_segment_tables
     tables = read_segment_tables(segments_dir, time_bins)
@@ -234,9 +281,28 @@ def load_time_bins(regions_dir: Path, segments_dir: Path, time_bins) -> dict[flo
     index = {r.region_id: i for i, r in enumerate(store.regions)}
     out = {}
     for t in time_bins:
-        label = time_bin_label(t)
-        digest = hashlib.sha256(
-            (Path(segments_dir) / segment_table_file(t)).read_bytes()).hexdigest()[:16]
-        out[t] = TimeBinData(t, store.maps[t], index, tables[t], constants[label]["mean_g"],
-                          constants[label]["std_g"], data_key=digest)
+        path = Path(segments_dir) / segment_table_file(t)
+        if n_folds is not None:
+            check_folds(tables[t], n_folds, path)
+        const = constants[time_bin_label(t)]
+        out[t] = TimeBinData(t, store.maps[t], index, tables[t], const["mean_g"],
+                             const["std_g"], data_key=data_digest(path, store.maps[t],
+                                                                  index, const))
     return out
+
+
+def check_folds(table: pd.DataFrame, n_folds: int, path: Path) -> None:
+    """A segment table must hold exactly the folds 0 ... n_folds - 1."""
+    folds = sorted(int(f) for f in table["fold"].unique())
+    if folds != list(range(n_folds)):
+        raise ValueError(f"{path}: prepared with folds {folds}, but params.yaml "
+                         f"prepare.n_folds is {n_folds}; run prepare again (dvc repro)")
+
+
+def data_digest(table_path: Path, cube: np.ndarray, index: dict, constants: dict) -> str:
+    """Hash (16 hex) of what a run reads: segment table, region maps (in index order) and
+    standardisation constants."""
+    digest = hashlib.sha256(Path(table_path).read_bytes())
+    digest.update(json.dumps([list(index), constants], sort_keys=True).encode())
+    digest.update(np.ascontiguousarray(cube, dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]

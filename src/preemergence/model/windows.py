@@ -115,7 +115,8 @@ def source_from_table(cube: np.ndarray, index: dict[str, int], table: pd.DataFra
     rows = table["region_id"].map(index)
     if rows.isna().any():
         missing = sorted(set(table.loc[rows.isna(), "region_id"]))[:5]
-        raise KeyError(f"region id(s) not in the cube: {missing}")
+        raise ValueError(f"region id(s) of the segment table not in the region store: "
+                         f"{missing} (segments prepared from another store?)")
     return WindowSource(cube, rows.to_numpy(np.intp), table["x0"].to_numpy(),
                         table["y0"].to_numpy(), table["label"].to_numpy(), mean, std,
                         abs_field)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from preemergence.core.artifacts import atomic_directory
-from preemergence.core.constants import KINDS, PIXEL_SCALE_MM, SYNODIC_RATE_DEG_PER_DAY
+from preemergence.core.constants import (KINDS, PIXEL_SCALE_MM, SYNODIC_RATE_DEG_PER_DAY,
+                                         time_bin_label)
 from preemergence.core.progress import progress as show_progress
 from preemergence.data.regionstore import RegionMeta, region_map_path, write_region_map
 
@@ -32,6 +33,8 @@ def read_rows(path: Path) -> pd.DataFrame:
     path = Path(path)
     try:
         rows = pd.read_csv(path, dtype={"region_id": str, "magnetogram": str, "kind": str})
+    except pd.errors.EmptyDataError:
+        raise RowsError(f"{path}: the rows CSV is empty") from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise RowsError(f"{path}: cannot read the rows CSV ({exc})") from None
     missing = [c for c in COLUMNS if c not in rows.columns]
@@ -43,14 +46,22 @@ def read_rows(path: Path) -> pd.DataFrame:
             bad = int(values.isna().idxmax()) + 2
             raise RowsError(f"{path}: row {bad}: {column} is not a number")
         rows[column] = values
+    empty = rows["region_id"].fillna("").str.strip() == ""
+    if empty.any():
+        raise RowsError(f"{path}: row {int(empty.idxmax()) + 2}: empty region_id")
     unknown = ~rows["kind"].isin(KINDS)
     if unknown.any():
         bad = int(unknown.idxmax()) + 2
         raise RowsError(f"{path}: row {bad}: unknown kind {rows['kind'][bad - 2]!r}")
-    duplicated = rows.duplicated(["region_id", "time_h"])
-    if duplicated.any():
-        bad = int(duplicated.idxmax()) + 2
-        raise RowsError(f"{path}: row {bad}: duplicate region id and time")
+    files = rows["time_h"].map(time_bin_label)       # one map file per region and time bin
+    clash = rows.assign(file=files).duplicated(["region_id", "file"], keep=False)
+    if clash.any():
+        first = rows.index[clash][0]
+        same = clash & (rows["region_id"] == rows["region_id"][first]) & (files == files[first])
+        numbers = ", ".join(str(int(i) + 2) for i in rows.index[same])
+        raise RowsError(f"{path}: rows {numbers}: region {rows['region_id'][first]} twice in "
+                        f"one time bin ({files[first]}: times "
+                        f"{', '.join(f'{t:g}' for t in rows['time_h'][same])} h)")
     rows["magnetogram"] = [str((path.parent / m).resolve()) for m in rows["magnetogram"]]
     return rows
 

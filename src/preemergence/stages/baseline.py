@@ -11,7 +11,9 @@ import pandas as pd
 from preemergence.model import discriminant as baseline
 from preemergence.core import figures
 from preemergence.core import paper as reference
-from preemergence.core.artifacts import atomic_write_text, save_figure, write_csv, write_json
+from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, save_figure,
+                                         write_csv, write_json)
+from preemergence.core.paths import stage_outputs
 from preemergence.core.constants import time_bin_label, time_from_label
 from preemergence.core.metrics import mean_std
 from preemergence.data.segments import read_dataset_info, read_segment_tables
@@ -110,8 +112,10 @@ def report_markdown(summary: dict, fits: dict, source: str) -> str:
     return "\n".join(lines)
 
 
-def run_baseline(params: dict, segments_dir: Path, reports_dir: Path) -> dict:
+def run_baseline(params: dict, segments_dir: Path, reports_dir: Path,
+                 force: bool = False) -> dict:
     """Evaluate both variants, write metrics, plots data, figures and report; log to MLflow."""
+    refuse_overwrite_any(stage_outputs("baseline", reports_dir), force)
     cfg = params["baseline"]
     tables = read_segment_tables(segments_dir, params["time_bins"])
     source = read_dataset_info(segments_dir)["source"]

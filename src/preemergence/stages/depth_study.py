@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from preemergence.core import hardware
-from preemergence.core.artifacts import atomic_write_text, write_json
-from preemergence.core.paths import DEPTH_STUDY_METRICS
+from preemergence.core.artifacts import atomic_write_text, refuse_overwrite_any, write_json
+from preemergence.core.paths import DEPTH_STUDY_METRICS, stage_outputs
 from preemergence.data.segments import read_dataset_info
 from preemergence.model.crossval import cross_validate, summarise
 from preemergence.model.report import table2_markdown
@@ -14,15 +14,18 @@ from preemergence.model.runs import TrainConfig, load_time_bins
 
 
 def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_dir: Path,
-                    reports_dir: Path, reuse_dir: Path | None = None) -> dict:
-    """Table 2: TSS at one time bin for each depth (same schedule), 5-fold CV.
+                    reports_dir: Path, force: bool = False) -> dict:
+    """Table 2: TSS at one time bin for each depth (same schedule), k-fold CV.
 
-    Runs identical to train-cv's (same depth, schedule, data) are copied from reuse_dir.
+    Runs identical to train-cv's (same depth, schedule, data, code) are reused from the run
+    store, not retrained.
     """
     from preemergence.core import tracking
+    refuse_overwrite_any(stage_outputs("depth-study", reports_dir, models_dir), force)
     study = params["depth_study"]
     source = read_dataset_info(segments_dir)["source"]
-    data = load_time_bins(regions_dir, segments_dir, [study["time_h"]])
+    data = load_time_bins(regions_dir, segments_dir, [study["time_h"]],
+                          params["prepare"]["n_folds"])
     table = {}
     hardware.quiet_tensorflow()
     with tracking.start_run("depth-study", "depth-study", source) as mlflow:
@@ -31,7 +34,7 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
         for depth in study["depths"]:
             config = TrainConfig.from_params(params, study["config"], depth=depth)
             results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],
-                                     "depth-study", source, reuse_dir=reuse_dir)
+                                     "depth-study", source)
             entry = next(iter(summarise(results).values()))
             table[f"depth{depth}"] = entry
             mlflow.log_metrics({f"tss_mean_depth{depth}": entry["tss_mean"],

@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from preemergence.core import hardware
-from preemergence.core.artifacts import atomic_write_text, write_csv, write_json
+from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
+                                         write_json)
 from preemergence.core.constants import time_bin_label
-from preemergence.core.paths import INTERPRET_METRICS
+from preemergence.core.paths import INTERPRET_METRICS, stage_outputs
 from preemergence.data.segments import read_dataset_info
 from preemergence.interpret.experiments import (Context, composites, depth_sweep, occlusion,
                                                 output_statistics, pruned_network,
@@ -26,16 +27,17 @@ from preemergence.model.runs import load_time_bins
 
 
 def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: dict,
-                  reports_dir: Path) -> dict:
-    """Every experiment; metrics (JSON), plots (CSV), figures and the report."""
+                  reports_dir: Path, force: bool = False) -> dict:
+    """Every experiment; metrics (JSON), plots (CSV), figures and the report.
+
+    models: folders of the networks probed ("train_cv", "prune") and of those this stage
+    trains ("own")."""
     from preemergence.core import tracking
+    refuse_overwrite_any(stage_outputs("interpret", reports_dir, models["own"]), force)
     section = params["interpret"]
     t = section["time_h"]
-    if t not in params["prune"]["time_bins"]:
-        raise ValueError(f"params.yaml: interpret.time_h {t} is not among prune.time_bins "
-                         f"{params['prune']['time_bins']} (the pruned networks are needed)")
     source = read_dataset_info(segments_dir)["source"]
-    data = load_time_bins(regions_dir, segments_dir, [t])[t]
+    data = load_time_bins(regions_dir, segments_dir, [t], params["prepare"]["n_folds"])[t]
     samples = data.table[data.table.subset == "sample"].reset_index(drop=True)
     reports_dir = Path(reports_dir)
     ctx = Context(params, section, data, samples, models,

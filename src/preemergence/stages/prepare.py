@@ -12,10 +12,12 @@ from preemergence.model import discriminant as baseline
 from preemergence.data import segments
 from preemergence.data import validation
 from preemergence.core import paper as reference
-from preemergence.core.artifacts import atomic_directory, atomic_write_text, write_csv, write_json
+from preemergence.core.artifacts import (atomic_directory, atomic_write_text, refuse_overwrite_any,
+                                         write_csv, write_json)
 from preemergence.core.constants import time_bin_label
 from preemergence.data.regionstore import RegionStore, load_region_store
 from preemergence.core.metrics import mean_std
+from preemergence.core.paths import VALIDATION_FAILED, stage_outputs
 from preemergence.core.progress import progress as show_progress
 
 
@@ -59,9 +61,9 @@ def data_source(store: RegionStore) -> str:
     return sources.pop() if len(sources) == 1 else "mixed"
 
 
-def write_validation(result: PrepareResult, reports_dir: Path) -> None:
-    """Validation results per time bin plus a summary (written even when validation fails)."""
-    out = Path(reports_dir) / "validation"
+def write_validation(result: PrepareResult, out: Path) -> None:
+    """Validation results per time bin plus a summary, into the folder out."""
+    out = Path(out)
     summary = {}
     for t, report in result.reports.items():
         validation.save_report(report, out / f"segments_{time_bin_label(t)}.json")
@@ -127,16 +129,21 @@ def table1_markdown(result: PrepareResult, source: str) -> str:
 
 
 def run_prepare(params: dict, regions_dir: Path, out_dir: Path, reports_dir: Path,
-                progress: bool = True) -> PrepareResult:
-    """Load, sample, validate; write outputs only if every table passes validation."""
+                progress: bool = True, force: bool = False) -> PrepareResult:
+    """Load, sample, validate; write outputs only if every table passes validation (else
+    the validation results go to reports/validation_failed/ and the error says so)."""
+    refuse_overwrite_any(stage_outputs("prepare", reports_dir, out_dir), force)
     store = load_region_store(regions_dir, params["time_bins"],
                               on_missing=params["data"]["on_missing_time_bin"],
                               progress=progress)
     result = build_segment_sets(store, plan_from_params(params["prepare"]), params["seed"],
                                 progress=progress)
-    write_validation(result, reports_dir)
-    for report in result.reports.values():
-        validation.require_valid(report)
+    if not all(report.success for report in result.reports.values()):
+        failed = Path(reports_dir) / VALIDATION_FAILED      # next to the error, not an output
+        write_validation(result, failed)
+        for report in result.reports.values():
+            validation.require_valid(report, details=failed)
+    write_validation(result, Path(reports_dir) / "validation")
     write_segment_sets(result, store, out_dir, regions_dir)
     source = data_source(store)
     write_csv(Path(reports_dir) / "table1.csv", segments.table1(result.tables))

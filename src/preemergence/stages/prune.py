@@ -7,6 +7,8 @@ import dataclasses
 from pathlib import Path
 
 from preemergence.core import hardware
+from preemergence.core.artifacts import refuse_overwrite_any
+from preemergence.core.paths import stage_outputs
 from preemergence.core.progress import progress as show_progress
 from preemergence.data.segments import read_dataset_info
 from preemergence.model.prune_report import write_reports
@@ -16,12 +18,14 @@ from preemergence.model.runs import load_time_bins
 
 
 def run_prune(params: dict, regions_dir: Path, segments_dir: Path, models_dir: Path,
-              reports_dir: Path, train_cv_dir: Path | None = None) -> dict:
+              reports_dir: Path, force: bool = False) -> dict:
     """Every variant x time bin x fold; metrics, loss plot (Fig. 21), report."""
     from preemergence.core import tracking
+    refuse_overwrite_any(stage_outputs("prune", reports_dir, models_dir), force)
     config, schedule = train_config(params), PruneSchedule.from_params(params)
     source = read_dataset_info(segments_dir)["source"]
-    data = load_time_bins(regions_dir, segments_dir, params["prune"]["time_bins"])
+    data = load_time_bins(regions_dir, segments_dir, params["prune"]["time_bins"],
+                          params["prepare"]["n_folds"])
     n_folds = params["prepare"]["n_folds"]
     jobs = [(v, t, k) for v in VARIANTS for t in data for k in range(n_folds)]
     results = []
@@ -33,8 +37,7 @@ def run_prune(params: dict, regions_dir: Path, segments_dir: Path, models_dir: P
         with show_progress(jobs, True, "prune", "run") as bar:
             for variant, t, fold in bar:
                 folder = variant_folder(models_dir, variant, config, t, fold)
-                result = prune_fold(variant, data[t], fold, config, schedule, folder,
-                                    train_cv_dir)
+                result = prune_fold(variant, data[t], fold, config, schedule, folder)
                 results.append(result)
                 log_prune_run(result, folder, source)
         metrics = summarise_variants(results)

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from preemergence.solar import realism
-from preemergence.core.artifacts import write_json
+from preemergence.core.artifacts import refuse_overwrite_any, write_json
+from preemergence.core.paths import stage_outputs
 from preemergence.data.regionstore import load_region_store
 
 
@@ -22,8 +23,10 @@ def simulated_maps(regions_dir: Path, time_h: float, kind: str) -> tuple[np.ndar
                                        f"`{regions_dir}` (source: {', '.join(sources)})")
 
 
-def run_realism(params: dict, regions_dir: Path, patches_dir: Path, reports_dir: Path) -> dict:
+def run_realism(params: dict, regions_dir: Path, patches_dir: Path, reports_dir: Path,
+                force: bool = False) -> dict:
     """Write reports/simulator_realism.md, its figure and realism_metrics.json; log to MLflow."""
+    refuse_overwrite_any(stage_outputs("realism", reports_dir), force)
     cfg = params["realism"]
     sim, sim_source = simulated_maps(regions_dir, cfg["time_h"], cfg["kind"])
     real = realism.load_patches(patches_dir)

@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from preemergence.core import figures, hardware
-from preemergence.core.artifacts import atomic_write_text, write_csv, write_json
-from preemergence.core.paths import TRAIN_CV_METRICS
+from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
+                                         write_json)
+from preemergence.core.paths import TRAIN_CV_METRICS, stage_outputs
 from preemergence.data.segments import read_dataset_info
 from preemergence.model.crossval import cross_validate, loss_rows, summarise
 from preemergence.model.report import baseline_series, plot_losses, table3_markdown, tss_series
@@ -16,12 +17,14 @@ from preemergence.model.runs import TrainConfig, load_time_bins
 
 
 def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir: Path,
-                 reports_dir: Path) -> dict:
+                 reports_dir: Path, force: bool = False) -> dict:
     """All time bins x folds at the configured depth; metrics, plots, Table 3, figures."""
     from preemergence.core import tracking
+    refuse_overwrite_any(stage_outputs("train-cv", reports_dir, models_dir), force)
     config = TrainConfig.from_params(params)
     source = read_dataset_info(segments_dir)["source"]
-    data = load_time_bins(regions_dir, segments_dir, params["time_bins"])
+    data = load_time_bins(regions_dir, segments_dir, params["time_bins"],
+                          params["prepare"]["n_folds"])
     reports_dir = Path(reports_dir)
     hardware.quiet_tensorflow()
     with tracking.start_run("train-cv", f"train-cv depth{config.depth}", source) as mlflow:

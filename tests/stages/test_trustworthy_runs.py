@@ -1,0 +1,130 @@
+"""Results always match their inputs (issue 13): content-addressed runs, reuse only of the
+same inputs, nothing finished destroyed, folds checked against the parameters."""
+
+import copy
+import json
+import shutil
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from preemergence.core import fingerprint
+from preemergence.model import runs
+from preemergence.stages.prepare import run_prepare
+
+TIME_H = -3.2
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_params, tiny_store_dir, tmp_path_factory):
+    """Prepared tiny data set and a 1-epoch schedule on 48 samples."""
+    work = tmp_path_factory.mktemp("trust")
+    params = copy.deepcopy(tiny_params)
+    params["train"]["configs"]["fast"].update(epochs=1, samples_per_epoch=48,
+                                              max_val_samples=16)
+    run_prepare(params, tiny_store_dir, work / "segments", work / "reports", progress=False)
+    return params, tiny_store_dir, work
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A fresh, empty run store for one test."""
+    path = tmp_path / "run-store"
+    monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(path))
+    return path
+
+
+def load(store_dir, segments, n_folds=5):
+    return runs.load_time_bins(store_dir, segments, [TIME_H], n_folds)[TIME_H]
+
+
+def flipped_copy(store_dir, out):
+    """The same region store with the polarity of every map flipped (B -> -B)."""
+    shutil.copytree(store_dir, out)
+    for path in out.rglob("*.fits"):
+        with fits.open(path, mode="update") as hdul:
+            hdul[0].data = -hdul[0].data
+    return out
+
+
+def test_polarity_flipped_store_is_retrained(tiny, store, tmp_path):
+    params, store_dir, work = tiny
+    config = runs.TrainConfig.from_params(params)
+    first = runs.train_fold(load(store_dir, work / "segments"), 0, config, tmp_path / "a")
+    flipped = flipped_copy(store_dir, tmp_path / "flipped")
+    run_prepare(params, flipped, tmp_path / "segments", tmp_path / "reports", progress=False)
+    name = f"segments_t{TIME_H}h.csv"
+    # the segment tables cannot tell the stores apart: only the maps can
+    assert (tmp_path / "segments" / name).read_bytes() == (work / "segments" / name).read_bytes()
+    second = runs.train_fold(load(flipped, tmp_path / "segments"), 0, config, tmp_path / "a")
+    assert not second["reused"] and second["run_key"] != first["run_key"]
+    again = runs.train_fold(load(store_dir, work / "segments"), 0, config, tmp_path / "b")
+    assert again["reused"] and again["run_key"] == first["run_key"]
+
+
+def test_a_code_change_in_the_model_package_retrains(tiny, store, tmp_path, monkeypatch):
+    params, store_dir, work = tiny
+    data, config = load(store_dir, work / "segments"), runs.TrainConfig.from_params(params)
+    first = runs.train_fold(data, 1, config, tmp_path / "fold1")
+    assert runs.train_fold(data, 1, config, tmp_path / "fold1")["reused"]
+    monkeypatch.setattr(runs, "training_code", lambda: "the code after a one-line change")
+    changed = runs.train_fold(data, 1, config, tmp_path / "fold1")
+    assert not changed["reused"] and changed["run_key"] != first["run_key"]
+
+
+def test_the_code_fingerprint_follows_every_module_a_run_imports(tmp_path):
+    """A one-line change anywhere in the import closure (lazy imports too) changes it."""
+    pkg = tmp_path / "pkg"
+    (pkg / "model").mkdir(parents=True)
+    for init in (pkg / "__init__.py", pkg / "model" / "__init__.py"):
+        init.write_text("")
+    (pkg / "model" / "runs.py").write_text("def train():\n    from pkg.model import cnn\n"
+                                           "    return cnn.forward()\n")
+    (pkg / "model" / "cnn.py").write_text("def forward():\n    return 1\n")
+    (pkg / "model" / "report.py").write_text("TITLE = 'Table 3'\n")
+
+    def fingerprint_now():
+        fingerprint.code_fingerprint.cache_clear()
+        return fingerprint.code_fingerprint("pkg.model.runs", src=tmp_path, package="pkg")
+
+    before = fingerprint_now()
+    (pkg / "model" / "report.py").write_text("TITLE = 'Table 3 (ours)'\n")   # not imported
+    assert fingerprint_now() == before
+    (pkg / "model" / "cnn.py").write_text("def forward():\n    return 2\n")
+    assert fingerprint_now() != before
+
+
+def test_runs_of_two_schedules_in_one_folder_both_survive(tiny, store, tmp_path):
+    """A 3-epoch run, then a 2-epoch run into the same models folder: both finished runs
+    remain, and either is reported again without training."""
+    params, store_dir, work = tiny
+    data = load(store_dir, work / "segments")
+    folder = tmp_path / "models" / "depth5" / "t-3.2h" / "fold2"
+    three = runs.train_fold(data, 2, runs.TrainConfig.from_params(params, epochs=3), folder)
+    two = runs.train_fold(data, 2, runs.TrainConfig.from_params(params, epochs=2), folder)
+    assert json.loads((folder / "result.json").read_text())["run_key"] == two["run_key"]
+    for run in (three, two):
+        assert (store / run["run_key"] / "model.keras").exists()
+    again = runs.train_fold(data, 2, runs.TrainConfig.from_params(params, epochs=3), folder)
+    assert again["reused"] and again["history"] == three["history"]
+    assert json.loads((folder / "result.json").read_text())["run_key"] == three["run_key"]
+
+
+def test_folds_must_match_the_parameters(tiny):
+    params, store_dir, work = tiny
+    with pytest.raises(ValueError, match=r"segments_t-3.2h.csv: prepared with folds "
+                                         r"\[0, 1, 2, 3, 4\], but params.yaml "
+                                         r"prepare.n_folds is 3"):
+        load(store_dir, work / "segments", n_folds=3)
+
+
+def test_data_key_covers_table_maps_and_constants(tiny):
+    params, store_dir, work = tiny
+    data = load(store_dir, work / "segments")
+    table = work / "segments" / f"segments_t{TIME_H}h.csv"
+    const = json.loads((work / "segments" / "standardisation.json").read_text())["t-3.2h"]
+    assert runs.data_digest(table, data.cube, data.index, const) == data.data_key
+    assert runs.data_digest(table, -data.cube, data.index, const) != data.data_key
+    assert runs.data_digest(table, data.cube, data.index,
+                            {**const, "std_g": np.nextafter(data.std_g, 1e9)}) != data.data_key
