@@ -176,3 +176,15 @@ def test_what_each_stage_writes_is_what_dvc_yaml_declares():
         reports = None if name == "simulate" else Path("reports")
         ours = {str(p) for p in stage_outputs(name, reports, *STAGE_FOLDERS.get(name, []))}
         assert ours == declared_outputs(stage), name
+
+
+def test_dvc_reads_the_pipeline():
+    """DVC's own parser accepts dvc.yaml (plain YAML parsing accepts more, e.g. an output
+    written as `- models/x:` with nothing under it)."""
+    import shutil
+    import subprocess
+    dvc = shutil.which("dvc") or str(Path(__import__("sys").executable).parent / "dvc")
+    listed = subprocess.run([dvc, "stage", "list"], cwd=ROOT, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == list(stages)
