@@ -38,3 +38,28 @@ def tiny_store_dir(tiny_params, tmp_path_factory):
     simulate_store(tiny_params["simulate"], tiny_params["time_bins"], tiny_params["seed"], out,
                    progress=False)
     return out
+
+
+class OutputGuard:
+    """Snapshot a folder, run a stage, then check that every new file lies in one of the
+    stage's declared outputs (core.paths.stage_outputs: what dvc.yaml and --force cover)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.before = self._files()
+
+    def _files(self):
+        return {p for p in self.root.rglob("*") if p.is_file()}
+
+    def check(self, stage: str, reports: Path, *folders: Path) -> None:
+        from preemergence.core.paths import stage_outputs
+        declared = stage_outputs(stage, reports, *folders)
+        new = self._files() - self.before - {self.root / "mlflow.db"}
+        stray = [p for p in new if not any(p == d or d in p.parents for d in declared)]
+        assert stray == [], f"{stage} wrote undeclared files: {stray}"
+
+
+@pytest.fixture(scope="session")
+def output_guard():
+    """OutputGuard(root) for stage tests."""
+    return OutputGuard

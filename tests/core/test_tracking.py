@@ -67,6 +67,7 @@ def test_runs_left_running_by_a_killed_process_are_closed_as_killed(tmp_path, mo
     orphan = client.create_run(experiment_id, tags={"pid": dead, "host": here}).info.run_id
     elsewhere = client.create_run(experiment_id, tags={"pid": dead, "host": "other-host"})
     untagged = client.create_run(experiment_id).info.run_id
+    tracking._CHECKED.clear()                       # as in a new process
     with tracking.start_run("orphans", "second", "synthetic") as mlflow:
         assert mlflow.active_run().data.tags["pid"] == str(__import__("os").getpid())
     assert client.get_run(orphan).info.status == "KILLED"

@@ -275,9 +275,14 @@ def test_build_regions_refuses_two_rows_in_one_time_bin(disk, tmp_path):
                     f"{disk},0,0,EAR,1,-8.5\n{disk},0,0,EAR,1,-3.2\n{disk},2,1,EAR,1,-3.21\n")
     result = CliRunner().invoke(app, ["build-regions", str(rows), "--out", str(tmp_path / "s")])
     assert result.exit_code == 2
-    assert "rows 3, 4: region 1 twice in one time bin (t-3.2h: times -3.2, -3.21 h)" in \
+    assert "rows 3, 4: region 1 twice in one time bin (times -3.21 and -3.2 h)" in \
         result.output
     assert not (tmp_path / "s").exists()
+    rows.write_text("magnetogram,lon_deg,lat_deg,kind,region_id,time_h\n"   # other files,
+                    f"{disk},0,0,EAR,1,-3.15\n{disk},2,1,EAR,1,-3.24\n")   # one bin
+    result = CliRunner().invoke(app, ["build-regions", str(rows), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "rows 2, 3: region 1 twice in one time bin" in \
+        result.output
 
 
 def test_project_into_a_folder_and_empty_rows_are_clear_errors(disk, tmp_path):

@@ -17,7 +17,7 @@ from preemergence.stages.train_cv import run_train_cv
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_params, tiny_store_dir, tmp_path_factory):
+def tiny(tiny_params, tiny_store_dir, tmp_path_factory, output_guard):
     """Tiny data (2 folds), train-cv at -3.2 h, then prune (tiny schedule)."""
     work = tmp_path_factory.mktemp("prune")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
@@ -35,7 +35,9 @@ def tiny(tiny_params, tiny_store_dir, tmp_path_factory):
     p["interpret"]["occlusion"].update(stride_px=20, regions_per_kind=1)
     run_prepare(p, tiny_store_dir, work / "segments", work / "reports", progress=False)
     run_train_cv(p, tiny_store_dir, work / "segments", work / "train_cv", work / "reports")
+    guard = output_guard(work)
     metrics = run_prune(p, tiny_store_dir, work / "segments", work / "prune", work / "reports")
+    guard.check("prune", work / "reports", work / "prune")
     return p, tiny_store_dir, work, metrics
 
 
@@ -75,12 +77,14 @@ def test_prune_stage_reaches_four_filters_with_controls(tiny):
     assert (folder / "model.keras").stat().st_mtime_ns == before
 
 
-def test_interpret_stage_writes_every_figure_and_verdict(tiny):
+def test_interpret_stage_writes_every_figure_and_verdict(tiny, output_guard):
     from preemergence.stages.interpret import run_interpret
     p, store, work, _ = tiny
     models = {"train_cv": work / "train_cv", "prune": work / "prune",
               "depth_study": work / "depth_study", "own": work / "interpret"}
+    guard = output_guard(work)
     run_interpret(p, store, work / "segments", models, work / "reports")
+    guard.check("interpret", work / "reports", work / "interpret")
     report = (work / "reports" / "interpretation.md").read_text()
     assert "**synthetic** data" in report and "findings reproduced on our data" in report
     for name in re.findall(r"\]\((figures/interpret/[^)]+)\)", report):

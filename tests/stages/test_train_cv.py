@@ -25,9 +25,11 @@ def tiny_run(tiny_params, tiny_store_dir, tmp_path_factory):
     return params, tiny_store_dir, work
 
 
-def test_train_cv_end_to_end_and_rerun_reuses_finished_folds(tiny_run):
+def test_train_cv_end_to_end_and_rerun_reuses_finished_folds(tiny_run, output_guard):
     params, store, work = tiny_run
+    guard = output_guard(work)
     summary = run_train_cv(params, store, work / "segments", work / "models", work / "reports")
+    guard.check("train-cv", work / "reports", work / "models")
     assert list(summary) == ["t-3.2h", "t-8.5h", "t-13.9h", "t-19.2h", "t-24.5h"]
     for entry in summary.values():
         folds = [v for k, v in entry.items() if k.startswith("tss_fold")]
@@ -94,3 +96,32 @@ def test_interrupted_run_resumes_from_its_checkpoint(tiny_run, tmp_path, monkeyp
     assert not list(home.glob(".*tmp*"))                  # the leftover was cleaned up
     assert resumed["tss"] == straight["tss"]
     assert resumed["history"]["loss"] == pytest.approx(straight["history"]["loss"], rel=1e-5)
+
+
+def test_a_kill_between_checkpoint_and_progress_resumes_at_the_right_epoch(
+        tiny_run, tmp_path, monkeypatch):
+    """The checkpoint of epoch 2 is written, the process dies before progress.json says so:
+    the resumed run must train epoch 2 again from epoch 1's weights, not a third epoch."""
+    params, store, work = tiny_run
+    data = train_cv.load_time_bins(store, work / "segments", [-3.2])[-3.2]
+    config = train_cv.TrainConfig.from_params(params, epochs=2)
+    monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / "store-a"))
+    straight = train_cv.train_fold(data, 3, config)
+    monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / "store-b"))
+    original = train_cv.write_json
+
+    def dies_before_second_progress(path, payload):
+        if payload.get("epochs_done") == 2:
+            raise KeyboardInterrupt("killed between checkpoint and progress")
+        return original(path, payload)
+
+    monkeypatch.setattr(train_cv, "write_json", dies_before_second_progress)
+    with pytest.raises(KeyboardInterrupt):
+        train_cv.train_fold(data, 3, config)
+    monkeypatch.setattr(train_cv, "write_json", original)
+    resumed = train_cv.train_fold(data, 3, config)
+    assert resumed["history"]["epoch"] == [0, 1]
+    assert resumed["history"]["loss"] == pytest.approx(straight["history"]["loss"], rel=1e-5)
+    assert resumed["tss"] == straight["tss"]
+    home = tmp_path / "store-b" / straight["run_key"]
+    assert not list(home.glob("checkpoint*"))          # a finished run keeps no checkpoints

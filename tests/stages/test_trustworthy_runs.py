@@ -91,6 +91,9 @@ def test_the_code_fingerprint_follows_every_module_a_run_imports(tmp_path):
     before = fingerprint_now()
     (pkg / "model" / "report.py").write_text("TITLE = 'Table 3 (ours)'\n")   # not imported
     assert fingerprint_now() == before
+    (pkg / "model" / "cnn.py").write_text('def forward():\n    """Documented."""\n'
+                                          "    return 1  # a comment\n")
+    assert fingerprint_now() == before            # documentation is not code
     (pkg / "model" / "cnn.py").write_text("def forward():\n    return 2\n")
     assert fingerprint_now() != before
 
@@ -124,7 +127,11 @@ def test_data_key_covers_table_maps_and_constants(tiny):
     data = load(store_dir, work / "segments")
     table = work / "segments" / f"segments_t{TIME_H}h.csv"
     const = json.loads((work / "segments" / "standardisation.json").read_text())["t-3.2h"]
-    assert runs.data_digest(table, data.cube, data.index, const) == data.data_key
-    assert runs.data_digest(table, -data.cube, data.index, const) != data.data_key
-    assert runs.data_digest(table, data.cube, data.index,
+    assert runs.data_digest(table, data.table, data.cube, data.index, const) == data.data_key
+    assert runs.data_digest(table, data.table, -data.cube, data.index, const) != data.data_key
+    assert runs.data_digest(table, data.table, data.cube, data.index,
                             {**const, "std_g": np.nextafter(data.std_g, 1e9)}) != data.data_key
+    # regions the table does not use do not count (a store read with other time bins)
+    extra = np.concatenate([data.cube, data.cube[:1]])
+    index = {**data.index, "NOT-IN-TABLE": len(data.cube)}
+    assert runs.data_digest(table, data.table, extra, index, const) == data.data_key

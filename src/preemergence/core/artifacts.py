@@ -54,6 +54,21 @@ def atomic_directory(path: Path):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def run_lock(folder: Path):
+    """Hold an exclusive lock on folder/.lock while the block runs (fcntl; blocks until
+    another process holding it is done), so two processes never write one run at once."""
+    import fcntl
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield folder
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def remove_leftovers(folder: Path) -> list[Path]:
     """Delete the temporary files and folders that an interrupted atomic write left in
     folder (``.<name>.*.tmp*`` and ``.<name>.tmp-*``); returns what was removed."""

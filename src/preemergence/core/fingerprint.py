@@ -1,8 +1,9 @@
 """Which source a piece of code runs, read from the code itself (its import closure).
 
 ``import_closure`` follows the package's own imports (module-level and lazy ones inside
-functions) with the standard ``ast`` module; ``code_fingerprint`` hashes the files of a
-closure, so a run's identity changes whenever any code it runs changes. The same closure
+functions) with the standard ``ast`` module; ``code_fingerprint`` hashes the code of a
+closure's modules (their syntax trees without docstrings, so comments and documentation do
+not count), so a run's identity changes whenever any code it runs changes. The same closure
 checks that dvc.yaml lists every module a stage runs (tests/test_architecture.py).
 """
 
@@ -70,10 +71,22 @@ def import_closure(src: Path, modules, package: str = PACKAGE) -> set[Path]:
     return {f for f in (module_file(src, m) for m in seen) if f is not None}
 
 
+def code_text(path: Path) -> str:
+    """A module's code as its syntax tree without docstrings (comments are not in it)."""
+    tree = ast.parse(Path(path).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 @functools.cache
 def code_fingerprint(*modules: str, src: Path = SRC, package: str = PACKAGE) -> str:
-    """Hash (16 hex) of the source of every module the given modules run."""
+    """Hash (16 hex) of the code of every module the given modules run."""
     digest = hashlib.sha256()
     for path in sorted(import_closure(src, modules, package)):
-        digest.update(str(path.relative_to(src)).encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(f"{path.relative_to(src)}\0{code_text(path)}\0".encode())
     return digest.hexdigest()[:16]

@@ -49,6 +49,7 @@ RESULT_FILE = "result.json"           # written last: the run is finished
 # --- Segment sets (data/segments/) ----------------------------------------------------------
 STANDARDISATION_FILE = "standardisation.json"   # mean and std (G) per time bin
 DATASET_INFO_FILE = "dataset.json"              # data source of the region store
+FOLDS_FILE = "folds.csv"                        # region -> fold
 
 
 def segment_table_file(time_h: float) -> str:
@@ -62,32 +63,43 @@ def segment_validation_file(time_h: float) -> str:
 
 
 # --- Reports (reports/) ----------------------------------------------------------------------
+VALIDATION_DIR = "validation"
+VALIDATION_SUMMARY = "summary.json"
+VALIDATION_FAILED = "validation_failed"   # prepare's results when validation fails (no output)
+TABLE1_MD, TABLE1_CSV = "table1.md", "table1.csv"
 PREPARE_METRICS = "prepare_metrics.json"
-BASELINE_METRICS = "baseline_metrics.json"
+BASELINE_MD, BASELINE_FOLDS = "baseline.md", "baseline_folds.json"
+BASELINE_DENSITY_PNG = "figures/baseline_mtot_density.png"
+BASELINE_TSS_PNG = "figures/baseline_tss_vs_time.png"
+BASELINE_METRICS, BASELINE_TSS_CSV = "baseline_metrics.json", "plots/baseline_tss.csv"
+TABLE3_MD = "table3.md"
+TRAIN_CV_LOSS_PNG, TSS_VS_TIME_PNG = "figures/train_cv_loss.png", "figures/tss_vs_time.png"
 TRAIN_CV_METRICS = "train_cv_metrics.json"
-DEPTH_STUDY_METRICS = "depth_study_metrics.json"
-PRUNE_METRICS = "prune_metrics.json"
-INTERPRET_METRICS = "interpret_metrics.json"
+TRAIN_CV_TSS_CSV, TRAIN_CV_LOSS_CSV = "plots/train_cv_tss.csv", "plots/train_cv_loss.csv"
+TABLE2_MD, DEPTH_STUDY_METRICS = "table2.md", "depth_study_metrics.json"
+PRUNE_MD, PRUNE_LOSS_PNG = "prune.md", "figures/prune_loss.png"
+PRUNE_METRICS, PRUNE_LOSS_CSV = "prune_metrics.json", "plots/prune_loss.csv"
+INTERPRETATION_MD, INTERPRET_FIGURES = "interpretation.md", "figures/interpret"
+INTERPRET_METRICS, INTERPRET_BIPOLES_CSV = "interpret_metrics.json", "plots/interpret_bipoles.csv"
+REALISM_MD, REALISM_PNG = "simulator_realism.md", "figures/simulator_realism.png"
 REALISM_METRICS = "realism_metrics.json"
 
-
 # Everything each stage writes into the reports folder (dvc.yaml declares the same outputs;
-# tests/test_architecture.py checks that the two agree).
+# tests/test_architecture.py checks that the two agree, the stage tests that nothing else
+# is written).
 STAGE_REPORTS = {
     "simulate": (),
-    "prepare": ("validation", "table1.md", "table1.csv", PREPARE_METRICS),
-    "baseline": ("baseline.md", "baseline_folds.json", "figures/baseline_mtot_density.png",
-                 "figures/baseline_tss_vs_time.png", BASELINE_METRICS,
-                 "plots/baseline_tss.csv"),
-    "train-cv": ("table3.md", "figures/train_cv_loss.png", "figures/tss_vs_time.png",
-                 TRAIN_CV_METRICS, "plots/train_cv_tss.csv", "plots/train_cv_loss.csv"),
-    "depth-study": ("table2.md", DEPTH_STUDY_METRICS),
-    "prune": ("prune.md", "figures/prune_loss.png", PRUNE_METRICS, "plots/prune_loss.csv"),
-    "interpret": ("interpretation.md", "figures/interpret", INTERPRET_METRICS,
-                  "plots/interpret_bipoles.csv"),
-    "realism": ("simulator_realism.md", "figures/simulator_realism.png", REALISM_METRICS),
+    "prepare": (VALIDATION_DIR, TABLE1_MD, TABLE1_CSV, PREPARE_METRICS),
+    "baseline": (BASELINE_MD, BASELINE_FOLDS, BASELINE_DENSITY_PNG, BASELINE_TSS_PNG,
+                 BASELINE_METRICS, BASELINE_TSS_CSV),
+    "train-cv": (TABLE3_MD, TRAIN_CV_LOSS_PNG, TSS_VS_TIME_PNG, TRAIN_CV_METRICS,
+                 TRAIN_CV_TSS_CSV, TRAIN_CV_LOSS_CSV),
+    "depth-study": (TABLE2_MD, DEPTH_STUDY_METRICS),
+    "prune": (PRUNE_MD, PRUNE_LOSS_PNG, PRUNE_METRICS, PRUNE_LOSS_CSV),
+    "interpret": (INTERPRETATION_MD, INTERPRET_FIGURES, INTERPRET_METRICS,
+                  INTERPRET_BIPOLES_CSV),
+    "realism": (REALISM_MD, REALISM_PNG, REALISM_METRICS),
 }
-VALIDATION_FAILED = "validation_failed"   # prepare's results when validation fails (no output)
 
 
 def report(reports_dir: Path, name: str) -> Path:

@@ -273,6 +273,11 @@ class Params(Section):
             return
         start = self.train.final_filters or 16 * 2 ** (self.depth - 1)
         final, n, counts = self.prune.final_filters, start, []
+        if start <= final:
+            yield "prune.final_filters", (f"the last layer has {start} filters (depth "
+                                          f"{self.depth}, train.final_filters); pruning needs "
+                                          f"more than prune.final_filters = {final}")
+            return
         while n > final and n % 2 == 0:
             counts.append(n)
             n //= 2

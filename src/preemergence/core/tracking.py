@@ -72,19 +72,23 @@ def _tag_default_experiment(mlflow) -> None:
 def start_run(experiment: str, run_name: str, data_source: str, nested: bool = False):
     """Start an MLflow run (parent or nested) in the project's store; yields the mlflow module.
 
-    Before a parent run starts, runs of the experiment that a killed process left RUNNING
-    are closed as KILLED (close_orphaned_runs).
+    The first time a process starts a run in an experiment, runs of that experiment that a
+    killed process left RUNNING are closed as KILLED (close_orphaned_runs).
     """
     _quiet_environment()
     import mlflow
     mlflow.set_tracking_uri(tracking_uri())
     experiment_id = _experiment_id(mlflow, experiment)
-    if not nested:
+    if experiment_id not in _CHECKED:          # once per experiment and process
         close_orphaned_runs(mlflow.MlflowClient(), experiment_id)
+        _CHECKED.add(experiment_id)
     tags = {**run_tags(data_source), "pid": str(os.getpid()), "host": socket.gethostname()}
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested,
                           tags=tags):
         yield mlflow
+
+
+_CHECKED: set[str] = set()
 
 
 def close_orphaned_runs(client, experiment_id: str) -> list[str]:

@@ -17,6 +17,7 @@ from sklearn.model_selection import KFold
 
 from preemergence.data import geometry
 from preemergence.core.constants import PIXEL_AREA_CM2, PIXEL_SCALE_MM, SEGMENT_SIZE_PX
+from preemergence.core.paths import DATASET_INFO_FILE, segment_table_file
 from preemergence.data.regionstore import RegionStore
 
 COLUMNS = ["region_id", "kind", "time_h", "subset", "x0", "y0", "label", "fold", "mtot_mx",
@@ -173,14 +174,13 @@ def table1(tables: dict[float, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-DATASET_INFO = "dataset.json"
 
 
 def read_dataset_info(segments_dir) -> dict:
     """Provenance of a segment-set folder (data source, region store) written by prepare."""
     import json
     from pathlib import Path
-    path = Path(segments_dir) / DATASET_INFO
+    path = Path(segments_dir) / DATASET_INFO_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path}: not found; run `preemergence prepare` first")
     return json.loads(path.read_text())
@@ -189,10 +189,9 @@ def read_dataset_info(segments_dir) -> dict:
 def read_segment_tables(segments_dir, time_bins) -> dict[float, pd.DataFrame]:
     """The prepare stage's segment tables for the given time bins (h)."""
     from pathlib import Path
-    from preemergence.core.constants import time_bin_label
     tables = {}
     for t in time_bins:
-        path = Path(segments_dir) / f"segments_{time_bin_label(t)}.csv"
+        path = Path(segments_dir) / segment_table_file(t)
         if not path.exists():
             raise FileNotFoundError(f"{path}: segment table not found; run `preemergence "
                                     "prepare` (or `dvc repro prepare`) first")

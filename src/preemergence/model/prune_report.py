@@ -12,7 +12,8 @@ from preemergence.core import paper as reference
 from preemergence.core.artifacts import (atomic_write_text, read_json, save_figure, write_csv,
                                          write_json)
 from preemergence.core.constants import time_from_label
-from preemergence.core.paths import PRUNE_METRICS, TRAIN_CV_METRICS
+from preemergence.core.paths import (PRUNE_LOSS_CSV, PRUNE_LOSS_PNG, PRUNE_MD, PRUNE_METRICS,
+                                     TRAIN_CV_METRICS)
 from preemergence.model.prune_runs import PruneSchedule, start_filters
 from preemergence.model.report import n_folds_of
 from preemergence.model.runs import TrainConfig
@@ -25,14 +26,14 @@ LABELS = {"unpruned": "unpruned CNN, N = 256 (train-cv)", "pruned": "pruned 256 
 def write_reports(results: list[dict], metrics: dict, config: TrainConfig,
                   schedule: PruneSchedule, source: str, reports_dir: Path) -> None:
     write_json(reports_dir / PRUNE_METRICS, {"schedule": schedule.name, **metrics})
-    write_csv(reports_dir / "plots" / "prune_loss.csv", loss_rows(results))
+    write_csv(reports_dir / PRUNE_LOSS_CSV, loss_rows(results))
     note = f"data: {source}; schedule: {schedule.name}"
     plot_pruning_losses([r for r in results if r["variant"] == "pruned"],
-                        reports_dir / "figures" / "prune_loss.png", note)
+                        reports_dir / PRUNE_LOSS_PNG, note)
     unpruned = read_json(reports_dir / TRAIN_CV_METRICS) or {}
     if (unpruned.get("config"), unpruned.get("depth")) != (config.name, config.depth):
         unpruned = {}                 # train-cv ran another configuration: not comparable
-    atomic_write_text(reports_dir / "prune.md",
+    atomic_write_text(reports_dir / PRUNE_MD,
                       prune_markdown(metrics, unpruned, results, config, schedule, source))
 
 

@@ -1,16 +1,19 @@
 """Pruning runs: the paper's pruned CNN and its two controls, one (variant, bin, fold) each.
 
 Variants (one folder each under models/prune/<variant>/depth<d>/<t-3.2h>/fold<k>/):
-  * ``pruned``: App. C rule (prune.py) from N = 256 to 4, training E(N) epochs per stage;
+  * ``pruned``: App. C rule (model/pruning.py) from N = 256 to 4, training E(N) epochs per
+    stage;
   * ``random``: the same schedule, removing N/2 random filters per step (paper control);
   * ``n4``: N = 4 filters from the outset, trained for the same epochs (paper control).
 The pruned network is also pruned once more to N = 2 (no retraining; the paper's "further
 pruning", App. C) and scored. The first stage (N = 256, E(256) epochs) is exactly a
-train-cv run when the schedule's first stage equals the train-cv configuration; its model
-is then read from train-cv's folder instead of being trained again.
+train-cv run when the schedule's first stage equals the train-cv configuration: it has the
+same run key and is reused from the run store instead of being trained again.
 
-A (variant, bin, fold) run writes model.keras and result.json last, atomically, keyed by a
-hash of everything that determines it, so an interrupted stage redoes only unfinished runs.
+A (variant, bin, fold) run lives in the run store under a key that hashes everything that
+determines it (``prune_key``, its code included) and writes model.keras and result.json
+last, atomically. An interrupted stage redoes only unfinished runs; an interrupted pruning
+chain restarts after its first stage (which, as a training run, resumes by epoch).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
-from preemergence.core.artifacts import remove_leftovers, write_json
+from preemergence.core.artifacts import remove_leftovers, run_lock, write_json
 from preemergence.core.fingerprint import code_fingerprint
 from preemergence.core.constants import time_bin_label
 from preemergence.core.paths import MODEL_FILE, RESULT_FILE, run_store
@@ -127,18 +130,27 @@ def select_by_rule(contrib: np.ndarray, bias: float, labels, n_keep: int,
 
 def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: PruneSchedule,
                folder: Path) -> dict:
-    """One (variant, time bin, fold) run: stages, pruning steps, validation TSS; saved.
+    """One (variant, time bin, fold) run, reused from the run store when finished; a copy
+    goes to folder.
 
     A stage with E(N) = 0 prunes again at once; the surviving filters' contributions are
     unchanged by pruning (same weights), so they are not recomputed.
     """
     key = prune_key(variant, config, schedule, data.data_key, data.time_h, fold)
     home = run_store() / key
-    done = finished_run(home, key)
-    if done is not None:
-        publish_run(home, folder)
-        return {**done, "reused": True}
-    remove_leftovers(home)
+    with run_lock(home):                         # one process per run at a time
+        done = finished_run(home, key)
+        reused = done is not None
+        if not reused:
+            remove_leftovers(home)               # temporary files of an interrupted write
+            done = _prune(variant, data, fold, config, schedule, home, key)
+    publish_run(home, folder)
+    return {**done, "reused": reused}
+
+
+def _prune(variant: str, data, fold: int, config: TrainConfig, schedule: PruneSchedule,
+           home: Path, key: str) -> dict:
+    """The pruning run itself: first stage, pruning chain, scores; saved in home."""
     stages = schedule.stages(start_filters(config))
     first_n = schedule.final_filters if variant == "n4" else stages[0][0]
     model, start = first_stage(data, fold, config, first_n, stages[0][1],
@@ -166,8 +178,7 @@ def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: Pru
         result["n2"] = {**n2, "kept_filters": kept[keep].tolist()}
     save_model(model, home / MODEL_FILE)
     write_json(home / RESULT_FILE, result)
-    publish_run(home, folder)
-    return {**result, "reused": False}
+    return result
 
 
 def _pruning_chain(variant: str, model, first_n: int, stages, schedule: PruneSchedule,

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from preemergence.core.artifacts import atomic_output, read_json, remove_leftovers, write_json
+from preemergence.core.artifacts import (atomic_output, read_json, remove_leftovers, run_lock,
+                                         write_json)
 from preemergence.core.constants import time_bin_label
 from preemergence.core.fingerprint import code_fingerprint
 from preemergence.core.metrics import confusion, tss
@@ -51,9 +52,14 @@ class TrainConfig:
     final_filters: int | None = None
     abs_field: bool = False
     mixed_precision: bool = False
-    threshold: float = 0.5
+    threshold: float | None = None         # params.yaml train.threshold: required
     seed: int = 42
     max_filters: int | None = None         # cap on filters per layer (depth > 5 sweeps)
+
+    def __post_init__(self):
+        if self.threshold is None:
+            raise ValueError("TrainConfig needs the classification threshold "
+                             "(params.yaml train.threshold)")
 
     @classmethod
     def from_params(cls, params: dict, config: str | None = None, **overrides) -> "TrainConfig":
@@ -65,16 +71,13 @@ class TrainConfig:
         values.update(depth=params["depth"], final_filters=train.get("final_filters"),
                       abs_field=train.get("abs_field", False),
                       mixed_precision=train.get("mixed_precision", False),
-                      threshold=train.get("threshold", 0.5), seed=params["seed"])
+                      threshold=train["threshold"], seed=params["seed"])
         values.update(overrides)
         return cls(name=name, **values)
 
     def as_dict(self) -> dict:
-        """All fields; max_filters only when set, so that older run keys stay valid."""
-        values = dict(self.__dict__)
-        if values["max_filters"] is None:
-            del values["max_filters"]
-        return values
+        """All fields (recorded with the run, part of its key)."""
+        return dict(self.__dict__)
 
 
 @dataclass
@@ -148,8 +151,18 @@ def save_model(model, path: Path) -> Path:
     return Path(path)
 
 
+def checkpoint_name(epochs_done: int) -> str:
+    """The checkpoint after a number of epochs, e.g. checkpoint-3.keras."""
+    stem, suffix = CHECKPOINT_FILE.rsplit(".", 1)
+    return f"{stem}-{epochs_done}.{suffix}"
+
+
 def checkpoint_callback(folder: Path, key: str, history: dict):
-    """Keras callback: after every epoch, save model and history atomically (resume point)."""
+    """Keras callback: after every epoch, the resume point: the model as
+    checkpoint-<epochs>.keras, then progress.json naming it, then older checkpoints go.
+
+    A kill between any two steps leaves progress.json naming a complete checkpoint of the
+    epochs it counts (never a newer model under an older count)."""
     import keras
 
     class Checkpoint(keras.callbacks.Callback):
@@ -157,10 +170,20 @@ def checkpoint_callback(folder: Path, key: str, history: dict):
             for name in ("loss", "val_loss", "accuracy", "val_accuracy"):
                 history.setdefault(name, []).append(float((logs or {}).get(name, np.nan)))
             history.setdefault("epoch", []).append(int(epoch))
-            save_model(self.model, folder / CHECKPOINT_FILE)
+            name = checkpoint_name(epoch + 1)
+            save_model(self.model, folder / name)
             write_json(folder / PROGRESS_FILE, {"run_key": key, "epochs_done": epoch + 1,
-                                                "history": history})
+                                                "checkpoint": name, "history": history})
+            remove_checkpoints(folder, keep=name)
     return Checkpoint()
+
+
+def remove_checkpoints(folder: Path, keep: str | None = None) -> None:
+    """Delete the checkpoints in folder, except ``keep``."""
+    stem = CHECKPOINT_FILE.rsplit(".", 1)[0]
+    for path in Path(folder).glob(f"{stem}-*.keras"):
+        if path.name != keep:
+            path.unlink(missing_ok=True)
 
 
 def train_fold(data: TimeBinData, fold: int, config: TrainConfig,
@@ -173,11 +196,12 @@ def train_fold(data: TimeBinData, fold: int, config: TrainConfig,
     """
     key = run_key(config, data, fold)
     home = run_store() / key
-    done = finished_run(home, key)
-    reused = done is not None
-    if not reused:
-        remove_leftovers(home)                   # temporary files of an interrupted write
-        done = _train(data, fold, config, home, key)
+    with run_lock(home):                         # one process per run at a time
+        done = finished_run(home, key)
+        reused = done is not None
+        if not reused:
+            remove_leftovers(home)               # temporary files of an interrupted write
+            done = _train(data, fold, config, home, key)
     if folder is not None:
         publish_run(home, folder)
     return {**done, "reused": reused}
@@ -208,7 +232,7 @@ def _train(data: TimeBinData, fold: int, config: TrainConfig, home: Path, key: s
               "standardisation": {"mean": mean, "std": std}}
     save_model(model, home / MODEL_FILE)
     write_json(home / RESULT_FILE, result)
-    (home / CHECKPOINT_FILE).unlink(missing_ok=True)
+    remove_checkpoints(home)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("float32")
     return result
@@ -219,8 +243,9 @@ def _resume_or_build(home: Path, key: str, config: TrainConfig, fold: int):
     import keras
     from preemergence.model import cnn
     progress = read_json(home / PROGRESS_FILE)
-    if progress and progress.get("run_key") == key and (home / CHECKPOINT_FILE).exists():
-        return (keras.models.load_model(home / CHECKPOINT_FILE), progress["history"],
+    checkpoint = home / str((progress or {}).get("checkpoint"))
+    if progress and progress.get("run_key") == key and checkpoint.is_file():
+        return (keras.models.load_model(checkpoint), progress["history"],
                 progress["epochs_done"])
     model = cnn.build_model(config.depth, final_filters=config.final_filters,
                             max_filters=config.max_filters, seed=config.seed + fold)
@@ -255,6 +280,7 @@ def publish_run(home: Path, folder: Path) -> Path:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     remove_leftovers(folder)
+    (folder / RESULT_FILE).unlink(missing_ok=True)   # no old result over the new model
     for name in (MODEL_FILE, RESULT_FILE):
         with atomic_output(folder / name, suffix=Path(name).suffix) as tmp:
             shutil.copyfile(Path(home) / name, tmp)
@@ -286,8 +312,8 @@ def load_time_bins(regions_dir: Path, segments_dir: Path, time_bins,
             check_folds(tables[t], n_folds, path)
         const = constants[time_bin_label(t)]
         out[t] = TimeBinData(t, store.maps[t], index, tables[t], const["mean_g"],
-                             const["std_g"], data_key=data_digest(path, store.maps[t],
-                                                                  index, const))
+                             const["std_g"], data_key=data_digest(path, tables[t],
+                                                                  store.maps[t], index, const))
     return out
 
 
@@ -299,10 +325,14 @@ def check_folds(table: pd.DataFrame, n_folds: int, path: Path) -> None:
                          f"prepare.n_folds is {n_folds}; run prepare again (dvc repro)")
 
 
-def data_digest(table_path: Path, cube: np.ndarray, index: dict, constants: dict) -> str:
-    """Hash (16 hex) of what a run reads: segment table, region maps (in index order) and
-    standardisation constants."""
+def data_digest(table_path: Path, table: pd.DataFrame, cube: np.ndarray, index: dict,
+                constants: dict) -> str:
+    """Hash (16 hex) of what a run reads: the segment table, the maps of the regions in it
+    (sorted by id; the other regions of the cube do not count) and the standardisation
+    constants."""
+    ids = sorted(set(table["region_id"]))
     digest = hashlib.sha256(Path(table_path).read_bytes())
-    digest.update(json.dumps([list(index), constants], sort_keys=True).encode())
-    digest.update(np.ascontiguousarray(cube, dtype=np.float32).tobytes())
+    digest.update(json.dumps([ids, constants], sort_keys=True).encode())
+    for region_id in ids:
+        digest.update(np.ascontiguousarray(cube[index[region_id]], dtype=np.float32).tobytes())
     return digest.hexdigest()[:16]

@@ -17,7 +17,7 @@ import pandas as pd
 
 from preemergence.core.artifacts import atomic_directory
 from preemergence.core.constants import (KINDS, PIXEL_SCALE_MM, SYNODIC_RATE_DEG_PER_DAY,
-                                         time_bin_label)
+                                         TIME_BIN_TOLERANCE_H, time_bin_label)
 from preemergence.core.progress import progress as show_progress
 from preemergence.data.regionstore import RegionMeta, region_map_path, write_region_map
 
@@ -53,17 +53,23 @@ def read_rows(path: Path) -> pd.DataFrame:
     if unknown.any():
         bad = int(unknown.idxmax()) + 2
         raise RowsError(f"{path}: row {bad}: unknown kind {rows['kind'][bad - 2]!r}")
-    files = rows["time_h"].map(time_bin_label)       # one map file per region and time bin
-    clash = rows.assign(file=files).duplicated(["region_id", "file"], keep=False)
-    if clash.any():
-        first = rows.index[clash][0]
-        same = clash & (rows["region_id"] == rows["region_id"][first]) & (files == files[first])
-        numbers = ", ".join(str(int(i) + 2) for i in rows.index[same])
-        raise RowsError(f"{path}: rows {numbers}: region {rows['region_id'][first]} twice in "
-                        f"one time bin ({files[first]}: times "
-                        f"{', '.join(f'{t:g}' for t in rows['time_h'][same])} h)")
+    _refuse_two_rows_in_one_time_bin(rows, path)
     rows["magnetogram"] = [str((path.parent / m).resolve()) for m in rows["magnetogram"]]
     return rows
+
+
+def _refuse_two_rows_in_one_time_bin(rows: pd.DataFrame, path: Path) -> None:
+    """Two rows of one region whose times share a map file (t-3.2h) or lie within twice the
+    time-bin tolerance of each other (both would match one bin) are refused, naming both."""
+    for region_id, group in rows.groupby("region_id", sort=False):
+        group = group.sort_values("time_h")
+        times, labels = group["time_h"].to_numpy(), group["time_h"].map(time_bin_label)
+        for k in range(1, len(group)):
+            if (labels.iloc[k] == labels.iloc[k - 1]
+                    or times[k] - times[k - 1] <= 2 * TIME_BIN_TOLERANCE_H):
+                a, b = sorted(int(i) + 2 for i in group.index[k - 1:k + 1])
+                raise RowsError(f"{path}: rows {a}, {b}: region {region_id} twice in one time "
+                                f"bin (times {times[k - 1]:g} and {times[k]:g} h)")
 
 
 def region_metas(rows: pd.DataFrame) -> dict[str, RegionMeta]:

@@ -13,7 +13,9 @@ from preemergence.core import figures
 from preemergence.core import paper as reference
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, save_figure,
                                          write_csv, write_json)
-from preemergence.core.paths import stage_outputs
+from preemergence.core.paths import (BASELINE_DENSITY_PNG, BASELINE_FOLDS, BASELINE_MD,
+                                     BASELINE_METRICS, BASELINE_TSS_CSV, BASELINE_TSS_PNG,
+                                     stage_outputs)
 from preemergence.core.constants import time_bin_label, time_from_label
 from preemergence.core.metrics import mean_std
 from preemergence.data.segments import read_dataset_info, read_segment_tables
@@ -122,21 +124,21 @@ def run_baseline(params: dict, segments_dir: Path, reports_dir: Path,
     results = evaluate_all(tables, cfg)
     summary = summarise(results)
     reports_dir = Path(reports_dir)
-    write_json(reports_dir / "baseline_metrics.json", summary)
-    write_json(reports_dir / "baseline_folds.json",
+    write_json(reports_dir / BASELINE_METRICS, summary)
+    write_json(reports_dir / BASELINE_FOLDS,
                {v: {time_bin_label(t): [asdict(r) for r in folds] for t, folds in bt.items()}
                 for v, bt in results.items()})
-    write_csv(reports_dir / "plots" / "baseline_tss.csv", tss_plot_rows(summary))
+    write_csv(reports_dir / BASELINE_TSS_CSV, tss_plot_rows(summary))
     fits = full_fit_boundaries(tables, cfg)
     note = f"data: {source}"
-    plot_densities(fits, reports_dir / "figures" / "baseline_mtot_density.png", note,
+    plot_densities(fits, reports_dir / BASELINE_DENSITY_PNG, note,
                    cfg["boundary_max_mx"])
     series = {VARIANT_LABELS[v] + " (ours)": (
         list(tables), [summary[v][time_bin_label(t)]["tss_mean"] for t in tables],
         [summary[v][time_bin_label(t)]["tss_std"] for t in tables]) for v in summary}
-    figures.plot_tss_vs_time(series, reports_dir / "figures" / "baseline_tss_vs_time.png",
+    figures.plot_tss_vs_time(series, reports_dir / BASELINE_TSS_PNG,
                              "Discriminant analysis: TSS against time", note)
-    atomic_write_text(reports_dir / "baseline.md", report_markdown(summary, fits, source))
+    atomic_write_text(reports_dir / BASELINE_MD, report_markdown(summary, fits, source))
     _log(params, results, summary, source, reports_dir)
     return summary
 
@@ -157,4 +159,4 @@ def _log(params, results, summary, source, reports_dir) -> None:
                     with tracking.start_run("baseline", name, source, nested=True):
                         mlflow.log_params({"variant": variant, "time_h": t, "fold": r.fold})
                         mlflow.log_metrics({"tss": r.tss, **r.counts})
-        mlflow.log_artifact(str(Path(reports_dir) / "baseline.md"))
+        mlflow.log_artifact(str(Path(reports_dir) / BASELINE_MD))

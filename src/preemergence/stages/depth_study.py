@@ -6,7 +6,7 @@ from pathlib import Path
 
 from preemergence.core import hardware
 from preemergence.core.artifacts import atomic_write_text, refuse_overwrite_any, write_json
-from preemergence.core.paths import DEPTH_STUDY_METRICS, stage_outputs
+from preemergence.core.paths import DEPTH_STUDY_METRICS, TABLE2_MD, stage_outputs
 from preemergence.data.segments import read_dataset_info
 from preemergence.model.crossval import cross_validate, summarise
 from preemergence.model.report import table2_markdown
@@ -41,6 +41,6 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
                                 f"tss_std_depth{depth}": entry["tss_std"]})
     reports_dir = Path(reports_dir)
     write_json(reports_dir / DEPTH_STUDY_METRICS, table)
-    atomic_write_text(reports_dir / "table2.md",
+    atomic_write_text(reports_dir / TABLE2_MD,
                       table2_markdown(table, study, config, source))
     return table

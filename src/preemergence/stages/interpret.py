@@ -15,7 +15,8 @@ from preemergence.core import hardware
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
                                          write_json)
 from preemergence.core.constants import time_bin_label
-from preemergence.core.paths import INTERPRET_METRICS, stage_outputs
+from preemergence.core.paths import (INTERPRET_BIPOLES_CSV, INTERPRET_FIGURES, INTERPRET_METRICS,
+                                     INTERPRETATION_MD, stage_outputs)
 from preemergence.data.segments import read_dataset_info
 from preemergence.interpret.experiments import (Context, composites, depth_sweep, occlusion,
                                                 output_statistics, pruned_network,
@@ -41,7 +42,7 @@ def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: d
     samples = data.table[data.table.subset == "sample"].reset_index(drop=True)
     reports_dir = Path(reports_dir)
     ctx = Context(params, section, data, samples, models,
-                  reports_dir / "figures" / "interpret", source)
+                  reports_dir / INTERPRET_FIGURES, source)
     hardware.quiet_tensorflow()
     with tracking.start_run("interpret", f"interpret {time_bin_label(t)}", source) as mlflow:
         metrics = {"time_h": t, "data_source": source, "depth": params["depth"],
@@ -58,6 +59,6 @@ def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: d
         mlflow.log_metrics({f"reproduced_{c['id']}": float(c["reproduced"]) for c in checks})
     write_json(reports_dir / INTERPRET_METRICS,
                finite_or_none(summary_metrics(metrics, checks)))
-    write_csv(reports_dir / "plots" / "interpret_bipoles.csv", bipole_rows(metrics))
-    atomic_write_text(reports_dir / "interpretation.md", report_markdown(metrics, checks, params))
+    write_csv(reports_dir / INTERPRET_BIPOLES_CSV, bipole_rows(metrics))
+    atomic_write_text(reports_dir / INTERPRETATION_MD, report_markdown(metrics, checks, params))
     return metrics

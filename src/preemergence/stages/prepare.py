@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,10 @@ from preemergence.core.artifacts import (atomic_directory, atomic_write_text, re
 from preemergence.core.constants import time_bin_label
 from preemergence.data.regionstore import RegionStore, load_region_store
 from preemergence.core.metrics import mean_std
-from preemergence.core.paths import VALIDATION_FAILED, stage_outputs
+from preemergence.core.paths import (DATASET_INFO_FILE, FOLDS_FILE, PREPARE_METRICS,
+                                     STANDARDISATION_FILE, TABLE1_CSV, TABLE1_MD, VALIDATION_DIR,
+                                     VALIDATION_FAILED, VALIDATION_SUMMARY, segment_table_file,
+                                     segment_validation_file, stage_outputs)
 from preemergence.core.progress import progress as show_progress
 
 
@@ -66,9 +70,9 @@ def write_validation(result: PrepareResult, out: Path) -> None:
     out = Path(out)
     summary = {}
     for t, report in result.reports.items():
-        validation.save_report(report, out / f"segments_{time_bin_label(t)}.json")
+        validation.save_report(report, out / segment_validation_file(t))
         summary[time_bin_label(t)] = {"success": report.success, "failed": report.failed}
-    write_json(out / "summary.json", summary)
+    write_json(out / VALIDATION_SUMMARY, summary)
 
 
 def write_segment_sets(result: PrepareResult, store: RegionStore, out_dir: Path,
@@ -76,15 +80,15 @@ def write_segment_sets(result: PrepareResult, store: RegionStore, out_dir: Path,
     """Segment tables, folds and standardisation constants into out_dir (whole folder, atomic)."""
     with atomic_directory(out_dir) as tmp:
         for t, table in result.tables.items():
-            write_csv(tmp / f"segments_{time_bin_label(t)}.csv", table)
+            write_csv(tmp / segment_table_file(t), table)
         kinds = {r.region_id: r.kind for r in store.regions}
         folds = pd.DataFrame({"region_id": list(result.folds),
                               "kind": [kinds[r] for r in result.folds],
                               "fold": list(result.folds.values())})
-        write_csv(tmp / "folds.csv", folds.sort_values("region_id"))
-        write_json(tmp / "standardisation.json",
+        write_csv(tmp / FOLDS_FILE, folds.sort_values("region_id"))
+        write_json(tmp / STANDARDISATION_FILE,
                    {time_bin_label(t): c for t, c in result.standardisation.items()})
-        write_json(tmp / segments.DATASET_INFO,
+        write_json(tmp / DATASET_INFO_FILE,
                    {"source": data_source(store), "regions_dir": str(regions_dir),
                     "n_regions": len(store.regions),
                     "time_bins_h": [float(t) for t in store.time_bins]})
@@ -143,13 +147,14 @@ def run_prepare(params: dict, regions_dir: Path, out_dir: Path, reports_dir: Pat
         write_validation(result, failed)
         for report in result.reports.values():
             validation.require_valid(report, details=failed)
-    write_validation(result, Path(reports_dir) / "validation")
+    write_validation(result, Path(reports_dir) / VALIDATION_DIR)
+    shutil.rmtree(Path(reports_dir) / VALIDATION_FAILED, ignore_errors=True)   # stale now
     write_segment_sets(result, store, out_dir, regions_dir)
     source = data_source(store)
-    write_csv(Path(reports_dir) / "table1.csv", segments.table1(result.tables))
-    atomic_write_text(Path(reports_dir) / "table1.md", table1_markdown(result, source))
+    write_csv(Path(reports_dir) / TABLE1_CSV, segments.table1(result.tables))
+    atomic_write_text(Path(reports_dir) / TABLE1_MD, table1_markdown(result, source))
     stats = statistics(result)
-    write_json(Path(reports_dir) / "prepare_metrics.json", stats)
+    write_json(Path(reports_dir) / PREPARE_METRICS, stats)
     _log_prepare(params, stats, source, reports_dir)
     return result
 
@@ -162,4 +167,4 @@ def _log_prepare(params: dict, stats: dict, source: str, reports_dir: Path) -> N
                                             "data": params["data"]}))
         for label, entry in stats.items():
             mlflow.log_metrics({f"{key}_{label}": value for key, value in entry.items()})
-        mlflow.log_artifact(str(Path(reports_dir) / "table1.md"))
+        mlflow.log_artifact(str(Path(reports_dir) / TABLE1_MD))

@@ -8,7 +8,7 @@ import numpy as np
 
 from preemergence.solar import realism
 from preemergence.core.artifacts import refuse_overwrite_any, write_json
-from preemergence.core.paths import stage_outputs
+from preemergence.core.paths import REALISM_MD, REALISM_METRICS, REALISM_PNG, stage_outputs
 from preemergence.data.regionstore import load_region_store
 
 
@@ -32,13 +32,13 @@ def run_realism(params: dict, regions_dir: Path, patches_dir: Path, reports_dir:
     real = realism.load_patches(patches_dir)
     reports_dir = Path(reports_dir)
     stats = realism.compare(sim, real)
-    figure = reports_dir / "figures" / "simulator_realism.png"
+    figure = reports_dir / REALISM_PNG
     realism.plot_comparison(sim, real, figure, stats=stats)
     real_source = (f"{len(real)} quiet-Sun patches in `{patches_dir}` projected from single "
                    "720 s hmi.M_720s full-disk magnetograms (2016-07-07, 2019-06-21)")
-    realism.write_report(stats, figure, reports_dir / "simulator_realism.md", sim_source,
+    realism.write_report(stats, figure, reports_dir / REALISM_MD, sim_source,
                          real_source)
-    write_json(reports_dir / "realism_metrics.json", stats)
+    write_json(reports_dir / REALISM_METRICS, stats)
     _log(stats, figure, cfg, sim_source)
     return stats
 

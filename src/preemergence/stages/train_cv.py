@@ -9,7 +9,9 @@ import pandas as pd
 from preemergence.core import figures, hardware
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
                                          write_json)
-from preemergence.core.paths import TRAIN_CV_METRICS, stage_outputs
+from preemergence.core.paths import (TABLE3_MD, TRAIN_CV_LOSS_CSV, TRAIN_CV_LOSS_PNG,
+                                     TRAIN_CV_METRICS, TRAIN_CV_TSS_CSV, TSS_VS_TIME_PNG,
+                                     stage_outputs)
 from preemergence.data.segments import read_dataset_info
 from preemergence.model.crossval import cross_validate, loss_rows, summarise
 from preemergence.model.report import baseline_series, plot_losses, table3_markdown, tss_series
@@ -38,15 +40,15 @@ def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir
                                 f"tss_std_{label}": entry["tss_std"]})
     write_json(reports_dir / TRAIN_CV_METRICS,
                {"depth": config.depth, "config": config.name, **summary})
-    write_csv(reports_dir / "plots" / "train_cv_loss.csv", loss_rows(results))
+    write_csv(reports_dir / TRAIN_CV_LOSS_CSV, loss_rows(results))
     times, means, stds = tss_series(summary)
-    write_csv(reports_dir / "plots" / "train_cv_tss.csv",
+    write_csv(reports_dir / TRAIN_CV_TSS_CSV,
               pd.DataFrame({"time_h": times, "tss_mean": means, "tss_std": stds}))
     note = f"data: {source}; config: {config.name}"
-    plot_losses(results, reports_dir / "figures" / "train_cv_loss.png", note)
+    plot_losses(results, reports_dir / TRAIN_CV_LOSS_PNG, note)
     series = {f"CNN depth {config.depth} (ours)": (times, means, stds),
               **baseline_series(reports_dir)}
-    figures.plot_tss_vs_time(series, reports_dir / "figures" / "tss_vs_time.png",
+    figures.plot_tss_vs_time(series, reports_dir / TSS_VS_TIME_PNG,
                              "CNN and discriminant analysis: TSS against time", note)
-    atomic_write_text(reports_dir / "table3.md", table3_markdown(summary, config, source))
+    atomic_write_text(reports_dir / TABLE3_MD, table3_markdown(summary, config, source))
     return summary
