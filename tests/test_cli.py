@@ -219,3 +219,18 @@ def test_params_that_are_a_folder_are_a_clear_error(workdir):
     result = runner.invoke(app, ["simulate", "--params", "folder.yaml", "--out", "x"])
     assert result.exit_code == 2
     assert result.output.strip() == "error: folder.yaml: is a folder, not a parameters file"
+
+
+def test_too_few_regions_for_the_folds_names_the_store_and_the_key(workdir, tiny_store_dir,
+                                                                   tiny_params):
+    import copy
+    params = copy.deepcopy(tiny_params)
+    params["prepare"]["n_folds"] = 7                  # 6 EARs and 6 CRs in the tiny store
+    params["interpret"]["fold"] = 0
+    Path("seven.yaml").write_text(yaml.safe_dump(params))
+    result = runner.invoke(app, ["prepare", "--regions", str(tiny_store_dir), "--out", "seg",
+                                 "--reports", "rep", "--params", "seven.yaml"])
+    assert result.exit_code == 2
+    assert f"error: {tiny_store_dir}: 6 EARs cannot be split into params.yaml " \
+           "prepare.n_folds = 7 folds" in result.output
+    assert not Path("seg").exists() and not Path("rep").exists()

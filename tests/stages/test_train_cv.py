@@ -47,6 +47,11 @@ def test_train_cv_end_to_end_and_rerun_reuses_finished_folds(tiny_run, output_gu
         run_train_cv(params, store, work / "segments", work / "models", work / "reports")
     assert run_train_cv(params, store, work / "segments", work / "models",
                         work / "reports", force=True) == summary
+    import mlflow                                   # every reuse is logged
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name("train-cv").experiment_id
+    reused = client.search_runs([experiment], "tags.reused_result = 'true'")
+    assert len(reused) == 25 and all(r.data.tags["data_source"] for r in reused)
     assert (work / "models/depth5/t-3.2h/fold0/model.keras").stat().st_mtime_ns == before
 
 

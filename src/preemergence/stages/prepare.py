@@ -15,7 +15,7 @@ from preemergence.data import validation
 from preemergence.core import paper as reference
 from preemergence.core.artifacts import (atomic_directory, atomic_write_text, refuse_overwrite_any,
                                          write_csv, write_json)
-from preemergence.core.constants import time_bin_label
+from preemergence.core.constants import KINDS, time_bin_label
 from preemergence.data.regionstore import RegionStore, load_region_store
 from preemergence.core.metrics import mean_std
 from preemergence.core.paths import (DATASET_INFO_FILE, FOLDS_FILE, PREPARE_METRICS,
@@ -140,6 +140,11 @@ def run_prepare(params: dict, regions_dir: Path, out_dir: Path, reports_dir: Pat
     store = load_region_store(regions_dir, params["time_bins"],
                               on_missing=params["data"]["on_missing_time_bin"],
                               progress=progress)
+    n_folds = params["prepare"]["n_folds"]
+    for kind in KINDS:
+        if len(store.ids(kind)) < n_folds:
+            raise ValueError(f"{regions_dir}: {len(store.ids(kind))} {kind}s cannot be split "
+                             f"into params.yaml prepare.n_folds = {n_folds} folds")
     result = build_segment_sets(store, plan_from_params(params["prepare"]), params["seed"],
                                 progress=progress)
     if not all(report.success for report in result.reports.values()):
