@@ -155,11 +155,6 @@ def test_no_threshold_has_a_default():
     assert defaults == []
 
 
-STAGE_FOLDERS = {"simulate": ["data/regions"], "prepare": ["data/segments"],
-                 "train-cv": ["models/train_cv"], "depth-study": ["models/depth_study"],
-                 "prune": ["models/prune"], "interpret": ["models/interpret"]}
-
-
 def declared_outputs(stage: dict) -> set[str]:
     out = set()
     for kind in ("outs", "metrics", "plots"):
@@ -170,12 +165,18 @@ def declared_outputs(stage: dict) -> set[str]:
 
 def test_what_each_stage_writes_is_what_dvc_yaml_declares():
     """core.paths.stage_outputs (what --force guards) == the stage's outs in dvc.yaml."""
-    from preemergence.core.paths import stage_outputs
+    from preemergence.core.catalog import default_outputs
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
-        reports = None if name == "simulate" else Path("reports")
-        ours = {str(p) for p in stage_outputs(name, reports, *STAGE_FOLDERS.get(name, []))}
-        assert ours == declared_outputs(stage), name
+        assert {str(p) for p in default_outputs(name)} == declared_outputs(stage), name
+
+
+def test_the_parameters_each_command_names_are_those_dvc_yaml_tracks():
+    """core.catalog.STAGE_PARAMS (the CLI help) == the stage's params in dvc.yaml."""
+    from preemergence.core.catalog import STAGE_PARAMS
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert {name: set(stage["params"]) for name, stage in stages.items()} == \
+        {name: set(params) for name, params in STAGE_PARAMS.items()}
 
 
 def test_dvc_reads_the_pipeline():

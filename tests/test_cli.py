@@ -234,3 +234,13 @@ def test_too_few_regions_for_the_folds_names_the_store_and_the_key(workdir, tiny
     assert f"error: {tiny_store_dir}: 6 EARs cannot be split into params.yaml " \
            "prepare.n_folds = 7 folds" in result.output
     assert not Path("seg").exists() and not Path("rep").exists()
+
+
+@pytest.mark.parametrize("stage", ["simulate", "prepare", "baseline", "train-cv", "depth-study",
+                                   "prune", "interpret", "realism"])
+def test_help_says_what_a_stage_reads_writes_and_logs(stage):
+    result = runner.invoke(app, [stage, "--help"], terminal_width=100)
+    assert result.exit_code == 0
+    assert "Reads params.yaml:" in result.output and "unless --force" in result.output
+    assert ("Logs to MLflow experiment" in result.output) != (stage == "simulate")
+    assert "<bool>" not in result.output and "--force" in result.output

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import typer
 
+from preemergence.core.catalog import stage_help
 from preemergence.core.config import DEFAULT_PARAMS, ParamsError, load_params
 from preemergence.core.constants import time_from_label
 
 app = typer.Typer(help="Pre-emergence magnetic-field patterns (Dhuri et al. 2020): "
                        "the pipeline's stages, one command each.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
 
 PARAMS_OPTION = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (YAML).")
 FORCE_OPTION = typer.Option(False, "--force", help="Replace existing outputs.")
@@ -42,7 +44,7 @@ def _clear_errors(func):
     return wrapper
 
 
-@app.command()
+@app.command("simulate", epilog=stage_help("simulate"))
 @_clear_errors
 def simulate(out: Path = typer.Option(Path("data/regions"), help="Region store to write."),
              params: Path = PARAMS_OPTION, force: bool = FORCE_OPTION):
@@ -53,7 +55,7 @@ def simulate(out: Path = typer.Option(Path("data/regions"), help="Region store t
     typer.echo(f"wrote {len(metas)} regions x {len(p['time_bins'])} time bins to {out}")
 
 
-@app.command()
+@app.command("prepare", epilog=stage_help("prepare"))
 @_clear_errors
 def prepare(regions: Path = typer.Option(None, help="Region store (default: data.regions_dir)."),
             out: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
@@ -70,7 +72,7 @@ def prepare(regions: Path = typer.Option(None, help="Region store (default: data
 
 
 
-@app.command()
+@app.command("baseline", epilog=stage_help("baseline"))
 @_clear_errors
 def baseline(segments: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
              params: Path = PARAMS_OPTION,
@@ -84,7 +86,7 @@ def baseline(segments: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
                f" %, MTOT+DM {100 * summary['mtot_dm'][first]['tss_mean']:.1f} %; report in "
                f"{reports / 'baseline.md'}")
 
-@app.command("train-cv")
+@app.command("train-cv", epilog=stage_help("train-cv"))
 @_clear_errors
 def train_cv(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
              models: Path = typer.Option(Path("models/train_cv"), help="Models folder."),
@@ -98,7 +100,7 @@ def train_cv(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
                f"{100 * summary[first]['tss_std']:.1f} %; Table 3 in {reports / 'table3.md'}")
 
 
-@app.command("depth-study")
+@app.command("depth-study", epilog=stage_help("depth-study"))
 @_clear_errors
 def depth_study(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
                 models: Path = typer.Option(Path("models/depth_study"), help="Models folder."),
@@ -111,7 +113,8 @@ def depth_study(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION
                                             for k, v in table.items()))
 
 
-@app.command()
+@app.command("interpret", epilog=stage_help("interpret"),
+             short_help="The paper's interpretation: Figs. 3, 10-18, 24, Tables 4-5.")
 @_clear_errors
 def interpret(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
               train_cv_models: Path = typer.Option(Path("models/train_cv"),
@@ -129,7 +132,8 @@ def interpret(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
     typer.echo(f"wrote {reports / 'interpretation.md'} (time bin {metrics['time_h']} h)")
 
 
-@app.command()
+@app.command("prune", epilog=stage_help("prune"),
+             short_help="Prune the last convolution 256 -> 4 with the paper's controls.")
 @_clear_errors
 def prune(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
           models: Path = typer.Option(Path("models/prune"), help="Models folder."),
@@ -143,7 +147,7 @@ def prune(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
             f"{time_from_label(k)} h {100 * v['tss_mean']:.1f} ± {100 * v['tss_std']:.1f} %"
             for k, v in by_time.items()))
 
-@app.command()
+@app.command("realism", epilog=stage_help("realism"))
 @_clear_errors
 def realism(regions: Path = REGIONS_OPTION,
             patches: Path = typer.Option(Path("data/hmi_quiet"), help="Real HMI quiet patches."),
