@@ -131,6 +131,14 @@ def test_modules_stay_under_400_lines():
     assert long == {}
 
 
+def test_functions_stay_under_60_lines():
+    long = [f"{p.relative_to(SRC)}:{node.name} ({node.end_lineno - node.lineno + 1})"
+            for p in source_files() for node in ast.walk(ast.parse(p.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > 60]
+    assert long == []
+
+
 def test_no_import_order_rules_left():
     files = [*SRC.rglob("*.py"), *(ROOT / "tests").rglob("*.py"),
              *(ROOT / "benchmarks").rglob("*.py")]

@@ -137,24 +137,7 @@ def validate_segment_table(table: pd.DataFrame, *, pe_per_ear: int, ne_per_ear: 
         raw = run(suite, "segment_table_validation",
                   {"result_format": "BASIC", "partial_unexpected_count": _N_EXAMPLES})
         results = {_idx(r): _summarise(r) for r in raw.results}
-        # Pass 2: only the failed row-wise expectations, with SUMMARY results, whose
-        # partial_unexpected_index_list points at offending rows (GX's own
-        # unexpected_index_column_names is avoided: it lists *every* unexpected row).
-        redo = [copy.copy(r.expectation_config.to_domain_obj()) for r in raw.results
-                if not r.success and "unexpected_count" in (r.result or {})]
-        if redo:
-            for e in redo:
-                e.id = None
-            detail = run(gx.ExpectationSuite(name=f"segment_table_{name}_detail",
-                                             expectations=redo),
-                         "segment_table_detail",
-                         {"result_format": "SUMMARY",
-                          "partial_unexpected_count": _N_CANDIDATES})
-            for r in detail.results:
-                idx = (r.result or {}).get("partial_unexpected_index_list") or []
-                if _idx(r) in results and idx:
-                    results[_idx(r)]["examples"] = _row_examples(
-                        frame, idx, _columns_of(r.expectation_config.kwargs))
+        _add_examples(gx, run, raw, results, frame, name)
 
     results = [results[k] for k in sorted(results)]   # report in suite order
     failed = [_describe(r) for r in results if not r["success"]]
@@ -163,6 +146,26 @@ def validate_segment_table(table: pd.DataFrame, *, pe_per_ear: int, ne_per_ear: 
     return ValidationReport(name=name, success=bool(raw.success) and not missing, failed=failed,
                             results=results, n_rows=len(table),
                             elapsed_s=time.perf_counter() - t_start)
+
+
+def _add_examples(gx, run, raw, results: dict, frame: pd.DataFrame, name: str) -> None:
+    """Pass 2: only the failed row-wise expectations, with SUMMARY results, whose
+    partial_unexpected_index_list points at offending rows (GX's own
+    unexpected_index_column_names is avoided: it lists *every* unexpected row)."""
+    redo = [copy.copy(r.expectation_config.to_domain_obj()) for r in raw.results
+            if not r.success and "unexpected_count" in (r.result or {})]
+    if not redo:
+        return
+    for e in redo:
+        e.id = None
+    detail = run(gx.ExpectationSuite(name=f"segment_table_{name}_detail", expectations=redo),
+                 "segment_table_detail",
+                 {"result_format": "SUMMARY", "partial_unexpected_count": _N_CANDIDATES})
+    for r in detail.results:
+        idx = (r.result or {}).get("partial_unexpected_index_list") or []
+        if _idx(r) in results and idx:
+            results[_idx(r)]["examples"] = _row_examples(
+                frame, idx, _columns_of(r.expectation_config.kwargs))
 
 
 def _idx(res) -> int:
