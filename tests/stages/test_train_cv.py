@@ -52,6 +52,11 @@ def test_train_cv_end_to_end_and_rerun_reuses_finished_folds(tiny_run, output_gu
     experiment = client.get_experiment_by_name("train-cv").experiment_id
     reused = client.search_runs([experiment], "tags.reused_result = 'true'")
     assert len(reused) == 25 and all(r.data.tags["data_source"] for r in reused)
+    # names lead with what differs between runs; parents carry the DVC experiment
+    names = {r.info.run_name for r in reused}
+    assert "t-3.2h fold0 · depth5 · fast" in names and "t-24.5h fold4 · depth5 · fast" in names
+    parents = client.search_runs([experiment], "tags.mlflow.parentRunId IS NULL")
+    assert {r.info.run_name for r in parents} == {"workspace · depth5 · fast"}
     assert (work / "models/depth5/t-3.2h/fold0/model.keras").stat().st_mtime_ns == before
 
 

@@ -119,6 +119,11 @@ def _alive(pid) -> bool:
     return True
 
 
+def parent_name(what: str) -> str:
+    """A parent run's name: the DVC experiment it belongs to first, then what it ran."""
+    return f"{os.environ.get('DVC_EXP_NAME', 'workspace')} · {what}"
+
+
 def flatten(params: dict, prefix: str = "") -> dict[str, object]:
     """Nested parameters as flat dotted keys (MLflow params are flat)."""
     flat = {}

@@ -28,7 +28,7 @@ def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: i
         for t, fold in bar:
             result = train_fold(data[t], fold, config, run_folder(models_dir, config, t, fold))
             results.append(result)
-            name = f"{run_prefix} depth{config.depth} {time_bin_label(t)} fold{fold}"
+            name = f"{time_bin_label(t)} fold{fold} · depth{config.depth} · {config.name}"
             with tracking.start_run(run_prefix, name, source, nested=True) as mlflow:
                 _log_fold(mlflow, result, run_folder(models_dir, config, t, fold))
     return results

@@ -243,7 +243,8 @@ def variant_folder(models_dir: Path, variant: str, config: TrainConfig, time_h: 
 
 def log_prune_run(result: dict, folder: Path, source: str) -> None:
     from preemergence.core import tracking
-    name = f"prune {result['variant']} {time_bin_label(result['time_h'])} fold{result['fold']}"
+    name = (f"{result['variant']} {time_bin_label(result['time_h'])} fold{result['fold']} · "
+            f"depth{result['config']['depth']}")
     with tracking.start_run("prune", name, source, nested=True) as mlflow:
         mlflow.log_params({"variant": result["variant"], "time_h": result["time_h"],
                            "fold": result["fold"],

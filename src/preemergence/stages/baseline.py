@@ -145,7 +145,7 @@ def run_baseline(params: dict, segments_dir: Path, reports_dir: Path,
 
 def _log(params, results, summary, source, reports_dir) -> None:
     from preemergence.core import tracking
-    with tracking.start_run("baseline", "baseline", source) as mlflow:
+    with tracking.start_run("baseline", tracking.parent_name("baseline"), source) as mlflow:
         mlflow.log_params(tracking.flatten({"seed": params["seed"],
                                             "baseline": params["baseline"]}))
         for variant, by_time in summary.items():
@@ -155,7 +155,7 @@ def _log(params, results, summary, source, reports_dir) -> None:
         for variant, by_time in results.items():
             for t, folds in by_time.items():
                 for r in folds:
-                    name = f"{variant} {time_bin_label(t)} fold{r.fold}"
+                    name = f"{time_bin_label(t)} fold{r.fold} · {variant}"
                     with tracking.start_run("baseline", name, source, nested=True):
                         mlflow.log_params({"variant": variant, "time_h": t, "fold": r.fold})
                         mlflow.log_metrics({"tss": r.tss, **r.counts})

@@ -28,7 +28,9 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
                           params["prepare"]["n_folds"])
     table = {}
     hardware.quiet_tensorflow()
-    with tracking.start_run("depth-study", "depth-study", source) as mlflow:
+    name = tracking.parent_name(f"depths {', '.join(map(str, study['depths']))} · "
+                                f"{study['config']}")
+    with tracking.start_run("depth-study", name, source) as mlflow:
         first = TrainConfig.from_params(params, study["config"])
         hardware.log_hardware(mlflow, first.mixed_precision)
         for depth in study["depths"]:

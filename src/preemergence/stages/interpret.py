@@ -44,7 +44,8 @@ def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: d
     ctx = Context(params, section, data, samples, models,
                   reports_dir / INTERPRET_FIGURES, source)
     hardware.quiet_tensorflow()
-    with tracking.start_run("interpret", f"interpret {time_bin_label(t)}", source) as mlflow:
+    name = tracking.parent_name(f"{time_bin_label(t)} · depth{params['depth']}")
+    with tracking.start_run("interpret", name, source) as mlflow:
         metrics = {"time_h": t, "data_source": source, "depth": params["depth"],
                    "hale_leading_sign_north":
                        params["simulate"]["emergence"]["hale_leading_sign_north"],

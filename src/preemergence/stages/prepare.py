@@ -166,7 +166,7 @@ def run_prepare(params: dict, regions_dir: Path, out_dir: Path, reports_dir: Pat
 
 def _log_prepare(params: dict, stats: dict, source: str, reports_dir: Path) -> None:
     from preemergence.core import tracking
-    with tracking.start_run("prepare", "prepare", source) as mlflow:
+    with tracking.start_run("prepare", tracking.parent_name("prepare"), source) as mlflow:
         mlflow.log_params(tracking.flatten({"seed": params["seed"],
                                             "prepare": params["prepare"],
                                             "data": params["data"]}))

@@ -30,7 +30,8 @@ def run_prune(params: dict, regions_dir: Path, segments_dir: Path, models_dir: P
     jobs = [(v, t, k) for v in VARIANTS for t in data for k in range(n_folds)]
     results = []
     hardware.quiet_tensorflow()
-    with tracking.start_run("prune", f"prune {schedule.name}", source) as mlflow:
+    name = tracking.parent_name(f"depth{config.depth} · {schedule.name}")
+    with tracking.start_run("prune", name, source) as mlflow:
         mlflow.log_params(tracking.flatten({"config": config.as_dict(),
                                             "schedule": dataclasses.asdict(schedule)}))
         hardware.log_hardware(mlflow, config.mixed_precision)

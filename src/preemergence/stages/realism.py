@@ -46,7 +46,7 @@ def run_realism(params: dict, regions_dir: Path, patches_dir: Path, reports_dir:
 def _log(stats: dict, figure: Path, cfg: dict, sim_source: str) -> None:
     from preemergence.core import tracking
     source = "synthetic" if "synthetic" in sim_source else "real"
-    with tracking.start_run("realism", "realism", source) as mlflow:
+    with tracking.start_run("realism", tracking.parent_name("realism"), source) as mlflow:
         mlflow.log_params(tracking.flatten({"realism": cfg}))
         mlflow.log_metrics(stats)
         mlflow.log_artifact(str(figure))

@@ -29,7 +29,8 @@ def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir
                           params["prepare"]["n_folds"])
     reports_dir = Path(reports_dir)
     hardware.quiet_tensorflow()
-    with tracking.start_run("train-cv", f"train-cv depth{config.depth}", source) as mlflow:
+    name = tracking.parent_name(f"depth{config.depth} · {config.name}")
+    with tracking.start_run("train-cv", name, source) as mlflow:
         mlflow.log_params(tracking.flatten({"config": config.as_dict()}))
         hardware.log_hardware(mlflow, config.mixed_precision)
         results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],
