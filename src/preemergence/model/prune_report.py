@@ -1,4 +1,6 @@
-"""Reports of the prune stage: metrics, Fig. 21 (losses across pruning steps), prune.md."""
+"""Reports of the prune stage: MLflow runs, metrics, Fig. 21 (losses across pruning steps),
+prune.md. Kept apart from model/prune_runs.py, so that reporting code is not part of the
+pruning runs' code fingerprint."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from preemergence.core import figures
 from preemergence.core import paper as reference
 from preemergence.core.artifacts import (atomic_write_text, read_json, save_figure, write_csv,
                                          write_json)
-from preemergence.core.constants import time_from_label
-from preemergence.core.paths import (PRUNE_LOSS_CSV, PRUNE_LOSS_PNG, PRUNE_MD, PRUNE_METRICS,
-                                     TRAIN_CV_METRICS)
-from preemergence.model.prune_runs import PruneSchedule, start_filters
+from preemergence.core.constants import time_bin_label, time_from_label
+from preemergence.core.paths import (MODEL_FILE, PRUNE_LOSS_CSV, PRUNE_LOSS_PNG, PRUNE_MD,
+                                     PRUNE_METRICS, TRAIN_CV_METRICS)
+from preemergence.model.crossval import summarise
+from preemergence.model.prune_runs import VARIANTS, PruneSchedule, start_filters
 from preemergence.model.report import n_folds_of
 from preemergence.model.runs import TrainConfig
 
@@ -132,3 +135,37 @@ def prune_markdown(metrics: dict, unpruned: dict, results: list[dict], config: T
                     key=lambda r: (-r["time_h"], r["fold"])):
         lines.append(f"- {r['time_h']} h, fold {r['fold']}: {r['kept_filters']}")
     return "\n".join(lines) + "\n"
+
+
+def log_prune_run(result: dict, folder: Path, source: str) -> None:
+    from preemergence.core import tracking
+    name = (f"{result['variant']} {time_bin_label(result['time_h'])} fold{result['fold']} · "
+            f"depth{result['config']['depth']}")
+    with tracking.start_run("prune", name, source, nested=True) as mlflow:
+        mlflow.log_params({"variant": result["variant"], "time_h": result["time_h"],
+                           "fold": result["fold"],
+                           "kept_filters": ",".join(map(str, result["kept_filters"]))})
+        history = result["history"]
+        for step, epoch in enumerate(history["epoch"]):
+            mlflow.log_metrics({"loss": history["loss"][step],
+                                "val_loss": history["val_loss"][step],
+                                "filters": history["filters"][step]}, step=int(epoch))
+        mlflow.log_metrics({k: float(result[k]) for k in ("tss", "tp", "fn", "fp", "tn")})
+        if "n2" in result:
+            mlflow.log_metric("tss_n2", float(result["n2"]["tss"]))
+        mlflow.set_tag("reused_result", str(result.get("reused", False)).lower())
+        if not result.get("reused"):
+            mlflow.log_artifact(str(folder / MODEL_FILE))
+
+
+def summarise_variants(results: list[dict]) -> dict:
+    """{variant: {t-3.2h: {tss_mean, tss_std, tss_fold<k>}}}, plus pruned_n2."""
+    out = {}
+    for variant in VARIANTS:
+        runs = [r for r in results if r["variant"] == variant]
+        if runs:
+            out[variant] = summarise(runs)
+    n2 = [{**r, "tss": r["n2"]["tss"]} for r in results if "n2" in r]
+    if n2:
+        out["pruned_n2"] = summarise(n2)
+    return out

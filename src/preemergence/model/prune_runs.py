@@ -29,10 +29,8 @@ from scipy.special import expit
 
 from preemergence.core.artifacts import remove_leftovers, run_lock, write_json
 from preemergence.core.fingerprint import code_fingerprint
-from preemergence.core.constants import time_bin_label
 from preemergence.core.paths import MODEL_FILE, RESULT_FILE, run_store
 from preemergence.model import cnn, predict, pruning, training, windows
-from preemergence.model.crossval import summarise
 from preemergence.model.runs import (TrainConfig, finished_run, fold_tables, publish_run,
                                      run_folder, save_model, score_tiles, standardisation,
                                      subsample, train_fold)
@@ -239,37 +237,3 @@ def variant_folder(models_dir: Path, variant: str, config: TrainConfig, time_h: 
                    fold: int) -> Path:
     """models/prune/<variant>/depth<d>/<t-3.2h>/fold<k>/."""
     return run_folder(Path(models_dir) / variant, config, time_h, fold)
-
-
-def log_prune_run(result: dict, folder: Path, source: str) -> None:
-    from preemergence.core import tracking
-    name = (f"{result['variant']} {time_bin_label(result['time_h'])} fold{result['fold']} · "
-            f"depth{result['config']['depth']}")
-    with tracking.start_run("prune", name, source, nested=True) as mlflow:
-        mlflow.log_params({"variant": result["variant"], "time_h": result["time_h"],
-                           "fold": result["fold"],
-                           "kept_filters": ",".join(map(str, result["kept_filters"]))})
-        history = result["history"]
-        for step, epoch in enumerate(history["epoch"]):
-            mlflow.log_metrics({"loss": history["loss"][step],
-                                "val_loss": history["val_loss"][step],
-                                "filters": history["filters"][step]}, step=int(epoch))
-        mlflow.log_metrics({k: float(result[k]) for k in ("tss", "tp", "fn", "fp", "tn")})
-        if "n2" in result:
-            mlflow.log_metric("tss_n2", float(result["n2"]["tss"]))
-        mlflow.set_tag("reused_result", str(result.get("reused", False)).lower())
-        if not result.get("reused"):
-            mlflow.log_artifact(str(folder / MODEL_FILE))
-
-
-def summarise_variants(results: list[dict]) -> dict:
-    """{variant: {t-3.2h: {tss_mean, tss_std, tss_fold<k>}}}, plus pruned_n2."""
-    out = {}
-    for variant in VARIANTS:
-        runs = [r for r in results if r["variant"] == variant]
-        if runs:
-            out[variant] = summarise(runs)
-    n2 = [{**r, "tss": r["n2"]["tss"]} for r in results if "n2" in r]
-    if n2:
-        out["pruned_n2"] = summarise(n2)
-    return out

@@ -11,9 +11,9 @@ from preemergence.core.artifacts import refuse_overwrite_any
 from preemergence.core.paths import stage_outputs
 from preemergence.core.progress import progress as show_progress
 from preemergence.data.segments import read_dataset_info
-from preemergence.model.prune_report import write_reports
-from preemergence.model.prune_runs import (VARIANTS, PruneSchedule, log_prune_run, prune_fold,
-                                           summarise_variants, train_config, variant_folder)
+from preemergence.model.prune_report import log_prune_run, summarise_variants, write_reports
+from preemergence.model.prune_runs import (VARIANTS, PruneSchedule, prune_fold, train_config,
+                                           variant_folder)
 from preemergence.model.runs import load_time_bins
 
 
