@@ -27,13 +27,12 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
-from preemergence.core.artifacts import remove_leftovers, run_lock, write_json
+from preemergence.core.artifacts import write_json
 from preemergence.core.fingerprint import code_fingerprint
 from preemergence.core.paths import MODEL_FILE, RESULT_FILE, run_store
 from preemergence.model import cnn, predict, pruning, training, windows
-from preemergence.model.runs import (TrainConfig, finished_run, fold_tables, publish_run,
-                                     run_folder, save_model, score_tiles, standardisation,
-                                     subsample, train_fold)
+from preemergence.model.runs import (TrainConfig, fold_tables, run_folder, save_model, score_tiles,
+                                     standardisation, stored_run, subsample, train_fold)
 
 VARIANTS = ("pruned", "random", "n4")
 
@@ -135,15 +134,8 @@ def prune_fold(variant: str, data, fold: int, config: TrainConfig, schedule: Pru
     unchanged by pruning (same weights), so they are not recomputed.
     """
     key = prune_key(variant, config, schedule, data.data_key, data.time_h, fold)
-    home = run_store() / key
-    with run_lock(home):                         # one process per run at a time
-        done = finished_run(home, key)
-        reused = done is not None
-        if not reused:
-            remove_leftovers(home)               # temporary files of an interrupted write
-            done = _prune(variant, data, fold, config, schedule, home, key)
-    publish_run(home, folder)
-    return {**done, "reused": reused}
+    return stored_run(key, lambda home: _prune(variant, data, fold, config, schedule, home,
+                                               key), folder)
 
 
 def _prune(variant: str, data, fold: int, config: TrainConfig, schedule: PruneSchedule,

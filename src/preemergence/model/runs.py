@@ -195,13 +195,20 @@ def train_fold(data: TimeBinData, fold: int, config: TrainConfig,
     Returns the result dict (as in the run's result.json).
     """
     key = run_key(config, data, fold)
+    return stored_run(key, lambda home: _train(data, fold, config, home, key), folder)
+
+
+def stored_run(key: str, produce, folder: Path | None = None) -> dict:
+    """The run-store life of one run: under its lock, reuse the finished run with this key
+    or clean the leftovers of an interrupted write and ``produce(home)`` it (which writes
+    result.json last); then copy it to ``folder``. Returns the result, with "reused"."""
     home = run_store() / key
     with run_lock(home):                         # one process per run at a time
         done = finished_run(home, key)
         reused = done is not None
         if not reused:
             remove_leftovers(home)               # temporary files of an interrupted write
-            done = _train(data, fold, config, home, key)
+            done = produce(home)
     if folder is not None:
         publish_run(home, folder)
     return {**done, "reused": reused}
