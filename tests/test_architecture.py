@@ -21,12 +21,13 @@ from preemergence.core.fingerprint import (PACKAGE, import_closure, imported_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-LAYERS = ["core", "data", "model", "interpret", "solar", "stages"]
+LAYERS = ["core", "data", "model", "stats", "interpret", "solar", "stages"]
 ALLOWED = {"core": {"core"}, "data": {"core", "data"},
            "model": {"core", "data", "model"},
+           "stats": {"core", "data", "model", "stats"},
            "interpret": {"core", "data", "model", "interpret"},
            "solar": {"core", "data", "model", "solar"},
-           "stages": {"core", "data", "model", "interpret", "solar"}}
+           "stages": {"core", "data", "model", "stats", "interpret", "solar"}}
 
 
 def command_name(node) -> str | None:

@@ -147,6 +147,27 @@ def prune(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
             f"{time_from_label(k)} h {100 * v['tss_mean']:.1f} ± {100 * v['tss_std']:.1f} %"
             for k, v in by_time.items()))
 
+
+@app.command("stats", epilog=stage_help("stats"),
+             short_help="Bootstrap intervals, paired tests and the leakage guard.")
+@_clear_errors
+def stats(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
+          reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
+          force: bool = FORCE_OPTION):
+    """TSS with region-bootstrap intervals, paired CNN - DA tests, the leakage guard."""
+    from preemergence.stages.stats import run_stats
+    from preemergence.stats.leakage import LeakageGuardFailed
+    try:
+        metrics = run_stats(load_params(params), regions, segments, reports, force)
+    except LeakageGuardFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    guard = metrics["leakage_guard"]
+    typer.echo(f"leakage guard passed (TSS {100 * guard['tss']:.1f} %, interval "
+               f"{100 * guard['low']:.1f} to {100 * guard['high']:.1f} %); report in "
+               f"{reports / 'statistics.md'}")
+
+
 @app.command("realism", epilog=stage_help("realism"))
 @_clear_errors
 def realism(regions: Path = REGIONS_OPTION,

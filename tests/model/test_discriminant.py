@@ -64,8 +64,10 @@ def _toy_table(pe_values, ne_values, rng, n_folds=5):
                 n = n_per if label == 0 else max(1, n_per // 4)
                 rows.append(pd.DataFrame({"subset": subset, "fold": fold, "label": label,
                                           "time_h": -3.2, "mtot_mx": draw(rng, n) * 1e20,
-                                          "dm_mx_mm": draw(rng, n) * 1e22}))
-    return pd.concat(rows, ignore_index=True)
+                                          "dm_mx_mm": draw(rng, n) * 1e22,
+                                          "kind": "EAR" if label else "CR"}))
+    table = pd.concat(rows, ignore_index=True)
+    return table.assign(region_id=[f"R{i}" for i in range(len(table))], x0=0, y0=0)
 
 
 @pytest.mark.parametrize("variant", ["mtot", "mtot_dm"])
@@ -74,6 +76,12 @@ def test_separable_toy_gives_tss_one(variant):
     table = _toy_table(lambda r, n: r.uniform(10, 12, n), lambda r, n: r.uniform(1, 3, n), rng)
     results = baseline.evaluate_folds(table, variant)
     assert [r.tss for r in results] == [1.0] * 5
+    # each fold keeps its tiles' out-of-fold predictions: score > 0 exactly where PE
+    rows = pd.concat([r.predictions for r in results])
+    assert len(rows) == (table.subset == "tile").sum()
+    assert set(rows.method) == {f"da_{variant}"}
+    assert ((rows.score > 0) == (rows.predicted == 1)).all()
+    assert (rows.predicted == rows.label).all()
 
 
 @pytest.mark.parametrize("variant", ["mtot", "mtot_dm"])

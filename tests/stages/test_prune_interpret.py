@@ -129,3 +129,45 @@ def test_verdicts_can_fail():
     assert depth(growing) == "yes"
     assert depth(early) == "no"
     assert depth(no_scale_at_3) == "no"
+
+
+def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output_guard):
+    """stats on the tiny data: every method's interval, the paired differences, the guard;
+    the saved predictions reproduce train-cv's fold TSS; a rerun gives the same numbers."""
+    from preemergence.stages.baseline import run_baseline
+    from preemergence.stages.depth_study import run_depth_study
+    from preemergence.stages.interpret import run_interpret
+    from preemergence.stages.stats import run_stats
+    from preemergence.stats.resampling import fold_mean_std
+    from preemergence.model.predictions import read_predictions
+    p, store, work, _ = tiny
+    p = copy.deepcopy(p)
+    p["depth_study"]["depths"] = [2, 5]
+    p["stats"].update(bootstrap_resamples=200, permutations=200)
+    reports = work / "reports"
+    run_baseline(p, work / "segments", reports, force=True)
+    run_depth_study(p, store, work / "segments", work / "depth_study", reports, force=True)
+    if not (reports / "predictions" / "interpret.csv").exists():
+        run_interpret(p, store, work / "segments", {"train_cv": work / "train_cv",
+                      "prune": work / "prune", "own": work / "interpret"}, reports)
+    guard = output_guard(work)
+    metrics = run_stats(p, store, work / "segments", reports, progress=False)
+    guard.check("stats", reports)
+    entry = metrics["t-3.2h"]
+    for method in ("cnn", "da_mtot", "da_mtot_dm", "cnn_depth2", "pruned", "abs_field"):
+        assert entry[method]["low"] <= entry[method]["tss"] <= entry[method]["high"], method
+    assert set(entry["cnn_minus_da_mtot"]) == {"difference", "low", "high", "p_value"}
+    assert 0 < entry["cnn_minus_da_mtot"]["p_value"] <= 1
+    assert metrics["leakage_guard"]["passed"] is True
+    report = (reports / "statistics.md").read_text()
+    assert "At -3.2 h the CNN" in report and "**synthetic** data" in report
+    assert (reports / "figures" / "stats_tss_vs_time.png").stat().st_size > 10_000
+    # the saved predictions give train-cv's own fold TSS
+    cv = json.loads((reports / "train_cv_metrics.json").read_text())["t-3.2h"]
+    cnn = read_predictions([reports / "predictions" / "train_cv.csv"])
+    assert fold_mean_std(cnn) == pytest.approx((cv["tss_mean"], cv["tss_std"]))
+    # deterministic, and the guard's runs are reused
+    assert run_stats(p, store, work / "segments", reports, force=True, progress=False) == metrics
+    p["stats"]["comparisons"] = ["cnn_depth3 - cnn"]
+    with pytest.raises(ValueError, match="stats.comparisons 'cnn_depth3 - cnn'"):
+        run_stats(p, store, work / "segments", reports, force=True, progress=False)

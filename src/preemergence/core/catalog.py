@@ -20,6 +20,7 @@ STAGE_PARAMS = {
     "prune": ("seed", "depth", "train", "prune", "prepare.n_folds"),
     "interpret": ("seed", "depth", "time_bins", "train", "prune", "interpret",
                   "simulate.emergence.hale_leading_sign_north", "prepare.n_folds"),
+    "stats": ("seed", "time_bins", "train", "prepare.n_folds", "stats"),
     "realism": ("realism",),
 }
 # The output folders of the stages at their default locations (as in dvc.yaml).
@@ -30,7 +31,7 @@ STAGE_FOLDERS = {"simulate": ("data/regions",), "prepare": ("data/segments",),
 STAGE_EXPERIMENTS = {"prepare": ("prepare",), "baseline": ("baseline",),
                      "train-cv": ("train-cv",), "depth-study": ("depth-study",),
                      "prune": ("prune",), "interpret": ("interpret", "interpret-abs-field"),
-                     "realism": ("realism",)}
+                     "stats": ("stats",), "realism": ("realism",)}
 
 
 def default_outputs(stage: str) -> list[Path]:

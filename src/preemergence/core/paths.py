@@ -83,6 +83,15 @@ INTERPRETATION_MD, INTERPRET_FIGURES = "interpretation.md", "figures/interpret"
 INTERPRET_METRICS, INTERPRET_BIPOLES_CSV = "interpret_metrics.json", "plots/interpret_bipoles.csv"
 REALISM_MD, REALISM_PNG = "simulator_realism.md", "figures/simulator_realism.png"
 REALISM_METRICS = "realism_metrics.json"
+# Out-of-fold predictions of every evaluation tile (model/predictions.py), per stage.
+BASELINE_PREDICTIONS = "predictions/baseline.csv"
+TRAIN_CV_PREDICTIONS = "predictions/train_cv.csv"
+DEPTH_STUDY_PREDICTIONS = "predictions/depth_study.csv"
+PRUNE_PREDICTIONS = "predictions/prune.csv"
+INTERPRET_PREDICTIONS = "predictions/interpret.csv"
+STATISTICS_MD, STATS_METRICS = "statistics.md", "stats_metrics.json"
+STATS_TSS_PNG, STATS_TSS_CSV = "figures/stats_tss_vs_time.png", "statistics_tss.csv"
+LEAKAGE_PREDICTIONS = "predictions/leakage_guard.csv"
 
 # Everything each stage writes into the reports folder (dvc.yaml declares the same outputs;
 # tests/test_architecture.py checks that the two agree, the stage tests that nothing else
@@ -91,13 +100,14 @@ STAGE_REPORTS = {
     "simulate": (),
     "prepare": (VALIDATION_DIR, TABLE1_MD, TABLE1_CSV, PREPARE_METRICS),
     "baseline": (BASELINE_MD, BASELINE_FOLDS, BASELINE_DENSITY_PNG, BASELINE_TSS_PNG,
-                 BASELINE_METRICS, BASELINE_TSS_CSV),
+                 BASELINE_METRICS, BASELINE_TSS_CSV, BASELINE_PREDICTIONS),
     "train-cv": (TABLE3_MD, TRAIN_CV_LOSS_PNG, TSS_VS_TIME_PNG, TRAIN_CV_METRICS,
-                 TRAIN_CV_TSS_CSV, TRAIN_CV_LOSS_CSV),
-    "depth-study": (TABLE2_MD, DEPTH_STUDY_METRICS),
-    "prune": (PRUNE_MD, PRUNE_LOSS_PNG, PRUNE_METRICS, PRUNE_LOSS_CSV),
+                 TRAIN_CV_TSS_CSV, TRAIN_CV_LOSS_CSV, TRAIN_CV_PREDICTIONS),
+    "depth-study": (TABLE2_MD, DEPTH_STUDY_METRICS, DEPTH_STUDY_PREDICTIONS),
+    "prune": (PRUNE_MD, PRUNE_LOSS_PNG, PRUNE_METRICS, PRUNE_LOSS_CSV, PRUNE_PREDICTIONS),
     "interpret": (INTERPRETATION_MD, INTERPRET_FIGURES, INTERPRET_METRICS,
-                  INTERPRET_BIPOLES_CSV),
+                  INTERPRET_BIPOLES_CSV, INTERPRET_PREDICTIONS),
+    "stats": (STATISTICS_MD, STATS_METRICS, STATS_TSS_PNG, STATS_TSS_CSV, LEAKAGE_PREDICTIONS),
     "realism": (REALISM_MD, REALISM_PNG, REALISM_METRICS),
 }
 

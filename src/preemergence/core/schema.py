@@ -209,6 +209,25 @@ class Interpret(Section):
     abs_field: AbsField
 
 
+METHOD = r"(cnn|da_mtot|da_mtot_dm|pruned|pruned_n2|random|n4|abs_field|cnn_depth[1-9])"
+Comparison = Annotated[StrictStr, Field(pattern=rf"^{METHOD} - {METHOD}$")]
+
+
+class LeakageGuard(Section):
+    time_h: TimeBin
+    config: StrictStr
+
+
+class Stats(Section):
+    confidence: Annotated[Number, Field(gt=0, lt=1)]
+    bootstrap_resamples: Annotated[StrictInt, Field(ge=100)]
+    interval_method: Literal["BCa", "percentile", "basic"]
+    permutations: Annotated[StrictInt, Field(ge=100)]
+    comparisons: list[Comparison]
+    repeats: Count
+    leakage_guard: LeakageGuard
+
+
 class Params(Section):
     """Every parameter of the pipeline, with the rules that tie sections together."""
 
@@ -224,6 +243,7 @@ class Params(Section):
     depth_study: DepthStudy
     prune: Prune
     interpret: Interpret
+    stats: Stats
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> "Params":
@@ -241,6 +261,7 @@ class Params(Section):
                  "depth_study.config": self.depth_study.config,
                  "interpret.depth_sweep.config": self.interpret.depth_sweep.config,
                  "interpret.abs_field.config": self.interpret.abs_field.config,
+                 "stats.leakage_guard.config": self.stats.leakage_guard.config,
                  **{f"prune.schedules.{k}.train_config": s.train_config
                     for k, s in self.prune.schedules.items()}}
         for key, name in named.items():
@@ -257,7 +278,8 @@ class Params(Section):
         for key, values in (("depth_study.time_h", [self.depth_study.time_h]),
                             ("prune.time_bins", self.prune.time_bins),
                             ("interpret.abs_field.time_bins", self.interpret.abs_field.time_bins),
-                            ("realism.time_h", [self.realism.time_h])):
+                            ("realism.time_h", [self.realism.time_h]),
+                            ("stats.leakage_guard.time_h", [self.stats.leakage_guard.time_h])):
             missing = [t for t in values if t not in bins]
             if missing:
                 yield key, f"{missing} not among time_bins {bins}"

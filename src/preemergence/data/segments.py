@@ -37,9 +37,14 @@ class SamplingPlan:
 
 def assign_folds(store: RegionStore, n_folds: int, seed: int) -> dict[str, int]:
     """Region-level folds: EARs and CRs are each split into n_folds parts (shuffled KFold)."""
+    return region_folds({kind: store.ids(kind) for kind in ("EAR", "CR")}, n_folds, seed)
+
+
+def region_folds(ids_by_kind: dict, n_folds: int, seed: int) -> dict[str, int]:
+    """Region id -> fold: the ids of each kind split into n_folds parts (shuffled KFold)."""
     folds = {}
     for kind in ("EAR", "CR"):
-        ids = np.array(sorted(store.ids(kind)))
+        ids = np.array(sorted(ids_by_kind[kind]))
         if len(ids) < n_folds:
             raise ValueError(f"{len(ids)} {kind}s cannot be split into {n_folds} folds")
         splitter = KFold(n_splits=n_folds, shuffle=True, random_state=seed)

@@ -28,6 +28,7 @@ from preemergence.interpret.composite import store_composites
 from preemergence.interpret.occlusion import occlusion_map, recombine
 from preemergence.model import cnn, predict
 from preemergence.model.crossval import cross_validate, summarise
+from preemergence.model.predictions import runs_table
 from preemergence.model.runs import (TrainConfig, load_time_bins, run_folder, subsample,
                                      train_fold)
 from preemergence.model.windows import standardise
@@ -348,8 +349,9 @@ def _outside_box(image: np.ndarray) -> np.ndarray:
 
 # --- Table 5: uniform polarity -------------------------------------------------------------
 
-def uniform_polarity(ctx: Context, regions_dir: Path, segments_dir: Path) -> dict:
-    """Table 5: 5-fold TSS of CNNs trained on |B| (App. F)."""
+def uniform_polarity(ctx: Context, regions_dir: Path, segments_dir: Path):
+    """Table 5: 5-fold TSS of CNNs trained on |B| (App. F); (summary, out-of-fold
+    predictions of method abs_field)."""
     section = ctx.section["abs_field"]
     config = TrainConfig.from_params(ctx.params, section["config"], abs_field=True)
     data = load_time_bins(regions_dir, segments_dir, section["time_bins"],
@@ -357,4 +359,4 @@ def uniform_polarity(ctx: Context, regions_dir: Path, segments_dir: Path) -> dic
     results = cross_validate(data, config, Path(ctx.models["own"]) / "abs_field",
                              ctx.params["prepare"]["n_folds"], "interpret-abs-field",
                              ctx.source)
-    return summarise(results)
+    return summarise(results), runs_table(data, results, "abs_field", config.threshold)

@@ -18,13 +18,14 @@ equal). TSS on the validation folds' evaluation tiles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 from sklearn.neighbors import KDTree, KernelDensity
 
 from preemergence.core.metrics import confusion, tss
+from preemergence.model.predictions import tile_rows
 
 EPANECHNIKOV_NORMAL_REFERENCE = 2.345
 EPANECHNIKOV_OVER_GAUSSIAN = 2.214       # ratio of canonical bandwidths (Epanechnikov/Gauss)
@@ -108,7 +109,14 @@ class DensityDiscriminant:
 
     def predict(self, x) -> np.ndarray:
         """1 (PE) where the PE density exceeds the NE density, else 0 (ties are NE)."""
-        return (self.density(x, 1) > self.density(x, 0)).astype(int)
+        return self.score_and_predict(x)[1]
+
+    def score_and_predict(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """(score, class): the score is log(PE density / NE density), kept finite off the
+        kernels' support; the class is 1 (PE) where the PE density exceeds the NE density."""
+        pe, ne = self.density(x, 1), self.density(x, 0)
+        tiny = np.finfo(float).tiny
+        return np.log(pe + tiny) - np.log(ne + tiny), (pe > ne).astype(int)
 
     def boundaries(self, lo, hi, n=4001) -> np.ndarray:
         """Values of a single feature in [lo, hi] where the predicted class changes."""
@@ -126,6 +134,12 @@ class FoldResult:
     counts: dict
     bandwidths: dict
     boundaries_mx: list | None
+    # the fold's tiles with their score and class (model/predictions.py rows); not recorded
+    predictions: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    def record(self) -> dict:
+        """The fold's result without its per-tile predictions (for JSON)."""
+        return {k: v for k, v in asdict(self).items() if k != "predictions"}
 
 
 def features(table: pd.DataFrame, variant: str) -> np.ndarray:
@@ -144,7 +158,8 @@ def evaluate_folds(table: pd.DataFrame, variant: str, boundary_max_mx: float = 4
         train = table[(table.subset == "sample") & (table.fold != fold)]
         tiles = table[(table.subset == "tile") & (table.fold == fold)]
         model = DensityDiscriminant().fit(features(train, variant), train.label)
-        predicted = model.predict(features(tiles, variant))
+        score, predicted = model.score_and_predict(features(tiles, variant))
+        rows = tile_rows(tiles, f"da_{variant}", score, predicted)
         edges = None
         if variant == "mtot":
             edges = (model.boundaries(0.0, boundary_max_mx / MTOT_UNIT_MX, grid_points)
@@ -152,7 +167,7 @@ def evaluate_folds(table: pd.DataFrame, variant: str, boundary_max_mx: float = 4
         results.append(FoldResult(variant, time_h, int(fold), tss(tiles.label, predicted),
                                   confusion(tiles.label, predicted),
                                   {str(k): v.tolist() for k, v in model.bandwidths.items()},
-                                  edges))
+                                  edges, rows))
     return results
 
 

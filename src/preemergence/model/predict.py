@@ -16,6 +16,7 @@ import numpy as np
 
 from preemergence.core.constants import SEGMENT_SIZE_PX
 from preemergence.model import cnn
+from preemergence.model.predictions import classify  # noqa: F401  (the one threshold rule)
 from preemergence.model.windows import WindowSource, make_batches, prefetch
 
 BATCH_SIZE = 256     # windows per forward call (memory ~ 256 x 29 kB of input)
@@ -66,11 +67,6 @@ def max_features(model, windows, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """max(O_i) of the last convolution's feature maps for every window: (n, N) float64."""
     out = _collect(model, windows, 2, batch_size)
     return out if out.size else np.empty((0, cnn.last_conv(model).filters))
-
-
-def classify(outputs: np.ndarray, threshold: float) -> np.ndarray:
-    """Class labels (1 = PE) of CNN outputs: PE where y >= threshold (train.threshold)."""
-    return (np.asarray(outputs) >= threshold).astype(int)
 
 
 def evaluate(model, source: WindowSource, batch_size: int = BATCH_SIZE) -> tuple[float, float]:

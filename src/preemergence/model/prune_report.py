@@ -40,6 +40,16 @@ def write_reports(results: list[dict], metrics: dict, config: TrainConfig,
                       prune_markdown(metrics, unpruned, results, config, schedule, source))
 
 
+def prediction_rows(data: dict, results: list[dict], threshold: float) -> pd.DataFrame:
+    """Out-of-fold predictions of every pruning run: methods pruned, random, n4 and
+    pruned_n2 (the pruned network pruned again to N = 2)."""
+    from preemergence.model.predictions import run_rows
+    frames = [run_rows(data[r["time_h"]].table, r, r["variant"], threshold) for r in results]
+    frames += [run_rows(data[r["time_h"]].table, {**r, **r["n2"]}, "pruned_n2", threshold)
+               for r in results if "n2" in r]
+    return pd.concat(frames, ignore_index=True)
+
+
 def loss_rows(results: list[dict]) -> pd.DataFrame:
     """Per-epoch losses and filter count of every run (DVC plots, Fig. 21)."""
     rows = [{"variant": r["variant"], "time_h": r["time_h"], "fold": r["fold"],

@@ -94,6 +94,15 @@ class TimeBinData:
     data_key: str = ""
 
 
+def derived_data(data: TimeBinData, table: pd.DataFrame, change: str) -> TimeBinData:
+    """The same maps with another segment table (e.g. permuted labels, other folds); its
+    data_key hashes the original's with ``change``, a text that says what was changed
+    (and its seed), so runs on derived data have keys of their own."""
+    key = hashlib.sha256(json.dumps([data.data_key, change]).encode()).hexdigest()[:16]
+    return TimeBinData(data.time_h, data.cube, data.index, table, data.mean_g, data.std_g,
+                       data_key=key)
+
+
 def training_code() -> str:
     """Fingerprint of the code that trains and scores a run (this module's import closure)."""
     return code_fingerprint(__name__)
@@ -261,12 +270,15 @@ def _resume_or_build(home: Path, key: str, config: TrainConfig, fold: int):
 
 def score_tiles(model, data: TimeBinData, tiles: pd.DataFrame, mean: float, std: float,
                 config: TrainConfig) -> dict:
-    """TSS and confusion counts of a model on evaluation tiles (threshold of the config)."""
+    """TSS and confusion counts of a model on evaluation tiles (threshold of the config),
+    and its output on every tile ("tile_outputs", in the order of the tiles' rows: the
+    out-of-fold predictions that model/predictions.py tabulates)."""
     from preemergence.model import predict
     outputs = predict.probabilities(model, table_windows(data, tiles, mean, std,
                                                          config.abs_field))
     predicted = predict.classify(outputs, config.threshold)
-    return {"tss": tss(tiles.label, predicted), **confusion(tiles.label, predicted)}
+    return {"tss": tss(tiles.label, predicted), **confusion(tiles.label, predicted),
+            "tile_outputs": [float(y) for y in outputs]}
 
 
 def table_windows(data: TimeBinData, table: pd.DataFrame, mean: float, std: float,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +13,12 @@ from preemergence.core import paper as reference
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, save_figure,
                                          write_csv, write_json)
 from preemergence.core.paths import (BASELINE_DENSITY_PNG, BASELINE_FOLDS, BASELINE_MD,
-                                     BASELINE_METRICS, BASELINE_TSS_CSV, BASELINE_TSS_PNG,
-                                     stage_outputs)
+                                     BASELINE_METRICS, BASELINE_PREDICTIONS, BASELINE_TSS_CSV,
+                                     BASELINE_TSS_PNG, stage_outputs)
 from preemergence.core.constants import time_bin_label, time_from_label
 from preemergence.core.metrics import mean_std
 from preemergence.data.segments import read_dataset_info, read_segment_tables
+from preemergence.model.predictions import write_predictions
 
 VARIANT_LABELS = {"mtot": "DA MTOT", "mtot_dm": "DA MTOT+DM"}
 
@@ -126,9 +126,12 @@ def run_baseline(params: dict, segments_dir: Path, reports_dir: Path,
     reports_dir = Path(reports_dir)
     write_json(reports_dir / BASELINE_METRICS, summary)
     write_json(reports_dir / BASELINE_FOLDS,
-               {v: {time_bin_label(t): [asdict(r) for r in folds] for t, folds in bt.items()}
+               {v: {time_bin_label(t): [r.record() for r in folds] for t, folds in bt.items()}
                 for v, bt in results.items()})
     write_csv(reports_dir / BASELINE_TSS_CSV, tss_plot_rows(summary))
+    write_predictions(reports_dir / BASELINE_PREDICTIONS,
+                      [r.predictions for by_time in results.values()
+                       for folds in by_time.values() for r in folds])
     fits = full_fit_boundaries(tables, cfg)
     note = f"data: {source}"
     plot_densities(fits, reports_dir / BASELINE_DENSITY_PNG, note,

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from preemergence.core import hardware
 from preemergence.core.artifacts import atomic_write_text, refuse_overwrite_any, write_json
-from preemergence.core.paths import DEPTH_STUDY_METRICS, TABLE2_MD, stage_outputs
+from preemergence.core.paths import (DEPTH_STUDY_METRICS, DEPTH_STUDY_PREDICTIONS, TABLE2_MD,
+                                     stage_outputs)
 from preemergence.data.segments import read_dataset_info
+from preemergence.model.predictions import runs_table, write_predictions
 from preemergence.model.crossval import cross_validate, summarise
 from preemergence.model.report import table2_markdown
 from preemergence.model.runs import TrainConfig, load_time_bins
@@ -26,7 +28,7 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
     source = read_dataset_info(segments_dir)["source"]
     data = load_time_bins(regions_dir, segments_dir, [study["time_h"]],
                           params["prepare"]["n_folds"])
-    table = {}
+    table, predictions = {}, []
     hardware.quiet_tensorflow()
     name = tracking.parent_name(f"depths {', '.join(map(str, study['depths']))} · "
                                 f"{study['config']}")
@@ -38,11 +40,14 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
             results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],
                                      "depth-study", source)
             entry = next(iter(summarise(results).values()))
+            predictions.append(runs_table(data, results, f"cnn_depth{depth}",
+                                          config.threshold))
             table[f"depth{depth}"] = entry
             mlflow.log_metrics({f"tss_mean_depth{depth}": entry["tss_mean"],
                                 f"tss_std_depth{depth}": entry["tss_std"]})
     reports_dir = Path(reports_dir)
     write_json(reports_dir / DEPTH_STUDY_METRICS, table)
+    write_predictions(reports_dir / DEPTH_STUDY_PREDICTIONS, predictions)
     atomic_write_text(reports_dir / TABLE2_MD,
                       table2_markdown(table, study, config, source))
     return table

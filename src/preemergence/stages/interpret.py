@@ -16,11 +16,12 @@ from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any
                                          write_json)
 from preemergence.core.constants import time_bin_label
 from preemergence.core.paths import (INTERPRET_BIPOLES_CSV, INTERPRET_FIGURES, INTERPRET_METRICS,
-                                     INTERPRETATION_MD, stage_outputs)
+                                     INTERPRET_PREDICTIONS, INTERPRETATION_MD, stage_outputs)
 from preemergence.data.segments import read_dataset_info
 from preemergence.interpret.experiments import (Context, composites, depth_sweep, occlusion,
                                                 output_statistics, pruned_network,
                                                 uniform_polarity)
+from preemergence.model.predictions import write_predictions
 from preemergence.interpret.report import (bipole_rows, comparable_train_cv, findings,
                                            finite_or_none, flat_numbers, report_markdown,
                                            summary_metrics)
@@ -54,12 +55,14 @@ def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: d
         metrics["pruned"] = pruned_network(ctx)
         metrics["depth_sweep"] = depth_sweep(ctx)
         metrics["occlusion"] = occlusion(ctx)
-        metrics["table5"] = uniform_polarity(ctx, regions_dir, segments_dir)
+        metrics["table5"], abs_field_predictions = uniform_polarity(ctx, regions_dir,
+                                                                    segments_dir)
         checks = findings(metrics, comparable_train_cv(params, reports_dir))
         mlflow.log_metrics(flat_numbers(metrics))
         mlflow.log_metrics({f"reproduced_{c['id']}": float(c["reproduced"]) for c in checks})
     write_json(reports_dir / INTERPRET_METRICS,
                finite_or_none(summary_metrics(metrics, checks)))
     write_csv(reports_dir / INTERPRET_BIPOLES_CSV, bipole_rows(metrics))
+    write_predictions(reports_dir / INTERPRET_PREDICTIONS, [abs_field_predictions])
     atomic_write_text(reports_dir / INTERPRETATION_MD, report_markdown(metrics, checks, params))
     return metrics

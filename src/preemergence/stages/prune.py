@@ -8,10 +8,12 @@ from pathlib import Path
 
 from preemergence.core import hardware
 from preemergence.core.artifacts import refuse_overwrite_any
-from preemergence.core.paths import stage_outputs
+from preemergence.core.paths import PRUNE_PREDICTIONS, stage_outputs
 from preemergence.core.progress import progress as show_progress
 from preemergence.data.segments import read_dataset_info
-from preemergence.model.prune_report import log_prune_run, summarise_variants, write_reports
+from preemergence.model.predictions import write_predictions
+from preemergence.model.prune_report import (log_prune_run, prediction_rows, summarise_variants,
+                                            write_reports)
 from preemergence.model.prune_runs import (VARIANTS, PruneSchedule, prune_fold, train_config,
                                            variant_folder)
 from preemergence.model.runs import load_time_bins
@@ -47,4 +49,6 @@ def run_prune(params: dict, regions_dir: Path, segments_dir: Path, models_dir: P
                 mlflow.log_metrics({f"tss_mean_{variant}_{label}": entry["tss_mean"],
                                     f"tss_std_{variant}_{label}": entry["tss_std"]})
     write_reports(results, metrics, config, schedule, source, Path(reports_dir))
+    write_predictions(Path(reports_dir) / PRUNE_PREDICTIONS,
+                      [prediction_rows(data, results, config.threshold)])
     return metrics

@@ -10,9 +10,10 @@ from preemergence.core import figures, hardware
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
                                          write_json)
 from preemergence.core.paths import (TABLE3_MD, TRAIN_CV_LOSS_CSV, TRAIN_CV_LOSS_PNG,
-                                     TRAIN_CV_METRICS, TRAIN_CV_TSS_CSV, TSS_VS_TIME_PNG,
-                                     stage_outputs)
+                                     TRAIN_CV_METRICS, TRAIN_CV_PREDICTIONS, TRAIN_CV_TSS_CSV,
+                                     TSS_VS_TIME_PNG, stage_outputs)
 from preemergence.data.segments import read_dataset_info
+from preemergence.model.predictions import runs_table, write_predictions
 from preemergence.model.crossval import cross_validate, loss_rows, summarise
 from preemergence.model.report import baseline_series, plot_losses, table3_markdown, tss_series
 from preemergence.model.runs import TrainConfig, load_time_bins
@@ -42,6 +43,8 @@ def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir
     write_json(reports_dir / TRAIN_CV_METRICS,
                {"depth": config.depth, "config": config.name, **summary})
     write_csv(reports_dir / TRAIN_CV_LOSS_CSV, loss_rows(results))
+    write_predictions(reports_dir / TRAIN_CV_PREDICTIONS,
+                      [runs_table(data, results, "cnn", config.threshold)])
     times, means, stds = tss_series(summary)
     write_csv(reports_dir / TRAIN_CV_TSS_CSV,
               pd.DataFrame({"time_h": times, "tss_mean": means, "tss_std": stds}))

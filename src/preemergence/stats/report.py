@@ -1,0 +1,163 @@
+"""The stats stage's outputs: statistics.md, its figure and the DVC metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from preemergence.core import paper
+from preemergence.core.artifacts import save_figure
+from preemergence.core.constants import time_bin_label
+from preemergence.core.figures import new_figure
+from preemergence.stats.analysis import method_name, paper_value
+from preemergence.stats.resampling import Interval
+
+BANDED = {"cnn": "C0", "da_mtot": "C1", "da_mtot_dm": "C2", "abs_field": "C4"}
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def verdict(row, confidence: float) -> str:
+    """Plain-language reading of one paired difference."""
+    a, b = method_name(row["first"]), method_name(row["second"])
+    level = f"{round(100 * confidence)} % CI"
+    numbers = (f"{100 * row['difference']:+.1f} points, {level} {pct(row['low'])} to "
+               f"{pct(row['high'])}, p = {row['p_value']:.3g}")
+    if row["low"] > 0:
+        says = f"{a} beats {b}"
+    elif row["high"] < 0:
+        says = f"{a} is worse than {b}"
+    else:
+        says = f"{a} and {b} cannot be told apart"
+    return f"At {row['time_h']} h {says}: {numbers}."
+
+
+def metrics(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval,
+            guard_time_h: float) -> dict:
+    """DVC metrics: per time bin, each method's TSS and interval, each difference with its
+    interval and p-value; the leakage guard's TSS and interval."""
+    out: dict = {}
+    for row in tss.itertuples():
+        out.setdefault(time_bin_label(row.time_h), {})[row.method] = {
+            "tss": row.tss, "low": row.low, "high": row.high}
+    for row in differences.itertuples():
+        out.setdefault(time_bin_label(row.time_h), {})[f"{row.first}_minus_{row.second}"] = {
+            "difference": row.difference, "low": row.low, "high": row.high,
+            "p_value": row.p_value}
+    out["leakage_guard"] = {"time_h": guard_time_h, "tss": guard.estimate, "low": guard.low,
+                            "high": guard.high, "passed": guard.contains(0.0)}
+    return out
+
+
+def tss_table(tss: pd.DataFrame, confidence: float) -> list[str]:
+    level = f"{round(100 * confidence)} % CI"
+    lines = [f"| time (h) | method | TSS, pooled (%) | {level} (%) | fold mean ± std (%) "
+             "| paper, fold mean ± std | EARs / CRs |", "|---:|---|---:|---:|---:|---:|---:|"]
+    for r in tss.itertuples():
+        lines.append(f"| {r.time_h} | {r.method} | {pct(r.tss)} | {pct(r.low)} to "
+                     f"{pct(r.high)} | {pct(r.fold_mean)} ± {pct(r.fold_std)} | "
+                     f"{paper_value(r.method, r.time_h)} | {r.n_ear} / {r.n_cr} |")
+    return lines
+
+
+def difference_table(differences: pd.DataFrame, confidence: float) -> list[str]:
+    level = f"{round(100 * confidence)} % CI"
+    lines = [f"| time (h) | difference | points | {level} | p (paired permutation) |",
+             "|---:|---|---:|---:|---:|"]
+    for r in differences.itertuples():
+        lines.append(f"| {r.time_h} | {r.first} − {r.second} | {100 * r.difference:+.1f} | "
+                     f"{pct(r.low)} to {pct(r.high)} | {r.p_value:.3g} |")
+    return lines
+
+
+def repeats_section(spread: pd.DataFrame | None) -> list[str]:
+    if spread is None or spread.empty:
+        return ["Repeated cross-validation is off (`stats.repeats: 1`): the intervals above "
+                "are for one split of the regions into folds.", ""]
+    lines = ["## Split variance: repeated cross-validation", "",
+             "Pooled TSS over repeats with other fold seeds, its std across repeats (the "
+             "variance due to the split) and the bootstrap standard error of the first "
+             "repeat (the variance due to the sample of regions).", "",
+             "| time (h) | method | repeats | mean (%) | std across repeats (%) "
+             "| bootstrap s.e. (%) |", "|---:|---|---:|---:|---:|---:|"]
+    lines += [f"| {r.time_h} | {r.method} | {r.repeats} | {pct(r.mean)} | {pct(r.split_std)} "
+              f"| {pct(r.bootstrap_se)} |" for r in spread.itertuples()]
+    return lines + [""]
+
+
+def markdown(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval, settings: dict,
+             source: str, spread: pd.DataFrame | None = None) -> str:
+    """reports/statistics.md."""
+    confidence = settings["confidence"]
+    guard_words = ("passed: its interval contains 0" if guard.contains(0.0)
+                   else "FAILED: its interval excludes 0")
+    lines = ["# Statistics: intervals, paired tests, leakage guard", "",
+             f"Our numbers come from the **{source}** data set; the paper's (SDO/HEAR, Dhuri "
+             "et al. 2020) are fold mean ± std and come with no interval or test. "
+             "Every number below is computed from the out-of-fold predictions of the "
+             "evaluation tiles (`reports/predictions/`); TSS is pooled over all tiles of "
+             f"all folds. Intervals: {settings['interval_method']} bootstrap over regions "
+             f"({settings['bootstrap_resamples']} resamples, EARs and CRs resampled "
+             "separately, all tiles of a region together); p-values: paired permutation "
+             f"test ({settings['permutations']} permutations, methods swapped region by "
+             "region). What they mean: `docs/statistics.md`.", "",
+             "## Verdicts", ""]
+    lines += [f"- {verdict(r, confidence)}" for _, r in differences.iterrows()]
+    lines += ["", "## TSS per time bin and method", "", *tss_table(tss, confidence), "",
+              "## Paired differences on the same tiles", "",
+              *difference_table(differences, confidence), "",
+              "![TSS against time with intervals](figures/stats_tss_vs_time.png)", "",
+              "## Leakage guard", "",
+              f"A CNN trained on permuted labels at {settings['leakage_guard']['time_h']} h "
+              f"({settings['leakage_guard']['config']} schedule, every fold) scored TSS "
+              f"{pct(guard.estimate)} % ({pct(guard.low)} to {pct(guard.high)} %): "
+              f"{guard_words}.", "", *repeats_section(spread)]
+    return "\n".join(lines)
+
+
+def plot(tss: pd.DataFrame, differences: pd.DataFrame, path: Path, confidence: float,
+         note: str) -> Path:
+    """Left: TSS against time with interval bands and the paper's points; right: paired
+    differences with their intervals."""
+    fig = new_figure(12.0, 4.8)
+    left, right = fig.subplots(1, 2)
+    level = f"{round(100 * confidence)} % CI"
+    for method, colour in BANDED.items():
+        rows = tss[tss["method"] == method].sort_values("time_h")
+        if rows.empty:
+            continue
+        left.plot(rows["time_h"], 100 * rows["tss"], marker="o", color=colour,
+                  label=f"{method} (ours, {level})")
+        left.fill_between(rows["time_h"], 100 * rows["low"], 100 * rows["high"],
+                          color=colour, alpha=0.2)
+    reference = np.array(paper.CNN_TSS)
+    left.errorbar(np.array(paper.TIME_BINS_H) - 0.3, reference[:, 0], yerr=reference[:, 1],
+                  color="0.5", marker="s", linestyle=":", capsize=3,
+                  label="paper: CNN (fold mean ± std)")
+    left.errorbar([-3.5], [paper.DA_MTOT_TSS_3H[0]], yerr=[paper.DA_MTOT_TSS_3H[1]],
+                  color="0.3", marker="v", linestyle="none", capsize=3, label="paper: DA MTOT")
+    left.set(xlabel="time relative to emergence (h)", ylabel="TSS (%)",
+             title="TSS pooled over folds, region-bootstrap bands")
+    left.axhline(0, color="0.8", linewidth=0.8)
+    left.legend(fontsize=8, loc="upper left")
+    _plot_differences(right, differences, level)
+    fig.text(0.99, 0.01, note, ha="right", va="bottom", fontsize=8, color="0.3")
+    return save_figure(fig, path, dpi=110)
+
+
+def _plot_differences(ax, differences: pd.DataFrame, level: str) -> None:
+    names = list(dict.fromkeys(zip(differences["first"], differences["second"])))
+    for i, (a, b) in enumerate(names):
+        rows = differences[(differences["first"] == a) & (differences["second"] == b)]
+        centre = 100 * rows["difference"].to_numpy()
+        error = [centre - 100 * rows["low"].to_numpy(), 100 * rows["high"].to_numpy() - centre]
+        ax.errorbar(rows["time_h"] + 0.25 * (i - (len(names) - 1) / 2), centre, yerr=error,
+                    marker="o", linestyle="none", capsize=3, label=f"{a} − {b}")
+    ax.axhline(0, color="0.5", linewidth=0.8)
+    ax.set(xlabel="time relative to emergence (h)", ylabel="TSS difference (points)",
+           title=f"Paired differences on the same tiles ({level})")
+    ax.legend(fontsize=8)

@@ -1,0 +1,160 @@
+"""TSS with region-bootstrap intervals, paired differences and paired permutation tests.
+
+The unit of resampling is the region, not the tile: the 9 evaluation tiles of a region
+share its magnetic environment (and, for an EAR, its emergence), so their predictions are
+correlated, and resampling tiles would understate the uncertainty. Regions are resampled
+with replacement separately among EARs and among CRs (stratified), keeping the 1 PE tile
+per EAR of the data. Per region we keep four counts (TP, FN on its PE tiles; FP, TN on its
+NE tiles); a resample's TSS is computed from the summed counts, so it equals the TSS of the
+tiles of the regions drawn. Intervals come from ``scipy.stats.bootstrap`` (BCa by default),
+p-values from ``scipy.stats.permutation_test`` with the two methods' predictions swapped
+region by region (paired). TSS is a fraction here; reports show %.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+COUNT_COLUMNS = ("tp", "fn", "fp", "tn")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate with its confidence interval (fractions for TSS)."""
+
+    estimate: float
+    low: float
+    high: float
+
+    def contains(self, value: float) -> bool:
+        return bool(self.low <= value <= self.high)
+
+
+def region_counts(predictions: pd.DataFrame) -> pd.DataFrame:
+    """One method's predictions -> one row per region: kind and TP, FN, FP, TN of its tiles
+    (indexed by region_id, sorted)."""
+    label, predicted = predictions["label"].to_numpy(int), predictions["predicted"].to_numpy(int)
+    frame = pd.DataFrame({"region_id": predictions["region_id"].to_numpy(),
+                          "kind": predictions["kind"].to_numpy(),
+                          "tp": (label == 1) & (predicted == 1),
+                          "fn": (label == 1) & (predicted == 0),
+                          "fp": (label == 0) & (predicted == 1),
+                          "tn": (label == 0) & (predicted == 0)})
+    counts = frame.groupby("region_id").agg(kind=("kind", "first"), tp=("tp", "sum"),
+                                            fn=("fn", "sum"), fp=("fp", "sum"),
+                                            tn=("tn", "sum"))
+    return counts.sort_index()
+
+
+def tss_from_counts(counts: np.ndarray) -> np.ndarray:
+    """TSS = TP/(TP+FN) - FP/(FP+TN) from counts in the last axis (tp, fn, fp, tn);
+    NaN where a class is empty."""
+    counts = np.asarray(counts, float)
+    tp, fn, fp, tn = (counts[..., i] for i in range(4))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return tp / (tp + fn) - fp / (fp + tn)
+
+
+def _strata(counts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the EAR regions and of the other (CR) regions."""
+    is_ear = counts["kind"].to_numpy() == "EAR"
+    if not is_ear.any() or is_ear.all():
+        raise ValueError("a region bootstrap needs both EARs and CRs among the regions")
+    return np.flatnonzero(is_ear), np.flatnonzero(~is_ear)
+
+
+def _summed(matrix: np.ndarray, ear, cr) -> np.ndarray:
+    """Counts summed over the regions drawn (index arrays of shape (..., n))."""
+    index = np.concatenate([ear, cr], axis=-1).astype(int)
+    return matrix[index].sum(axis=-2)
+
+
+def _bootstrap(matrix: np.ndarray, strata, statistic, settings: dict, seed: int) -> Interval:
+    """Stratified region bootstrap of statistic(summed counts) (scipy.stats.bootstrap)."""
+    def resampled(ear, cr, axis=-1):
+        return statistic(_summed(matrix, ear, cr))
+    estimate = float(statistic(_summed(matrix, *strata)))
+    kwargs = dict(paired=False, vectorized=True, n_resamples=settings["bootstrap_resamples"],
+                  confidence_level=settings["confidence"], rng=np.random.default_rng(seed))
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)   # handled below
+        result = scipy_stats.bootstrap(strata, resampled,
+                                       method=settings["interval_method"], **kwargs)
+        low, high = result.confidence_interval
+        if not (np.isfinite(low) and np.isfinite(high)):    # BCa degenerate: all equal
+            result = scipy_stats.bootstrap(strata, resampled, method="percentile", **kwargs)
+            low, high = result.confidence_interval
+    return Interval(estimate, float(low), float(high))
+
+
+def tss_interval(predictions: pd.DataFrame, settings: dict, seed: int) -> Interval:
+    """Pooled TSS of one method's predictions with its region-bootstrap interval.
+
+    settings: params.yaml stats (confidence, bootstrap_resamples, interval_method)."""
+    counts = region_counts(predictions)
+    matrix = counts[list(COUNT_COLUMNS)].to_numpy(float)
+    return _bootstrap(matrix, _strata(counts), tss_from_counts, settings, seed)
+
+
+def paired_counts(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """Region counts of two methods on the same tiles, side by side (columns tp, fn, fp, tn
+    and tp_b ... tn_b); a ValueError when the two were not scored on the same tiles."""
+    key = ["time_h", "region_id", "x0", "y0"]
+    tiles_a, tiles_b = (set(map(tuple, f[key].astype(str).to_numpy())) for f in (first, second))
+    if tiles_a != tiles_b:
+        raise ValueError(f"{first['method'].iloc[0]} and {second['method'].iloc[0]} were "
+                         f"scored on different tiles ({len(tiles_a ^ tiles_b)} differ)")
+    a, b = region_counts(first), region_counts(second)
+    return a.join(b[list(COUNT_COLUMNS)], rsuffix="_b")
+
+
+def _difference(summed: np.ndarray) -> np.ndarray:
+    return tss_from_counts(summed[..., :4]) - tss_from_counts(summed[..., 4:])
+
+
+def paired_difference(first: pd.DataFrame, second: pd.DataFrame, settings: dict,
+                      seed: int) -> tuple[Interval, float]:
+    """TSS(first) - TSS(second) on the same tiles: region-bootstrap interval (both methods
+    resampled together) and the paired permutation p-value (two-sided).
+
+    settings: params.yaml stats (confidence, bootstrap_resamples, interval_method,
+    permutations)."""
+    counts = paired_counts(first, second)
+    columns = list(COUNT_COLUMNS) + [f"{c}_b" for c in COUNT_COLUMNS]
+    matrix = counts[columns].to_numpy(float)
+    interval = _bootstrap(matrix, _strata(counts), _difference, settings, seed)
+    return interval, permutation_p_value(matrix, settings["permutations"], seed)
+
+
+def permutation_p_value(matrix: np.ndarray, n_permutations: int, seed: int) -> float:
+    """Paired permutation test of TSS(a) - TSS(b) = 0: under the null the two methods'
+    predictions of a region are exchangeable, so each permutation swaps them in a random
+    subset of regions (``scipy.stats.permutation_test``, permutation_type="samples").
+
+    matrix: per region, a's counts (tp, fn, fp, tn) then b's."""
+    n = len(matrix)
+    stacked = np.vstack([matrix[:, :4], matrix[:, 4:]])      # rows 0..n-1: a; n..2n-1: b
+
+    def statistic(x, y, axis=-1):
+        x, y = np.asarray(x, int), np.asarray(y, int)
+        return tss_from_counts(stacked[x].sum(axis=-2)) - tss_from_counts(stacked[y].sum(axis=-2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = scipy_stats.permutation_test(
+            (np.arange(n), np.arange(n) + n), statistic, permutation_type="samples",
+            vectorized=True, n_resamples=n_permutations, alternative="two-sided",
+            rng=np.random.default_rng(seed))
+    return float(result.pvalue)
+
+
+def fold_mean_std(predictions: pd.DataFrame) -> tuple[float, float]:
+    """TSS mean and std (population) over the folds, as the paper reports it."""
+    values = []
+    for _, fold in predictions.groupby("fold"):
+        values.append(float(tss_from_counts(
+            region_counts(fold)[list(COUNT_COLUMNS)].to_numpy(float).sum(axis=0))))
+    return float(np.mean(values)), float(np.std(values))
