@@ -21,12 +21,20 @@ def pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
-def verdict(row, confidence: float) -> str:
+def p_text(p_value: float, permutations: int) -> str:
+    """'p = 0.03', or 'p ≤ 0.001' at the smallest value the permutations can give."""
+    floor = 2.0 / (permutations + 1)          # two-sided, no permutation as extreme
+    if p_value <= floor * (1 + 1e-9):
+        return f"p ≤ {floor:.1g}"
+    return f"p = {p_value:.2g}"
+
+
+def verdict(row, settings: dict) -> str:
     """Plain-language reading of one paired difference."""
     a, b = method_name(row["first"]), method_name(row["second"])
-    level = f"{round(100 * confidence)} % CI"
+    level = f"{round(100 * settings['confidence'])} % CI"
     numbers = (f"{100 * row['difference']:+.1f} points, {level} {pct(row['low'])} to "
-               f"{pct(row['high'])}, p = {row['p_value']:.3g}")
+               f"{pct(row['high'])}, {p_text(row['p_value'], settings['permutations'])}")
     if row["low"] > 0:
         says = f"{a} beats {b}"
     elif row["high"] < 0:
@@ -64,13 +72,14 @@ def tss_table(tss: pd.DataFrame, confidence: float) -> list[str]:
     return lines
 
 
-def difference_table(differences: pd.DataFrame, confidence: float) -> list[str]:
-    level = f"{round(100 * confidence)} % CI"
-    lines = [f"| time (h) | difference | points | {level} | p (paired permutation) |",
+def difference_table(differences: pd.DataFrame, settings: dict) -> list[str]:
+    level = f"{round(100 * settings['confidence'])} % CI"
+    lines = [f"| time (h) | difference | points | {level} | paired permutation test |",
              "|---:|---|---:|---:|---:|"]
     for r in differences.itertuples():
         lines.append(f"| {r.time_h} | {r.first} − {r.second} | {100 * r.difference:+.1f} | "
-                     f"{pct(r.low)} to {pct(r.high)} | {r.p_value:.3g} |")
+                     f"{pct(r.low)} to {pct(r.high)} | "
+                     f"{p_text(r.p_value, settings['permutations'])} |")
     return lines
 
 
@@ -106,10 +115,10 @@ def markdown(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval, sett
              f"test ({settings['permutations']} permutations, methods swapped region by "
              "region). What they mean: `docs/statistics.md`.", "",
              "## Verdicts", ""]
-    lines += [f"- {verdict(r, confidence)}" for _, r in differences.iterrows()]
+    lines += [f"- {verdict(r, settings)}" for _, r in differences.iterrows()]
     lines += ["", "## TSS per time bin and method", "", *tss_table(tss, confidence), "",
               "## Paired differences on the same tiles", "",
-              *difference_table(differences, confidence), "",
+              *difference_table(differences, settings), "",
               "![TSS against time with intervals](figures/stats_tss_vs_time.png)", "",
               "## Leakage guard", "",
               f"A CNN trained on permuted labels at {settings['leakage_guard']['time_h']} h "
@@ -130,7 +139,13 @@ def plot(tss: pd.DataFrame, differences: pd.DataFrame, path: Path, confidence: f
         rows = tss[tss["method"] == method].sort_values("time_h")
         if rows.empty:
             continue
-        left.plot(rows["time_h"], 100 * rows["tss"], marker="o", color=colour,
+        centre = 100 * rows["tss"].to_numpy()
+        if len(rows) == 1:        # one time bin: a bar, as a band would not show
+            left.errorbar(rows["time_h"], centre, capsize=3, marker="o", color=colour,
+                          yerr=[centre - 100 * rows["low"], 100 * rows["high"] - centre],
+                          label=f"{method} (ours, {level})")
+            continue
+        left.plot(rows["time_h"], centre, marker="o", color=colour,
                   label=f"{method} (ours, {level})")
         left.fill_between(rows["time_h"], 100 * rows["low"], 100 * rows["high"],
                           color=colour, alpha=0.2)
