@@ -197,6 +197,9 @@ def _set_param(params, dotted, value):
     ("prune.schedule", "slow", "'slow' is not one of prune.schedules"),
     ("depth_study.time_h", -4.0, "not among time_bins"),
     ("seed", "x", "valid integer"),
+    ("stats.comparisons", ["cnn minus da"], "stats.comparisons"),
+    ("stats.leakage_guard.time_h", -5.0, "not among time_bins"),
+    ("stats.confidence", 95, "less than 1"),
 ])
 def test_bad_parameter_is_one_line_naming_key_and_file_and_writes_nothing(
         workdir, tiny_params, key, value, problem):
@@ -237,10 +240,22 @@ def test_too_few_regions_for_the_folds_names_the_store_and_the_key(workdir, tiny
 
 
 @pytest.mark.parametrize("stage", ["simulate", "prepare", "baseline", "train-cv", "depth-study",
-                                   "prune", "interpret", "realism"])
+                                   "prune", "interpret", "stats", "realism"])
 def test_help_says_what_a_stage_reads_writes_and_logs(stage):
     result = runner.invoke(app, [stage, "--help"], terminal_width=100)
     assert result.exit_code == 0
     assert "Reads params.yaml:" in result.output and "unless --force" in result.output
     assert ("Logs to MLflow experiment" in result.output) != (stage == "simulate")
     assert "<bool>" not in result.output and "--force" in result.output
+
+
+def test_a_failed_leakage_guard_is_one_line_and_exit_status_1(workdir, monkeypatch):
+    from preemergence.stages import stats
+    from preemergence.stats.leakage import LeakageGuardFailed
+
+    def leaky(*args, **kwargs):
+        raise LeakageGuardFailed("leakage guard failed at -3.2 h: ... excludes 0")
+    monkeypatch.setattr(stats, "run_stats", leaky)
+    result = runner.invoke(app, ["stats"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: leakage guard failed at -3.2 h: ... excludes 0"
