@@ -168,6 +168,13 @@ def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output
     assert fold_mean_std(cnn) == pytest.approx((cv["tss_mean"], cv["tss_std"]))
     # deterministic, and the guard's runs are reused
     assert run_stats(p, store, work / "segments", reports, force=True, progress=False) == metrics
+    # a second cross-validation with other folds: split variance next to sampling variance
+    again = copy.deepcopy(p)
+    again["stats"]["repeats"] = 2
+    run_stats(again, store, work / "segments", reports, force=True, progress=False)
+    report = (reports / "statistics.md").read_text()
+    assert "## Split variance: repeated cross-validation" in report
+    assert "| -3.2 | cnn | 2 |" in report and "| -3.2 | da_mtot | 2 |" in report
     p["stats"]["comparisons"] = ["cnn_depth3 - cnn"]
     with pytest.raises(ValueError, match="stats.comparisons 'cnn_depth3 - cnn'"):
         run_stats(p, store, work / "segments", reports, force=True, progress=False)
