@@ -73,3 +73,37 @@ def test_runs_left_running_by_a_killed_process_are_closed_as_killed(tmp_path, mo
     assert client.get_run(orphan).info.status == "KILLED"
     assert client.get_run(elsewhere.info.run_id).info.status == "RUNNING"
     assert client.get_run(untagged).info.status == "RUNNING"
+
+
+def _files(folder: Path) -> dict:
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_copied_repository_writes_its_runs_into_its_own_folder(tmp_path, monkeypatch):
+    """Copy a repository with its mlflow.db and artifacts: runs logged in the copy keep
+    their artifacts in the copy, old runs' artifacts are read from the copy, and nothing
+    in the original folder changes."""
+    import shutil
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    original.mkdir()
+    (original / "dvc.yaml").write_text("stages: {}\n")
+    (original / "note.txt").write_text("a report")
+    monkeypatch.chdir(original)
+    with tracking.start_run("unit-test", "first", "synthetic") as mlflow:
+        mlflow.log_artifact(str(original / "note.txt"))
+        first = mlflow.active_run().info.run_id
+    shutil.copytree(original, copy)
+    before = _files(original)
+    monkeypatch.chdir(copy)
+    with tracking.start_run("unit-test", "second", "synthetic") as mlflow:
+        mlflow.log_artifact(str(copy / "note.txt"))
+        second = mlflow.active_run().info.run_id
+        client = mlflow.MlflowClient()
+        for run_id in (first, second):
+            uri = client.get_run(run_id).info.artifact_uri
+            assert uri.startswith((copy.resolve() / "mlartifacts").as_uri()), uri
+        assert Path(client.download_artifacts(first, "note.txt", str(tmp_path))).read_text() \
+            == "a report"
+    assert _files(original) == before
+    assert tracking.relocate_store(copy) == []          # done once; nothing left to move

@@ -1,9 +1,10 @@
 """MLflow tracking: one local SQLite store, telemetry off, runs tagged with git commit and DVC exp.
 
 The store is ``mlflow.db`` at the repository root (an absolute path), unless
-MLFLOW_TRACKING_URI is set. Runs of ``dvc exp run --queue`` execute in a temporary copy
-under ``.dvc/tmp/exps/``; they resolve to the original repository's store, so every run
-lands in one place. Open the UI with ``mlflow ui --backend-store-uri sqlite:///mlflow.db``.
+MLFLOW_TRACKING_URI is set, with artifacts in ``mlartifacts/`` beside it; a copied or moved
+repository's store is pointed at its own ``mlartifacts/`` before use (``relocate_store``).
+Runs of ``dvc exp run --queue`` execute in a temporary copy under ``.dvc/tmp/exps/``; they
+resolve to the original repository's store, so every run lands in one place. Open the UI with ``mlflow ui --backend-store-uri sqlite:///mlflow.db``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,50 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
 
 
+ARTIFACTS_DIR = "mlartifacts"
+# Columns of the MLflow store that hold artifact locations (MLflow 3 schema).
+LOCATION_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"),
+                    ("logged_models", "artifact_location"), ("model_versions", "source"),
+                    ("model_versions", "storage_location"))
+
+
+def relocate_store(root: Path) -> list[str]:
+    """Point the artifact locations of <root>/mlflow.db at this folder.
+
+    MLflow records absolute artifact paths. In a repository that was copied or moved, the
+    store still names the old folder (its mlartifacts/, and mlruns/ of MLflow's Default
+    experiment), and new artifacts would be written there. Every location under the old
+    folder is rewritten to this one (plain SQL on the SQLite file, before MLflow opens it).
+    Returns the old folders moved from (file:// URIs).
+    """
+    import sqlite3
+    db, here = Path(root) / "mlflow.db", Path(root).resolve()
+    if not db.is_file():
+        return []
+    with contextlib.closing(sqlite3.connect(db)) as connection, connection:
+        tables = {row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "experiments" not in tables:
+            return []
+        old = {loc.split(f"/{ARTIFACTS_DIR}", 1)[0]
+               for (loc,) in connection.execute("SELECT artifact_location FROM experiments")
+               if loc and loc.startswith("file://") and f"/{ARTIFACTS_DIR}" in loc}
+        old.discard(here.as_uri())
+        for folder in old:                  # as a file:// URI and as a plain path
+            for prefix, new in ((folder + "/", here.as_uri() + "/"),
+                                (folder.removeprefix("file://") + "/", f"{here}/")):
+                _replace_prefix(connection, tables, prefix, new)
+    return sorted(old)
+
+
+def _replace_prefix(connection, tables, prefix: str, new: str) -> None:
+    for table, column in LOCATION_COLUMNS:
+        if table in tables:
+            connection.execute(f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+                               f"WHERE substr({column}, 1, ?) = ?",
+                               (new, len(prefix) + 1, len(prefix), prefix))
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -51,7 +96,7 @@ def _experiment_id(mlflow, name: str) -> str:
     _tag_default_experiment(mlflow)
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
-        artifacts = (repo_root() / "mlartifacts").as_uri()   # never a temporary workspace
+        artifacts = (repo_root() / ARTIFACTS_DIR).as_uri()   # never a temporary workspace
         return mlflow.create_experiment(name, artifact_location=artifacts,
                                         tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
     if experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
@@ -77,7 +122,12 @@ def start_run(experiment: str, run_name: str, data_source: str, nested: bool = F
     """
     _quiet_environment()
     import mlflow
+    chosen = os.environ.get("MLFLOW_TRACKING_URI")
+    if not chosen:
+        relocate_store(repo_root())          # a copied repository writes into its own folder
     mlflow.set_tracking_uri(tracking_uri())
+    if not chosen:                           # set_tracking_uri exports it; keep it unset, so
+        os.environ.pop("MLFLOW_TRACKING_URI", None)   # the store follows the repository
     experiment_id = _experiment_id(mlflow, experiment)
     if experiment_id not in _CHECKED:          # once per experiment and process
         close_orphaned_runs(mlflow.MlflowClient(), experiment_id)
