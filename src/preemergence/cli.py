@@ -254,7 +254,9 @@ def build_regions(rows: Path = typer.Argument(..., help="CSV: magnetogram, lon_d
 @_clear_errors
 def scan(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s FITS file."),
          model: Path = typer.Option(Path("models/train_cv/depth5/t-3.2h/fold0"),
-                                    help="Trained run folder (model.keras + result.json)."),
+                                    help="Trained run folder (model.keras + result.json), "
+                                    "or a registered MLflow model such as "
+                                    "models:/preemergence-cnn-t-3.2h@fold0."),
          out: Path = typer.Option(..., help="Output FITS: P(PE) on a Stonyhurst lon/lat grid."),
          png: Path = typer.Option(None, help="Also draw the map over the magnetogram (PNG)."),
          step_deg: float = typer.Option(2.5, help="Grid step of segment centres (deg)."),

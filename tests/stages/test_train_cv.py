@@ -60,6 +60,34 @@ def test_train_cv_end_to_end_and_rerun_reuses_finished_folds(tiny_run, output_gu
     assert (work / "models/depth5/t-3.2h/fold0/model.keras").stat().st_mtime_ns == before
 
 
+def test_train_cv_models_are_registered_per_time_bin_and_load_by_alias(tiny_run):
+    """Every train-cv network is an MLflow model with a signature and the constants needed
+    to apply it; fold aliases of each time bin's registered model; a rerun reuses them."""
+    import mlflow
+    from preemergence.solar.scan import load_scan_model
+    params, store, work = tiny_run
+    client = mlflow.MlflowClient()
+    versions = client.search_model_versions("name = 'preemergence-cnn-t-3.2h'")
+    assert len(versions) == 5                     # one per fold, not one per invocation
+    alias = client.get_model_version_by_alias("preemergence-cnn-t-3.2h", "fold2")
+    result = json.loads((work / "models/depth5/t-3.2h/fold2/result.json").read_text())
+    assert alias.tags["run_key"] == result["run_key"]
+    info = mlflow.models.get_model_info("models:/preemergence-cnn-t-3.2h@fold2")
+    assert tuple(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == (-1, 85, 85, 1)
+    trained = load_scan_model("models:/preemergence-cnn-t-3.2h@fold2")
+    assert (trained.mean_g, trained.std_g) == (result["standardisation"]["mean"],
+                                              result["standardisation"]["std"])
+    assert trained.threshold == params["train"]["threshold"]
+    assert trained.result["data_source"] == "synthetic" and trained.result["fold"] == 2
+    windows = np.random.default_rng(0).normal(size=(3, 85, 85, 1)).astype("float32")
+    import keras
+    folder_model = keras.models.load_model(work / "models/depth5/t-3.2h/fold2/model.keras")
+    assert np.allclose(trained.model.predict(windows, verbose=0),
+                       folder_model.predict(windows, verbose=0))
+    with pytest.raises(ValueError, match="no such MLflow model"):
+        load_scan_model("models:/preemergence-cnn-t-3.2h@fold9")
+
+
 def test_changed_configuration_is_retrained(tiny_run):
     params, store, work = tiny_run
     data = train_cv.load_time_bins(store, work / "segments", [-3.2])[-3.2]

@@ -113,13 +113,9 @@ def _tag_default_experiment(mlflow) -> None:
                                                  EXPERIMENT_KIND)
 
 
-@contextlib.contextmanager
-def start_run(experiment: str, run_name: str, data_source: str, nested: bool = False):
-    """Start an MLflow run (parent or nested) in the project's store; yields the mlflow module.
-
-    The first time a process starts a run in an experiment, runs of that experiment that a
-    killed process left RUNNING are closed as KILLED (close_orphaned_runs).
-    """
+def connect():
+    """The mlflow module, pointed at the project's store (relocated first when the
+    repository was copied or moved; MLFLOW_TRACKING_URI wins when set)."""
     _quiet_environment()
     import mlflow
     chosen = os.environ.get("MLFLOW_TRACKING_URI")
@@ -128,6 +124,17 @@ def start_run(experiment: str, run_name: str, data_source: str, nested: bool = F
     mlflow.set_tracking_uri(tracking_uri())
     if not chosen:                           # set_tracking_uri exports it; keep it unset, so
         os.environ.pop("MLFLOW_TRACKING_URI", None)   # the store follows the repository
+    return mlflow
+
+
+@contextlib.contextmanager
+def start_run(experiment: str, run_name: str, data_source: str, nested: bool = False):
+    """Start an MLflow run (parent or nested) in the project's store; yields the mlflow module.
+
+    The first time a process starts a run in an experiment, runs of that experiment that a
+    killed process left RUNNING are closed as KILLED (close_orphaned_runs).
+    """
+    mlflow = connect()
     experiment_id = _experiment_id(mlflow, experiment)
     if experiment_id not in _CHECKED:          # once per experiment and process
         close_orphaned_runs(mlflow.MlflowClient(), experiment_id)
@@ -184,3 +191,15 @@ def flatten(params: dict, prefix: str = "") -> dict[str, object]:
         else:
             flat[name] = value
     return flat
+
+
+def log_reports(mlflow, reports_dir: Path, names) -> None:
+    """Attach report files or folders (names relative to reports_dir) to the active run,
+    under its artifact folder reports/."""
+    for name in names:
+        path = Path(reports_dir) / name
+        where = str(Path("reports") / Path(name).parent)
+        if path.is_dir():
+            mlflow.log_artifacts(str(path), artifact_path=str(Path("reports") / name))
+        elif path.is_file():
+            mlflow.log_artifact(str(path), artifact_path=where)

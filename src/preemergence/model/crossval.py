@@ -12,15 +12,17 @@ import numpy as np
 import pandas as pd
 
 from preemergence.core.constants import time_bin_label
-from preemergence.core.paths import MODEL_FILE
 from preemergence.core.progress import progress as show_progress
 from preemergence.model.runs import TrainConfig, run_folder, train_fold
 
 
 def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: int,
-                   run_prefix: str, source: str, progress: bool = True) -> list[dict]:
+                   run_prefix: str, source: str, progress: bool = True,
+                   register: bool = False) -> list[dict]:
     """Train every (time bin, fold) run (reusing finished ones from the run store, whichever
-    stage trained them); a copy of each in models_dir; one MLflow run each."""
+    stage trained them); a copy of each in models_dir; one MLflow run each, with the
+    network as an MLflow model (registered per time bin with ``register``:
+    model/registry.py)."""
     from preemergence.core import tracking
     jobs = [(t, fold) for t in data for fold in range(n_folds)]
     results = []
@@ -30,12 +32,14 @@ def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: i
             results.append(result)
             name = f"{time_bin_label(t)} fold{fold} · depth{config.depth} · {config.name}"
             with tracking.start_run(run_prefix, name, source, nested=True) as mlflow:
-                _log_fold(mlflow, result, run_folder(models_dir, config, t, fold))
+                _log_fold(mlflow, result, run_folder(models_dir, config, t, fold), register,
+                          source)
     return results
 
 
-def _log_fold(mlflow, result: dict, folder: Path) -> None:
+def _log_fold(mlflow, result: dict, folder: Path, register: bool, source: str) -> None:
     from preemergence.core import tracking
+    from preemergence.model import registry
     mlflow.log_params(tracking.flatten({"config": result["config"], "time_h": result["time_h"],
                                         "fold": result["fold"]}))
     history = result["history"]
@@ -44,8 +48,10 @@ def _log_fold(mlflow, result: dict, folder: Path) -> None:
                             "val_loss": history["val_loss"][step]}, step=int(epoch))
     mlflow.log_metrics({k: float(result[k]) for k in ("tss", "tp", "fn", "fp", "tn")})
     mlflow.set_tag("reused_result", str(result.get("reused", False)).lower())
-    if not result.get("reused"):
-        mlflow.log_artifact(str(folder / MODEL_FILE))
+    mlflow.set_tag("run_key", result["run_key"])
+    if result.get("reused") and (not register or registry.alias_reused(mlflow, result)):
+        return                      # logged when it was trained (and aliased again)
+    registry.log_cnn(mlflow, folder, result, register, source)
 
 
 def summarise(results: list[dict]) -> dict:
@@ -66,3 +72,15 @@ def loss_rows(results: list[dict]) -> pd.DataFrame:
              "loss": r["history"]["loss"][i], "val_loss": r["history"]["val_loss"][i]}
             for r in results for i, e in enumerate(r["history"].get("epoch", []))]
     return pd.DataFrame(rows)
+
+
+def log_datasets(mlflow, data: dict, segments_dir: Path) -> None:
+    """Log each time bin's segment table as an MLflow dataset of the active run, its digest
+    the run keys' data key (table, region maps and standardisation constants)."""
+    from preemergence.core.paths import segment_table_file
+    for t, bin_data in data.items():
+        source = str(Path(segments_dir).resolve() / segment_table_file(t))
+        dataset = mlflow.data.from_pandas(bin_data.table, source=source,
+                                          name=f"segments {time_bin_label(t)}",
+                                          digest=bin_data.data_key, targets="label")
+        mlflow.log_input(dataset, context="training")

@@ -226,8 +226,14 @@ class ScanModel:
 
 
 def load_scan_model(folder) -> ScanModel:
-    """Load ``model.keras`` and ``result.json`` of a train-cv run folder."""
+    """Load ``model.keras`` and ``result.json`` of a train-cv run folder, or an MLflow
+    model by URI (``models:/preemergence-cnn-t-3.2h@fold0``: model/registry.py)."""
     from preemergence.core.paths import MODEL_FILE, RESULT_FILE
+    if str(folder).startswith(("models:/", "runs:/")):
+        from preemergence.model.registry import load_registered
+        model, meta = load_registered(str(folder))
+        return ScanModel(model, float(meta["mean_g"]), float(meta["std_g"]),
+                         bool(meta["abs_field"]), meta, float(meta["threshold"]))
     folder = Path(folder)
     for name in (MODEL_FILE, RESULT_FILE):
         if not (folder / name).is_file():

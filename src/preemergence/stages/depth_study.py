@@ -45,9 +45,12 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
             table[f"depth{depth}"] = entry
             mlflow.log_metrics({f"tss_mean_depth{depth}": entry["tss_mean"],
                                 f"tss_std_depth{depth}": entry["tss_std"]})
-    reports_dir = Path(reports_dir)
-    write_json(reports_dir / DEPTH_STUDY_METRICS, table)
-    write_predictions(reports_dir / DEPTH_STUDY_PREDICTIONS, predictions)
-    atomic_write_text(reports_dir / TABLE2_MD,
-                      table2_markdown(table, study, config, source))
+            mlflow.log_metrics({"tss_mean": entry["tss_mean"], "tss_std": entry["tss_std"]},
+                               step=depth)          # TSS against depth in the UI's charts
+        reports_dir = Path(reports_dir)
+        write_json(reports_dir / DEPTH_STUDY_METRICS, table)
+        write_predictions(reports_dir / DEPTH_STUDY_PREDICTIONS, predictions)
+        atomic_write_text(reports_dir / TABLE2_MD,
+                          table2_markdown(table, study, config, source))
+        tracking.log_reports(mlflow, reports_dir, (TABLE2_MD, DEPTH_STUDY_METRICS))
     return table

@@ -60,9 +60,12 @@ def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: d
         checks = findings(metrics, comparable_train_cv(params, reports_dir))
         mlflow.log_metrics(flat_numbers(metrics))
         mlflow.log_metrics({f"reproduced_{c['id']}": float(c["reproduced"]) for c in checks})
-    write_json(reports_dir / INTERPRET_METRICS,
-               finite_or_none(summary_metrics(metrics, checks)))
-    write_csv(reports_dir / INTERPRET_BIPOLES_CSV, bipole_rows(metrics))
-    write_predictions(reports_dir / INTERPRET_PREDICTIONS, [abs_field_predictions])
-    atomic_write_text(reports_dir / INTERPRETATION_MD, report_markdown(metrics, checks, params))
+        write_json(reports_dir / INTERPRET_METRICS,
+                   finite_or_none(summary_metrics(metrics, checks)))
+        write_csv(reports_dir / INTERPRET_BIPOLES_CSV, bipole_rows(metrics))
+        write_predictions(reports_dir / INTERPRET_PREDICTIONS, [abs_field_predictions])
+        atomic_write_text(reports_dir / INTERPRETATION_MD,
+                          report_markdown(metrics, checks, params))
+        tracking.log_reports(mlflow, reports_dir, (INTERPRETATION_MD, INTERPRET_METRICS,
+                                                   INTERPRET_FIGURES))
     return metrics

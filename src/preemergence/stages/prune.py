@@ -8,7 +8,8 @@ from pathlib import Path
 
 from preemergence.core import hardware
 from preemergence.core.artifacts import refuse_overwrite_any
-from preemergence.core.paths import PRUNE_PREDICTIONS, stage_outputs
+from preemergence.core.paths import (PRUNE_LOSS_PNG, PRUNE_MD, PRUNE_METRICS, PRUNE_PREDICTIONS,
+                                     stage_outputs)
 from preemergence.core.progress import progress as show_progress
 from preemergence.data.segments import read_dataset_info
 from preemergence.model.predictions import write_predictions
@@ -48,7 +49,8 @@ def run_prune(params: dict, regions_dir: Path, segments_dir: Path, models_dir: P
             for label, entry in by_time.items():
                 mlflow.log_metrics({f"tss_mean_{variant}_{label}": entry["tss_mean"],
                                     f"tss_std_{variant}_{label}": entry["tss_std"]})
-    write_reports(results, metrics, config, schedule, source, Path(reports_dir))
-    write_predictions(Path(reports_dir) / PRUNE_PREDICTIONS,
-                      [prediction_rows(data, results, config.threshold)])
+        write_reports(results, metrics, config, schedule, source, Path(reports_dir))
+        write_predictions(Path(reports_dir) / PRUNE_PREDICTIONS,
+                          [prediction_rows(data, results, config.threshold)])
+        tracking.log_reports(mlflow, reports_dir, (PRUNE_MD, PRUNE_LOSS_PNG, PRUNE_METRICS))
     return metrics

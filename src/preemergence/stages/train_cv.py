@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from preemergence.core import figures, hardware
+from preemergence.core.constants import time_from_label
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
                                          write_json)
 from preemergence.core.paths import (TABLE3_MD, TRAIN_CV_LOSS_CSV, TRAIN_CV_LOSS_PNG,
@@ -14,7 +15,7 @@ from preemergence.core.paths import (TABLE3_MD, TRAIN_CV_LOSS_CSV, TRAIN_CV_LOSS
                                      TSS_VS_TIME_PNG, stage_outputs)
 from preemergence.data.segments import read_dataset_info
 from preemergence.model.predictions import runs_table, write_predictions
-from preemergence.model.crossval import cross_validate, loss_rows, summarise
+from preemergence.model.crossval import cross_validate, log_datasets, loss_rows, summarise
 from preemergence.model.report import baseline_series, plot_losses, table3_markdown, tss_series
 from preemergence.model.runs import TrainConfig, load_time_bins
 
@@ -34,12 +35,26 @@ def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir
     with tracking.start_run("train-cv", name, source) as mlflow:
         mlflow.log_params(tracking.flatten({"config": config.as_dict()}))
         hardware.log_hardware(mlflow, config.mixed_precision)
+        log_datasets(mlflow, data, segments_dir)
         results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],
-                                 "train-cv", source)
+                                 "train-cv", source, register=True)
         summary = summarise(results)
         for label, entry in summary.items():
             mlflow.log_metrics({f"tss_mean_{label}": entry["tss_mean"],
                                 f"tss_std_{label}": entry["tss_std"]})
+            # TSS against time in the UI's charts: step = tenths of an hour before emergence
+            step = int(round(-10 * time_from_label(label)))
+            mlflow.log_metrics({"tss_mean": entry["tss_mean"], "tss_std": entry["tss_std"]},
+                               step=step)
+        write_reports(reports_dir, data, results, summary, config, source)
+        tracking.log_reports(mlflow, reports_dir, (TABLE3_MD, TSS_VS_TIME_PNG,
+                                                   TRAIN_CV_LOSS_PNG, TRAIN_CV_METRICS))
+    return summary
+
+
+def write_reports(reports_dir: Path, data: dict, results: list[dict], summary: dict,
+                  config: TrainConfig, source: str) -> None:
+    """Metrics, plot data, out-of-fold predictions, figures and Table 3."""
     write_json(reports_dir / TRAIN_CV_METRICS,
                {"depth": config.depth, "config": config.name, **summary})
     write_csv(reports_dir / TRAIN_CV_LOSS_CSV, loss_rows(results))
@@ -55,4 +70,3 @@ def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir
     figures.plot_tss_vs_time(series, reports_dir / TSS_VS_TIME_PNG,
                              "CNN and discriminant analysis: TSS against time", note)
     atomic_write_text(reports_dir / TABLE3_MD, table3_markdown(summary, config, source))
-    return summary

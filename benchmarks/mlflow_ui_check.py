@@ -1,0 +1,290 @@
+"""Check that every experiment opens in MLflow's "Model training" runs view (headless Chromium).
+
+MLflow 3.x's web UI picks between a GenAI and a "Model training" (machine_learning) layout per
+browser, not per experiment: the URL query parameter `workflowType` on the hash route wins,
+else localStorage key `mlflow.workflowType_v1` (a JSON string, default "genai"). The experiment
+tag `mlflow.experimentKind` is ignored for this choice in 3.17.2. So from a fresh browser the
+link that works is  http://HOST:PORT/#/experiments/<id>?workflowType=machine_learning .
+
+This script copies an mlflow.db (SQLite backup API, so a store being written is fine), serves
+the copy with `mlflow ui` on a free loopback port, opens every active experiment with that URL
+in headless Chromium with a fresh profile, saves one PNG per experiment, reads the rendered DOM
+to tell which view rendered, writes summary.json beside the PNGs, stops the server and exits 1
+if any experiment did not render the model-training runs view (2 on a setup error).
+
+Usage:  .venv/bin/python benchmarks/mlflow_ui_check.py [--db mlflow.db] [--out DIR]
+Needs:  chromium (Debian package `chromium`) and mlflow in the running interpreter.
+"""
+
+import argparse
+import html
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "reports" / "benchmarks" / "mlflow_ui"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Text nodes seen only in the GenAI layout (its side nav, overview page and runs tab title).
+# "Traces" is NOT among them: the model-training side nav has a "Traces" entry too.
+GENAI_MARKERS = ("Training runs", "Sessions", "Judges", "Agent versions", "Prompts & versions",
+                 "Evaluation runs", "Token Usage", "Tokens per Trace", "Tool calls", "Detect Issues")
+# Text nodes that all appear in the model-training runs view (side nav + runs table).
+ML_MARKERS = ("Model registry", "Run Name", "matching runs")
+EMPTY_MARKER = "No runs logged"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--db", type=Path, default=ROOT / "mlflow.db", help="SQLite store to copy")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for PNGs + summary.json")
+    p.add_argument("--browser", default=None, help="Chromium binary (default: first on PATH)")
+    p.add_argument("--budget-ms", type=int, default=15000, help="Chromium --virtual-time-budget")
+    p.add_argument("--page-timeout", type=float, default=120.0, help="seconds per Chromium call")
+    p.add_argument("--server-timeout", type=float, default=90.0, help="seconds to wait for mlflow")
+    p.add_argument("--window", default="1600,1000", help="browser window size W,H")
+    p.add_argument("--experiment", action="append", default=[],
+                   help="only these experiment names (repeatable; default: all active)")
+    return p.parse_args(argv)
+
+
+# ---------------------------------------------------------------- store copy and server
+
+def copy_store(src: Path, dst: Path) -> None:
+    """Consistent snapshot of a SQLite store, even while another process writes to it."""
+    if not src.is_file():
+        raise SystemExit(f"error: no such database: {src}")
+    with sqlite3.connect(f"file:{src}?mode=ro", uri=True) as s, sqlite3.connect(dst) as d:
+        s.backup(d)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(db: Path, port: int, workdir: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", f"sqlite:///{db}",
+           "--default-artifact-root", str(workdir / "artifacts"),
+           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    # The UI needs no background job runner (it would start ~8 extra processes).
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    log = open(workdir / "server.log", "wb")
+    return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def wait_healthy(proc: subprocess.Popen, base: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mlflow ui exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(base + "health", timeout=5) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"mlflow ui not healthy after {timeout:.0f} s")
+
+
+def stop_process_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+# ---------------------------------------------------------------- REST look-ups
+
+def api(base: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + "ajax-api/2.0/mlflow/" + path, data=data,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+
+
+def list_experiments(base: str) -> list[dict]:
+    exps, token = [], None
+    while True:
+        q = {"max_results": 1000, **({"page_token": token} if token else {})}
+        page = api(base, "experiments/search?" + urllib.parse.urlencode(q))
+        exps += page.get("experiments", [])
+        token = page.get("next_page_token")
+        if not token:
+            return sorted(exps, key=lambda e: int(e["experiment_id"]))
+
+
+def experiment_runs(base: str, exp_id: str) -> list[dict]:
+    """All active runs of one experiment, newest first."""
+    runs, token = [], None
+    while True:
+        body = {"experiment_ids": [exp_id], "max_results": 1000,
+                "order_by": ["attributes.start_time DESC"], **({"page_token": token} if token else {})}
+        page = api(base, "runs/search", body)
+        runs += page.get("runs", [])
+        token = page.get("next_page_token")
+        if not token:
+            return runs
+
+
+def latest_top_level_run(base: str, exp_id: str) -> str | None:
+    """Name of the first row of the UI's runs table: the newest run whose parent (if any)
+    is not in the same experiment (the UI nests, and collapses, only same-experiment children)."""
+    runs = experiment_runs(base, exp_id)
+    ids = {r["info"]["run_id"] for r in runs}
+    for run in runs:
+        tags = {t["key"]: t["value"] for t in run.get("data", {}).get("tags", [])}
+        if tags.get("mlflow.parentRunId") not in ids:
+            return run["info"].get("run_name") or tags.get("mlflow.runName")
+    return None
+
+
+# ---------------------------------------------------------------- headless Chromium
+
+def find_browser(explicit: str | None) -> str:
+    for name in ([explicit] if explicit else BROWSERS):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise SystemExit("error: no Chromium found (apt-get install -y chromium)")
+
+
+def run_browser(browser: str, url: str, mode_args: list[str], args) -> bytes:
+    """One headless Chromium call in a fresh, throw-away profile; returns stdout."""
+    profile = tempfile.mkdtemp(prefix="mlflow-ui-profile-")
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}",
+           f"--window-size={args.window}", f"--virtual-time-budget={args.budget_ms}",
+           *mode_args, url]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=args.page_timeout)
+        return out
+    except subprocess.TimeoutExpired:
+        stop_process_group(proc, grace=3.0)
+        raise RuntimeError(f"chromium timed out after {args.page_timeout:.0f} s on {url}")
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def screenshot(browser: str, url: str, png: Path, args) -> None:
+    png.unlink(missing_ok=True)
+    run_browser(browser, url, [f"--screenshot={png}"], args)
+    if not png.is_file() or png.stat().st_size == 0:
+        raise RuntimeError(f"no screenshot written for {url}")
+
+
+def dom_text(browser: str, url: str, args) -> tuple[str, list[str]]:
+    """(document title, visible text nodes) of the page after the virtual-time budget."""
+    page = run_browser(browser, url, ["--dump-dom"], args).decode("utf-8", "replace")
+    title = re.search(r"<title[^>]*>(.*?)</title>", page, re.S)
+    body = re.sub(r"<(script|style|title)\b[^>]*>.*?</\1>", " ", page, flags=re.S | re.I)
+    nodes = [html.unescape(t).strip() for t in re.split(r"<[^>]+>", body)]
+    return html.unescape(title.group(1)).strip() if title else "", [t for t in nodes if t]
+
+
+# ---------------------------------------------------------------- the check
+
+def classify(title: str, nodes: list[str], exp_id: str) -> tuple[str, list[str]]:
+    """'machine_learning' | 'genai' | 'unknown', plus the markers that decided it."""
+    present = set(nodes)
+    genai = [m for m in GENAI_MARKERS if m in present]
+    if genai:
+        return "genai", genai
+    ml = [m for m in ML_MARKERS if m in present]
+    if len(ml) == len(ML_MARKERS) and title.startswith(f"Runs - Experiment {exp_id} "):
+        return "machine_learning", ml + [title]
+    return "unknown", ml + ([title] if title else [])
+
+
+def check_experiment(exp: dict, base: str, browser: str, out: Path, args) -> dict:
+    exp_id, name = exp["experiment_id"], exp["name"]
+    url = f"{base}#/experiments/{exp_id}?workflowType=machine_learning"
+    png = out / f"{exp_id}_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+    expected = latest_top_level_run(base, exp_id)
+    row = {"experiment_id": exp_id, "name": name, "url": url, "screenshot": png.name,
+           "expected_first_run": expected}
+    start = time.monotonic()
+    try:
+        screenshot(browser, url, png, args)
+        title, nodes = dom_text(browser, url, args)
+        row["browser_s"] = round(time.monotonic() - start, 1)
+    except RuntimeError as err:
+        return {**row, "view": "error", "passed": False, "problems": [str(err)]}
+    view, markers = classify(title, nodes, exp_id)
+    problems = [] if view == "machine_learning" else [f"rendered view is {view!r}"]
+    if expected is None and EMPTY_MARKER not in nodes:
+        problems.append(f"experiment has no runs but {EMPTY_MARKER!r} is not shown")
+    if expected is not None and expected not in nodes:
+        problems.append(f"newest top-level run {expected!r} not in the runs table")
+    return {**row, "title": title, "view": view, "markers": markers,
+            "passed": not problems, "problems": problems}
+
+
+def check_all(args, workdir: Path) -> dict:
+    db = workdir / "mlflow.db"
+    copy_store(args.db.resolve(), db)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    server = start_server(db, port, workdir)
+    try:
+        wait_healthy(server, base, args.server_timeout)
+        browser = find_browser(args.browser)
+        exps = [e for e in list_experiments(base) if not args.experiment or e["name"] in args.experiment]
+        if not exps:
+            raise RuntimeError("no experiment selected")
+        rows = []
+        for exp in exps:
+            rows.append(check_experiment(exp, base, browser, args.out, args))
+            print(f"{'PASS' if rows[-1]['passed'] else 'FAIL'}  {exp['experiment_id']:>3} "
+                  f"{exp['name']:<22} view={rows[-1]['view']}  {'; '.join(rows[-1]['problems'])}")
+        return {"db": str(args.db.resolve()), "url_form": "#/experiments/<id>?workflowType=machine_learning",
+                "browser": browser, "experiments": rows, "passed": all(r["passed"] for r in rows)}
+    finally:
+        stop_process_group(server)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mlflow-ui-check-") as tmp:
+        try:
+            summary = check_all(args, Path(tmp))
+        except (RuntimeError, OSError, urllib.error.URLError) as err:
+            log = Path(tmp, "server.log")
+            tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
+            print(f"error: {err}\n{tail}", file=sys.stderr)
+            return 2
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    n_ok = sum(r["passed"] for r in summary["experiments"])
+    print(f"{n_ok} passed, {len(summary['experiments']) - n_ok} failed  ->  {args.out}/summary.json")
+    return 0 if summary["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

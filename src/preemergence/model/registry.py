@@ -1,0 +1,97 @@
+"""Trained CNNs as MLflow models, and train-cv's models in the MLflow model registry.
+
+Every newly trained train-cv / depth-study / |B| run logs its network as an MLflow model
+(Keras flavour) with its input/output signature and, as model metadata, what a user needs
+to apply it: the standardisation constants (G), the classification threshold, |B| or B,
+the run key, time bin, fold, depth and schedule. train-cv's models are registered as
+``preemergence-cnn-<t-3.2h>`` (one registered model per time bin), one version per run,
+with the alias ``fold<k>`` on the version of the current parameters' run of fold k; a
+reused run moves the alias back to the version logged when it was trained. Load one with
+``preemergence scan --model models:/preemergence-cnn-t-3.2h@fold0`` or
+``mlflow.keras.load_model("models:/preemergence-cnn-t-3.2h@fold0")``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from preemergence.core.constants import SEGMENT_SIZE_PX, time_bin_label
+from preemergence.core.paths import MODEL_FILE
+
+REGISTERED_PREFIX = "preemergence-cnn"
+MODEL_NAME = "model"        # the logged model's name within its run
+
+
+def registered_name(time_h: float) -> str:
+    """The registered model of a time bin, e.g. preemergence-cnn-t-3.2h."""
+    return f"{REGISTERED_PREFIX}-{time_bin_label(time_h)}"
+
+
+def signature():
+    """Input: standardised B (or |B|) windows (n, 85, 85, 1); output: P(PE) (n, 1)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Schema, TensorSpec
+    size = SEGMENT_SIZE_PX
+    return ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, size, size, 1), "input")]),
+        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, 1), "p_pe")]))
+
+
+def model_metadata(result: dict, source: str) -> dict:
+    """What applying the model needs, from a run's result.json, and its training data."""
+    config = result["config"]
+    return {"data_source": source, "mean_g": float(result["standardisation"]["mean"]),
+            "std_g": float(result["standardisation"]["std"]),
+            "threshold": float(config["threshold"]), "abs_field": bool(config["abs_field"]),
+            "run_key": result["run_key"], "time_h": float(result["time_h"]),
+            "fold": int(result["fold"]), "depth": int(config["depth"]),
+            "config": config["name"]}
+
+
+def log_cnn(mlflow, folder: Path, result: dict, register: bool, source: str) -> None:
+    """Log the run's network (folder/model.keras) as an MLflow model in the active run;
+    with ``register``, as a new version of its time bin's registered model, aliased."""
+    import keras
+    import tensorflow as tf
+    model = keras.models.load_model(Path(folder) / MODEL_FILE, compile=False)
+    name = registered_name(result["time_h"]) if register else None
+    info = mlflow.keras.log_model(
+        model, name=MODEL_NAME, signature=signature(), metadata=model_metadata(result, source),
+        registered_model_name=name, await_registration_for=0,
+        pip_requirements=[f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"])
+    if register:
+        version = str(info.registered_model_version)
+        client = mlflow.MlflowClient()
+        client.set_model_version_tag(name, version, "run_key", result["run_key"])
+        client.set_registered_model_alias(name, f"fold{result['fold']}", version)
+
+
+def alias_reused(mlflow, result: dict) -> bool:
+    """Point fold<k>'s alias at the version logged when this (reused) run was trained;
+    False when no version of it is registered (e.g. a store made before registration)."""
+    client = mlflow.MlflowClient()
+    name = registered_name(result["time_h"])
+    try:
+        versions = client.search_model_versions(
+            f"name = '{name}' and tags.run_key = '{result['run_key']}'")
+    except mlflow.exceptions.MlflowException:
+        return False
+    if not versions:
+        return False
+    latest = max(versions, key=lambda v: int(v.version))
+    client.set_registered_model_alias(name, f"fold{result['fold']}", latest.version)
+    return True
+
+
+def load_registered(uri: str):
+    """(Keras model, metadata) of a logged or registered model URI (models:/..., runs:/...)."""
+    from preemergence.core import tracking
+    mlflow = tracking.connect()
+    try:
+        info = mlflow.models.get_model_info(uri)
+    except mlflow.exceptions.MlflowException as exc:
+        raise ValueError(f"{uri}: no such MLflow model ({' '.join(str(exc).split())[:200]})") \
+            from exc
+    return mlflow.keras.load_model(uri), dict(info.metadata or {})
