@@ -3,21 +3,29 @@
 MLflow 3.x's web UI picks between a GenAI and a "Model training" (machine_learning) layout per
 browser, not per experiment: the URL query parameter `workflowType` on the hash route wins,
 else localStorage key `mlflow.workflowType_v1` (a JSON string, default "genai"). The experiment
-tag `mlflow.experimentKind` is ignored for this choice in 3.17.2. So from a fresh browser the
-link that works is  http://HOST:PORT/#/experiments/<id>?workflowType=machine_learning .
+tag `mlflow.experimentKind` is ignored for this choice in 3.17.2. So from a fresh browser a
+plain `mlflow ui` needs  http://HOST:PORT/#/experiments/<id>?workflowType=machine_learning ;
+the project's launcher (preemergence.mlflow_ui) stores "machine_learning" under that key
+when it is absent, so there plain  http://HOST:PORT/#/experiments/<id>  works too.
 
 This script copies an mlflow.db (SQLite backup API, so a store being written is fine), serves
-the copy with `mlflow ui` on a free loopback port, opens every active experiment with that URL
-in headless Chromium with a fresh profile, saves one PNG per experiment, reads the rendered DOM
-to tell which view rendered, writes summary.json beside the PNGs, stops the server and exits 1
-if any experiment did not render the model-training runs view (2 on a setup error).
+the copy on a free loopback port with the project's launcher (--launcher project, the default)
+or with plain `mlflow ui` (--launcher mlflow), opens every active experiment at
+#/experiments/<id>[?QUERY] in headless Chromium with a fresh profile, saves one PNG per
+experiment, reads the rendered DOM to tell which view rendered, writes summary.json beside the
+PNGs, stops the server and exits 1 if any experiment did not render the model-training runs
+view (2 on a setup error). QUERY defaults to none with the project launcher (the default view
+must come from the launcher) and to workflowType=machine_learning with `mlflow ui`;
+`--launcher mlflow --query ""` is the negative control (GenAI, every experiment fails).
 
 Usage:  .venv/bin/python benchmarks/mlflow_ui_check.py [--db mlflow.db] [--out DIR]
+            [--launcher project|mlflow] [--query QUERY]
 Needs:  chromium (Debian package `chromium`) and mlflow in the running interpreter.
 """
 
 import argparse
 import html
+import importlib.metadata
 import json
 import os
 import re
@@ -40,10 +48,15 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stab
 # Text nodes seen only in the GenAI layout (its side nav, overview page and runs tab title).
 # "Traces" is NOT among them: the model-training side nav has a "Traces" entry too.
 GENAI_MARKERS = ("Training runs", "Sessions", "Judges", "Agent versions", "Prompts & versions",
-                 "Evaluation runs", "Token Usage", "Tokens per Trace", "Tool calls", "Detect Issues")
+                 "Evaluation runs", "Token Usage", "Tokens per Trace", "Tool calls",
+                 "Detect Issues")
 # Text nodes that all appear in the model-training runs view (side nav + runs table).
 ML_MARKERS = ("Model registry", "Run Name", "matching runs")
 EMPTY_MARKER = "No runs logged"
+ML_QUERY = "workflowType=machine_learning"
+# The project's launcher, started as `python -c LAUNCHER DB ARTIFACTS PORT`.
+LAUNCHER = ("import sys; from pathlib import Path; from preemergence.mlflow_ui import serve; "
+            "serve(Path(sys.argv[1]), Path(sys.argv[2]), host='127.0.0.1', port=int(sys.argv[3]))")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -55,9 +68,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--page-timeout", type=float, default=120.0, help="seconds per Chromium call")
     p.add_argument("--server-timeout", type=float, default=90.0, help="seconds to wait for mlflow")
     p.add_argument("--window", default="1600,1000", help="browser window size W,H")
+    p.add_argument("--launcher", choices=("project", "mlflow"), default="project",
+                   help="server: preemergence.mlflow_ui.serve (default) or plain `mlflow ui`")
+    p.add_argument("--query", default=None,
+                   help=f"query after #/experiments/<id> (default: none with the project "
+                        f"launcher, {ML_QUERY!r} with mlflow; '--launcher mlflow --query \"\"' "
+                        f"shows the GenAI default failing)")
     p.add_argument("--experiment", action="append", default=[],
                    help="only these experiment names (repeatable; default: all active)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.query is None:
+        args.query = "" if args.launcher == "project" else ML_QUERY
+    return args
 
 
 # ---------------------------------------------------------------- store copy and server
@@ -65,9 +87,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def copy_store(src: Path, dst: Path) -> None:
     """Consistent snapshot of a SQLite store, even while another process writes to it."""
     if not src.is_file():
-        raise SystemExit(f"error: no such database: {src}")
-    with sqlite3.connect(f"file:{src}?mode=ro", uri=True) as s, sqlite3.connect(dst) as d:
-        s.backup(d)
+        raise RuntimeError(f"no such database: {src}")
+    source, target = sqlite3.connect(src.as_uri() + "?mode=ro", uri=True), sqlite3.connect(dst)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
 
 
 def free_port() -> int:
@@ -76,22 +102,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db: Path, port: int, workdir: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", f"sqlite:///{db}",
-           "--default-artifact-root", str(workdir / "artifacts"),
-           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+def start_server(db: Path, port: int, workdir: Path, launcher: str) -> subprocess.Popen:
+    artifacts = workdir / "artifacts"
+    if launcher == "project":
+        cmd = [sys.executable, "-c", LAUNCHER, str(db), str(artifacts), str(port)]
+    else:
+        cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", f"sqlite:///{db}",
+               "--default-artifact-root", str(artifacts),
+               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     # The UI needs no background job runner (it would start ~8 extra processes).
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    log = open(workdir / "server.log", "wb")
-    return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    with open(workdir / "server.log", "wb") as log:
+        return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
 
 
 def wait_healthy(proc: subprocess.Popen, base: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"mlflow ui exited with code {proc.returncode}")
+            raise RuntimeError(f"the UI server exited with code {proc.returncode}")
         try:
             with urllib.request.urlopen(base + "health", timeout=5) as r:
                 if r.status == 200:
@@ -99,7 +129,7 @@ def wait_healthy(proc: subprocess.Popen, base: str, timeout: float) -> None:
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"mlflow ui not healthy after {timeout:.0f} s")
+    raise RuntimeError(f"the UI server is not healthy after {timeout:.0f} s")
 
 
 def stop_process_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
@@ -143,7 +173,9 @@ def experiment_runs(base: str, exp_id: str) -> list[dict]:
     runs, token = [], None
     while True:
         body = {"experiment_ids": [exp_id], "max_results": 1000,
-                "order_by": ["attributes.start_time DESC"], **({"page_token": token} if token else {})}
+                "order_by": ["attributes.start_time DESC"]}
+        if token:
+            body["page_token"] = token
         page = api(base, "runs/search", body)
         runs += page.get("runs", [])
         token = page.get("next_page_token")
@@ -170,7 +202,7 @@ def find_browser(explicit: str | None) -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise SystemExit("error: no Chromium found (apt-get install -y chromium)")
+    raise RuntimeError("no Chromium found (apt-get install -y chromium)")
 
 
 def run_browser(browser: str, url: str, mode_args: list[str], args) -> bytes:
@@ -186,9 +218,9 @@ def run_browser(browser: str, url: str, mode_args: list[str], args) -> bytes:
         out, _ = proc.communicate(timeout=args.page_timeout)
         return out
     except subprocess.TimeoutExpired:
-        stop_process_group(proc, grace=3.0)
         raise RuntimeError(f"chromium timed out after {args.page_timeout:.0f} s on {url}")
     finally:
+        stop_process_group(proc, grace=3.0)  # no-op once it has exited; else also on Ctrl-C
         shutil.rmtree(profile, ignore_errors=True)
 
 
@@ -224,7 +256,7 @@ def classify(title: str, nodes: list[str], exp_id: str) -> tuple[str, list[str]]
 
 def check_experiment(exp: dict, base: str, browser: str, out: Path, args) -> dict:
     exp_id, name = exp["experiment_id"], exp["name"]
-    url = f"{base}#/experiments/{exp_id}?workflowType=machine_learning"
+    url = f"{base}#/experiments/{exp_id}" + (f"?{args.query}" if args.query else "")
     png = out / f"{exp_id}_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
     expected = latest_top_level_run(base, exp_id)
     row = {"experiment_id": exp_id, "name": name, "url": url, "screenshot": png.name,
@@ -247,15 +279,16 @@ def check_experiment(exp: dict, base: str, browser: str, out: Path, args) -> dic
 
 
 def check_all(args, workdir: Path) -> dict:
+    browser = find_browser(args.browser)
     db = workdir / "mlflow.db"
     copy_store(args.db.resolve(), db)
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
-    server = start_server(db, port, workdir)
+    server = start_server(db, port, workdir, args.launcher)
     try:
         wait_healthy(server, base, args.server_timeout)
-        browser = find_browser(args.browser)
-        exps = [e for e in list_experiments(base) if not args.experiment or e["name"] in args.experiment]
+        exps = [e for e in list_experiments(base)
+                if not args.experiment or e["name"] in args.experiment]
         if not exps:
             raise RuntimeError("no experiment selected")
         rows = []
@@ -263,7 +296,10 @@ def check_all(args, workdir: Path) -> dict:
             rows.append(check_experiment(exp, base, browser, args.out, args))
             print(f"{'PASS' if rows[-1]['passed'] else 'FAIL'}  {exp['experiment_id']:>3} "
                   f"{exp['name']:<22} view={rows[-1]['view']}  {'; '.join(rows[-1]['problems'])}")
-        return {"db": str(args.db.resolve()), "url_form": "#/experiments/<id>?workflowType=machine_learning",
+        return {"db": str(args.db.resolve()),
+                "mlflow_version": importlib.metadata.version("mlflow"),
+                "launcher": args.launcher,
+                "url_form": "#/experiments/<id>" + (f"?{args.query}" if args.query else ""),
                 "browser": browser, "experiments": rows, "passed": all(r["passed"] for r in rows)}
     finally:
         stop_process_group(server)
@@ -271,18 +307,23 @@ def check_all(args, workdir: Path) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # Turn SIGTERM into SystemExit so the `finally` blocks stop the server and browsers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="mlflow-ui-check-") as tmp:
         try:
             summary = check_all(args, Path(tmp))
         except (RuntimeError, OSError, urllib.error.URLError) as err:
             log = Path(tmp, "server.log")
             tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
-            print(f"error: {err}\n{tail}", file=sys.stderr)
+            print(f"error: {err}" + (f"\nserver log tail:\n{tail}" if tail else ""),
+                  file=sys.stderr)
             return 2
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     n_ok = sum(r["passed"] for r in summary["experiments"])
-    print(f"{n_ok} passed, {len(summary['experiments']) - n_ok} failed  ->  {args.out}/summary.json")
+    n_bad = len(summary["experiments"]) - n_ok
+    print(f"{n_ok} passed, {n_bad} failed  ->  {args.out / 'summary.json'}")
     return 0 if summary["passed"] else 1
 
 

@@ -168,6 +168,20 @@ def stats(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
                f"{reports / 'statistics.md'}")
 
 
+@app.command("mlflow-ui")
+@_clear_errors
+def mlflow_ui(port: int = typer.Option(5000, help="Port on 127.0.0.1."),
+              host: str = typer.Option("127.0.0.1", help="Address to bind.")):
+    """Serve the MLflow UI of this repository's store, opening in the Model-training view."""
+    from preemergence.core.paths import repo_root
+    from preemergence.core.tracking import ARTIFACTS_DIR, relocate_store
+    from preemergence.mlflow_ui import serve
+    root = repo_root()
+    relocate_store(root)
+    typer.echo(f"MLflow UI of {root / 'mlflow.db'}: http://{host}:{port}/ (Ctrl-C stops it)")
+    serve(root / "mlflow.db", root / ARTIFACTS_DIR, host=host, port=port)
+
+
 @app.command("realism", epilog=stage_help("realism"))
 @_clear_errors
 def realism(regions: Path = REGIONS_OPTION,

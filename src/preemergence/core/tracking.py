@@ -4,7 +4,8 @@ The store is ``mlflow.db`` at the repository root (an absolute path), unless
 MLFLOW_TRACKING_URI is set, with artifacts in ``mlartifacts/`` beside it; a copied or moved
 repository's store is pointed at its own ``mlartifacts/`` before use (``relocate_store``).
 Runs of ``dvc exp run --queue`` execute in a temporary copy under ``.dvc/tmp/exps/``; they
-resolve to the original repository's store, so every run lands in one place. Open the UI with ``mlflow ui --backend-store-uri sqlite:///mlflow.db``.
+resolve to the original repository's store, so every run lands in one place. Open the UI with
+``preemergence mlflow-ui`` (model-training view by default).
 """
 
 from __future__ import annotations
