@@ -163,3 +163,21 @@ def test_a_kill_between_checkpoint_and_progress_resumes_at_the_right_epoch(
     assert resumed["tss"] == straight["tss"]
     home = tmp_path / "store-b" / straight["run_key"]
     assert not list(home.glob("checkpoint*"))          # a finished run keeps no checkpoints
+
+
+def test_fold_runs_are_open_while_they_train_and_log_each_epoch_once(tiny_run):
+    """A trained fold's MLflow run starts before its network is saved (durations and live
+    loss curves are real); every epoch's loss is logged once, live or, when reused, after."""
+    import mlflow
+    from preemergence.core.paths import run_store
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name("train-cv").experiment_id
+    trained = client.search_runs([experiment], "tags.reused_result = 'false'")
+    assert len(trained) == 25
+    for run in trained[:5]:
+        saved = (run_store() / run.data.tags["run_key"] / "result.json").stat().st_mtime
+        assert run.info.start_time / 1000 < saved
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "loss")]
+        assert steps == [0]                                   # 1 epoch, logged once
+    for run in client.search_runs([experiment], "tags.reused_result = 'true'")[:5]:
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [0]

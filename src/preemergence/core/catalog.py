@@ -30,7 +30,7 @@ STAGE_FOLDERS = {"simulate": ("data/regions",), "prepare": ("data/segments",),
 # The MLflow experiments a stage logs to.
 STAGE_EXPERIMENTS = {"prepare": ("prepare",), "baseline": ("baseline",),
                      "train-cv": ("train-cv",), "depth-study": ("depth-study",),
-                     "prune": ("prune",), "interpret": ("interpret", "interpret-abs-field"),
+                     "prune": ("prune",), "interpret": ("interpret",),
                      "stats": ("stats",), "realism": ("realism",)}
 
 

@@ -357,6 +357,6 @@ def uniform_polarity(ctx: Context, regions_dir: Path, segments_dir: Path):
     data = load_time_bins(regions_dir, segments_dir, section["time_bins"],
                           ctx.params["prepare"]["n_folds"])
     results = cross_validate(data, config, Path(ctx.models["own"]) / "abs_field",
-                             ctx.params["prepare"]["n_folds"], "interpret-abs-field",
-                             ctx.source)
+                             ctx.params["prepare"]["n_folds"], "interpret",
+                             ctx.source)           # child runs under the interpret parent
     return summarise(results), runs_table(data, results, "abs_field", config.threshold)

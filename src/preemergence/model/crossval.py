@@ -28,24 +28,45 @@ def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: i
     results = []
     with show_progress(jobs, progress, f"{run_prefix} (depth {config.depth})", "run") as bar:
         for t, fold in bar:
-            result = train_fold(data[t], fold, config, run_folder(models_dir, config, t, fold))
-            results.append(result)
             name = f"{time_bin_label(t)} fold{fold} · depth{config.depth} · {config.name}"
+            folder = run_folder(models_dir, config, t, fold)
             with tracking.start_run(run_prefix, name, source, nested=True) as mlflow:
-                _log_fold(mlflow, result, run_folder(models_dir, config, t, fold), register,
-                          source)
+                live = epoch_logger(mlflow)          # losses appear as the run trains
+                result = train_fold(data[t], fold, config, folder, callbacks=[live])
+                results.append(result)
+                _log_fold(mlflow, result, folder, register, source, live.logged)
     return results
 
 
-def _log_fold(mlflow, result: dict, folder: Path, register: bool, source: str) -> None:
+def epoch_logger(mlflow):
+    """Keras callback logging loss and val_loss of every epoch to the active MLflow run as
+    it ends (step = epoch); ``logged`` holds the epochs it logged."""
+    import keras
+
+    class EpochLogger(keras.callbacks.Callback):
+        logged: set = set()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            mlflow.log_metrics({k: float(logs[k]) for k in ("loss", "val_loss") if k in logs},
+                               step=int(epoch))
+            self.logged = self.logged | {int(epoch)}
+    return EpochLogger()
+
+
+def _log_fold(mlflow, result: dict, folder: Path, register: bool, source: str,
+              logged=frozenset()) -> None:
+    """Parameters, the epochs not logged live (a reused or resumed run), TSS, counts and
+    the network of one run."""
     from preemergence.core import tracking
     from preemergence.model import registry
     mlflow.log_params(tracking.flatten({"config": result["config"], "time_h": result["time_h"],
                                         "fold": result["fold"]}))
     history = result["history"]
     for step, epoch in enumerate(history.get("epoch", [])):
-        mlflow.log_metrics({"loss": history["loss"][step],
-                            "val_loss": history["val_loss"][step]}, step=int(epoch))
+        if int(epoch) not in logged:
+            mlflow.log_metrics({"loss": history["loss"][step],
+                                "val_loss": history["val_loss"][step]}, step=int(epoch))
     mlflow.log_metrics({k: float(result[k]) for k in ("tss", "tp", "fn", "fp", "tn")})
     mlflow.set_tag("reused_result", str(result.get("reused", False)).lower())
     mlflow.set_tag("run_key", result["run_key"])

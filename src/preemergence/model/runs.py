@@ -196,15 +196,17 @@ def remove_checkpoints(folder: Path, keep: str | None = None) -> None:
 
 
 def train_fold(data: TimeBinData, fold: int, config: TrainConfig,
-               folder: Path | None = None) -> dict:
+               folder: Path | None = None, callbacks=()) -> dict:
     """Train, resume or reuse one (time bin, fold) run; a copy goes to ``folder``.
 
     The run lives in the run store under its key: a finished run is reused (nothing is
     trained, ``"reused": True``), an interrupted one resumes from its last checkpoint.
-    Returns the result dict (as in the run's result.json).
+    ``callbacks``: extra Keras callbacks while it trains (e.g. live MLflow metrics); they
+    do not change the run or its key. Returns the result dict (as in its result.json).
     """
     key = run_key(config, data, fold)
-    return stored_run(key, lambda home: _train(data, fold, config, home, key), folder)
+    return stored_run(key, lambda home: _train(data, fold, config, home, key, callbacks),
+                      folder)
 
 
 def stored_run(key: str, produce, folder: Path | None = None) -> dict:
@@ -223,7 +225,8 @@ def stored_run(key: str, produce, folder: Path | None = None) -> dict:
     return {**done, "reused": reused}
 
 
-def _train(data: TimeBinData, fold: int, config: TrainConfig, home: Path, key: str) -> dict:
+def _train(data: TimeBinData, fold: int, config: TrainConfig, home: Path, key: str,
+           callbacks=()) -> dict:
     """Train (from scratch or the checkpoint in home) and score; result.json written last."""
     import keras
     from preemergence.model import training, windows
@@ -239,7 +242,7 @@ def _train(data: TimeBinData, fold: int, config: TrainConfig, home: Path, key: s
                                            config.abs_field)
     training.fit_model(model, source, val_source, config.epochs, config.learning_rate,
                        config.batch_size, seed=config.seed + fold,
-                       callbacks=[checkpoint_callback(home, key, history)],
+                       callbacks=[checkpoint_callback(home, key, history), *callbacks],
                        initial_epoch=start, samples_per_epoch=config.samples_per_epoch)
     result = {"run_key": key, "time_h": data.time_h, "fold": fold, "config": config.as_dict(),
               **score_tiles(model, data, tiles, mean, std, config),

@@ -35,6 +35,8 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
     with tracking.start_run("depth-study", name, source) as mlflow:
         first = TrainConfig.from_params(params, study["config"])
         hardware.log_hardware(mlflow, first.mixed_precision)
+        mlflow.log_params(tracking.flatten({"seed": params["seed"], "depth_study": study,
+                                            "config": first.as_dict()}))
         for depth in study["depths"]:
             config = TrainConfig.from_params(params, study["config"], depth=depth)
             results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],

@@ -47,6 +47,8 @@ def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: d
     hardware.quiet_tensorflow()
     name = tracking.parent_name(f"{time_bin_label(t)} · depth{params['depth']}")
     with tracking.start_run("interpret", name, source) as mlflow:
+        mlflow.log_params(tracking.flatten({"seed": params["seed"], "depth": params["depth"],
+                                            "interpret": section}))
         metrics = {"time_h": t, "data_source": source, "depth": params["depth"],
                    "hale_leading_sign_north":
                        params["simulate"]["emergence"]["hale_leading_sign_north"],
