@@ -26,7 +26,8 @@ def tiny_params(params):
     p = copy.deepcopy(params)
     p["simulate"]["n_ear"] = 6
     p["simulate"]["n_cr"] = 6
-    p["prepare"].update(pe_per_ear=12, ne_per_ear=6, ne_per_cr=6)
+    p["prepare"].update(pe_per_ear=12, ne_per_ear=6, ne_per_cr=6,
+                        data_docs=False)   # GX Data Docs: tests/stages/test_prepare_gx.py
     return p
 
 

@@ -119,6 +119,7 @@ class Prepare(Section):
     ne_per_ear: Count
     ne_per_cr: Count
     n_folds: Annotated[StrictInt, Field(ge=2)]
+    data_docs: StrictBool
 
 
 class Realism(Section):

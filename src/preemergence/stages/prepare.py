@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import pandas as pd
 
 from preemergence.model import discriminant as baseline
 from preemergence.data import segments
+from preemergence.data import gx_project as gx
 from preemergence.data import validation
 from preemergence.core import paper as reference
 from preemergence.core.artifacts import (atomic_directory, atomic_write_text, refuse_overwrite_any,
@@ -65,14 +67,21 @@ def data_source(store: RegionStore) -> str:
     return sources.pop() if len(sources) == 1 else "mixed"
 
 
-def write_validation(result: PrepareResult, out: Path) -> None:
-    """Validation results per time bin plus a summary, into the folder out."""
-    out = Path(out)
+def write_validation(result: PrepareResult, out: Path, gx_project: dict | None = None) -> None:
+    """Validation results per time bin plus a summary, into the folder out (whole folder,
+    atomic); with ``gx_project`` (the sampling plan and time bins), also the file-backed GX
+    project, its native results and Data Docs (data/gx_project.py)."""
     summary = {}
-    for t, report in result.reports.items():
-        validation.save_report(report, out / segment_validation_file(t))
-        summary[time_bin_label(t)] = {"success": report.success, "failed": report.failed}
-    write_json(out / VALIDATION_SUMMARY, summary)
+    with atomic_directory(out) as tmp:
+        for t, report in result.reports.items():
+            validation.save_report(report, tmp / segment_validation_file(t))
+            summary[time_bin_label(t)] = {"success": report.success, "failed": report.failed}
+        if gx_project is not None:
+            docs = gx.build_project(tmp, result.tables, gx_project["plan"],
+                                    gx_project["time_bins"])
+            for t, success in docs.items():
+                summary[time_bin_label(t)]["gx_checkpoint_success"] = success
+        write_json(tmp / VALIDATION_SUMMARY, summary)
 
 
 def write_segment_sets(result: PrepareResult, store: RegionStore, out_dir: Path,
@@ -152,7 +161,11 @@ def run_prepare(params: dict, regions_dir: Path, out_dir: Path, reports_dir: Pat
         write_validation(result, failed)
         for report in result.reports.values():
             validation.require_valid(report, details=failed)
-    write_validation(result, Path(reports_dir) / VALIDATION_DIR)
+    plan = {k: params["prepare"][k] for k in ("pe_per_ear", "ne_per_ear", "ne_per_cr",
+                                               "n_folds")}
+    write_validation(result, Path(reports_dir) / VALIDATION_DIR,
+                     {"plan": plan, "time_bins": params["time_bins"]}
+                     if params["prepare"]["data_docs"] else None)
     shutil.rmtree(Path(reports_dir) / VALIDATION_FAILED, ignore_errors=True)   # stale now
     write_segment_sets(result, store, out_dir, regions_dir)
     source = data_source(store)
@@ -173,3 +186,8 @@ def _log_prepare(params: dict, stats: dict, source: str, reports_dir: Path) -> N
         for label, entry in stats.items():
             mlflow.log_metrics({f"{key}_{label}": value for key, value in entry.items()})
         mlflow.log_artifact(str(Path(reports_dir) / TABLE1_MD))
+        tracking.log_reports(mlflow, reports_dir, (f"{VALIDATION_DIR}/{VALIDATION_SUMMARY}",))
+        summary = json.loads((Path(reports_dir) / VALIDATION_DIR / VALIDATION_SUMMARY)
+                             .read_text())
+        mlflow.log_metrics({f"validation_success_{label}": float(entry["success"])
+                            for label, entry in summary.items()})
