@@ -38,6 +38,19 @@ def test_guard_fails_when_the_interval_excludes_zero():
         leakage.check_guard(Interval(0.20, 0.08, 0.31), -3.2)
 
 
+def test_guard_tolerates_one_lucky_random_network_but_not_a_consistent_leak():
+    """Measured with seed 7: five permuted-label networks scored 8, 70, 0, 11 and 0 % (one
+    random strong-feature detector happened to sit on the PE tiles). Pooled, that is
+    17.8 % with a region-bootstrap interval of 11.6 to 24.4 %, which failed the first
+    version of the guard without any leak. Over the folds' networks it must pass; every
+    fold high together (a leak) must fail."""
+    lucky = leakage.fold_interval([0.083, 0.703, 0.0, 0.106, -0.002], 0.99)
+    assert lucky.contains(0.0)
+    leak = leakage.fold_interval([0.62, 0.70, 0.66, 0.58, 0.71], 0.99)
+    assert not leak.contains(0.0) and leak.low > 0.4
+    assert leakage.fold_interval([0.0] * 5, 0.99).contains(0.0)    # all-NE networks
+
+
 def test_refolding_keeps_regions_whole_and_balanced(tiny_bin):
     again = repeats.refolded(tiny_bin, 5, seed=43)
     table = again.table

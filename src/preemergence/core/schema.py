@@ -217,6 +217,7 @@ Comparison = Annotated[StrictStr, Field(pattern=rf"^{METHOD} - {METHOD}$")]
 class LeakageGuard(Section):
     time_h: TimeBin
     config: StrictStr
+    confidence: Annotated[Number, Field(gt=0, lt=1)]
 
 
 class Stats(Section):

@@ -42,7 +42,8 @@ def run_stats(params: dict, regions_dir: Path, segments_dir: Path, reports_dir: 
     hardware.quiet_tensorflow()
     guard_config = TrainConfig.from_params(params, settings["leakage_guard"]["config"])
     guard_data = load_time_bins(regions_dir, segments_dir, [guard_t], n_folds)[guard_t]
-    guard, guard_rows = run_guard(guard_data, guard_config, n_folds, settings, seed, progress)
+    guard, guard_rows = run_guard(guard_data, guard_config, n_folds,
+                                  settings["leakage_guard"], progress)
     tss = analysis.tss_rows(predictions, settings, seed)
     differences = analysis.comparison_rows(predictions, settings["comparisons"], settings, seed)
     require_compared(differences, settings["comparisons"])

@@ -121,10 +121,14 @@ def markdown(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval, sett
               *difference_table(differences, settings), "",
               "![TSS against time with intervals](figures/stats_tss_vs_time.png)", "",
               "## Leakage guard", "",
-              f"A CNN trained on permuted labels at {settings['leakage_guard']['time_h']} h "
-              f"({settings['leakage_guard']['config']} schedule, every fold) scored TSS "
-              f"{pct(guard.estimate)} % ({pct(guard.low)} to {pct(guard.high)} %): "
-              f"{guard_words}.", "", *repeats_section(spread)]
+              f"CNNs trained on permuted labels at {settings['leakage_guard']['time_h']} h "
+              f"({settings['leakage_guard']['config']} schedule, one per fold) scored a mean "
+              f"fold TSS of {pct(guard.estimate)} % "
+              f"({round(100 * settings['leakage_guard']['confidence'])} % t-interval over the "
+              f"folds' networks: {pct(guard.low)} to {pct(guard.high)} %): {guard_words}. "
+              "Each such network is a random strong-feature detector and can score far from "
+              "0 on its own; the mean over independent networks cannot, unless something "
+              "leaks (docs/statistics.md).", "", *repeats_section(spread)]
     return "\n".join(lines)
 
 

@@ -151,10 +151,14 @@ def permutation_p_value(matrix: np.ndarray, n_permutations: int, seed: int) -> f
     return float(result.pvalue)
 
 
+def fold_tss(predictions: pd.DataFrame) -> list[float]:
+    """TSS of each fold's tiles, in fold order."""
+    return [float(tss_from_counts(region_counts(fold)[list(COUNT_COLUMNS)]
+                                  .to_numpy(float).sum(axis=0)))
+            for _, fold in predictions.groupby("fold")]
+
+
 def fold_mean_std(predictions: pd.DataFrame) -> tuple[float, float]:
     """TSS mean and std (population) over the folds, as the paper reports it."""
-    values = []
-    for _, fold in predictions.groupby("fold"):
-        values.append(float(tss_from_counts(
-            region_counts(fold)[list(COUNT_COLUMNS)].to_numpy(float).sum(axis=0))))
+    values = fold_tss(predictions)
     return float(np.mean(values)), float(np.std(values))
