@@ -44,13 +44,15 @@ def epoch_logger(mlflow):
     import keras
 
     class EpochLogger(keras.callbacks.Callback):
-        logged: set = set()
+        def __init__(self):
+            super().__init__()
+            self.logged: set[int] = set()
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             mlflow.log_metrics({k: float(logs[k]) for k in ("loss", "val_loss") if k in logs},
                                step=int(epoch))
-            self.logged = self.logged | {int(epoch)}
+            self.logged.add(int(epoch))
     return EpochLogger()
 
 

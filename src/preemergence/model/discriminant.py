@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.neighbors import KDTree, KernelDensity
 
 from preemergence.core.metrics import confusion, tss
-from preemergence.model.predictions import tile_rows
+from preemergence.model.predictions import fold_tiles, tile_rows
 
 EPANECHNIKOV_NORMAL_REFERENCE = 2.345
 EPANECHNIKOV_OVER_GAUSSIAN = 2.214       # ratio of canonical bandwidths (Epanechnikov/Gauss)
@@ -156,7 +156,7 @@ def evaluate_folds(table: pd.DataFrame, variant: str, boundary_max_mx: float = 4
     time_h = float(table.time_h.iloc[0])
     for fold in sorted(table.fold.unique()):
         train = table[(table.subset == "sample") & (table.fold != fold)]
-        tiles = table[(table.subset == "tile") & (table.fold == fold)]
+        tiles = fold_tiles(table, fold)
         model = DensityDiscriminant().fit(features(train, variant), train.label)
         score, predicted = model.score_and_predict(features(tiles, variant))
         rows = tile_rows(tiles, f"da_{variant}", score, predicted)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +66,7 @@ def data_source(store: RegionStore) -> str:
     return sources.pop() if len(sources) == 1 else "mixed"
 
 
-def write_validation(result: PrepareResult, out: Path, gx_project: dict | None = None) -> None:
+def write_validation(result: PrepareResult, out: Path, gx_project: dict | None = None) -> dict:
     """Validation results per time bin plus a summary, into the folder out (whole folder,
     atomic); with ``gx_project`` (the sampling plan and time bins), also the file-backed GX
     project, its native results and Data Docs (data/gx_project.py)."""
@@ -82,6 +81,7 @@ def write_validation(result: PrepareResult, out: Path, gx_project: dict | None =
             for t, success in docs.items():
                 summary[time_bin_label(t)]["gx_checkpoint_success"] = success
         write_json(tmp / VALIDATION_SUMMARY, summary)
+    return summary
 
 
 def write_segment_sets(result: PrepareResult, store: RegionStore, out_dir: Path,
@@ -154,18 +154,16 @@ def run_prepare(params: dict, regions_dir: Path, out_dir: Path, reports_dir: Pat
         if len(store.ids(kind)) < n_folds:
             raise ValueError(f"{regions_dir}: {len(store.ids(kind))} {kind}s cannot be split "
                              f"into params.yaml prepare.n_folds = {n_folds} folds")
-    result = build_segment_sets(store, plan_from_params(params["prepare"]), params["seed"],
-                                progress=progress)
+    plan = plan_from_params(params["prepare"])
+    result = build_segment_sets(store, plan, params["seed"], progress=progress)
     if not all(report.success for report in result.reports.values()):
         failed = Path(reports_dir) / VALIDATION_FAILED      # next to the error, not an output
         write_validation(result, failed)
         for report in result.reports.values():
             validation.require_valid(report, details=failed)
-    plan = {k: params["prepare"][k] for k in ("pe_per_ear", "ne_per_ear", "ne_per_cr",
-                                               "n_folds")}
-    write_validation(result, Path(reports_dir) / VALIDATION_DIR,
-                     {"plan": plan, "time_bins": params["time_bins"]}
-                     if params["prepare"]["data_docs"] else None)
+    summary = write_validation(result, Path(reports_dir) / VALIDATION_DIR,
+                               {"plan": asdict(plan), "time_bins": params["time_bins"]}
+                               if params["prepare"]["data_docs"] else None)
     shutil.rmtree(Path(reports_dir) / VALIDATION_FAILED, ignore_errors=True)   # stale now
     write_segment_sets(result, store, out_dir, regions_dir)
     source = data_source(store)
@@ -173,11 +171,12 @@ def run_prepare(params: dict, regions_dir: Path, out_dir: Path, reports_dir: Pat
     atomic_write_text(Path(reports_dir) / TABLE1_MD, table1_markdown(result, source))
     stats = statistics(result)
     write_json(Path(reports_dir) / PREPARE_METRICS, stats)
-    _log_prepare(params, stats, source, reports_dir)
+    _log_prepare(params, stats, summary, source, reports_dir)
     return result
 
 
-def _log_prepare(params: dict, stats: dict, source: str, reports_dir: Path) -> None:
+def _log_prepare(params: dict, stats: dict, validation_summary: dict, source: str,
+                 reports_dir: Path) -> None:
     from preemergence.core import tracking
     with tracking.start_run("prepare", tracking.parent_name("prepare"), source) as mlflow:
         mlflow.log_params(tracking.flatten({"seed": params["seed"],
@@ -187,7 +186,5 @@ def _log_prepare(params: dict, stats: dict, source: str, reports_dir: Path) -> N
             mlflow.log_metrics({f"{key}_{label}": value for key, value in entry.items()})
         mlflow.log_artifact(str(Path(reports_dir) / TABLE1_MD))
         tracking.log_reports(mlflow, reports_dir, (f"{VALIDATION_DIR}/{VALIDATION_SUMMARY}",))
-        summary = json.loads((Path(reports_dir) / VALIDATION_DIR / VALIDATION_SUMMARY)
-                             .read_text())
         mlflow.log_metrics({f"validation_success_{label}": float(entry["success"])
-                            for label, entry in summary.items()})
+                            for label, entry in validation_summary.items()})

@@ -63,8 +63,7 @@ def run_stats(params: dict, regions_dir: Path, segments_dir: Path, reports_dir: 
         write_json(reports_dir / STATS_METRICS, out)
         atomic_write_text(reports_dir / STATISTICS_MD,
                           report.markdown(tss, differences, guard, settings, source, spread))
-        mlflow.log_artifact(str(reports_dir / STATISTICS_MD))
-        mlflow.log_artifact(str(reports_dir / STATS_TSS_PNG))
+        tracking.log_reports(mlflow, reports_dir, (STATISTICS_MD, STATS_TSS_PNG, STATS_METRICS))
     return out
 
 

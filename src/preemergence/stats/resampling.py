@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from preemergence.model.predictions import TILE_KEY
+
 COUNT_COLUMNS = ("tp", "fn", "fp", "tn")
 
 
@@ -104,8 +106,8 @@ def tss_interval(predictions: pd.DataFrame, settings: dict, seed: int) -> Interv
 def paired_counts(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
     """Region counts of two methods on the same tiles, side by side (columns tp, fn, fp, tn
     and tp_b ... tn_b); a ValueError when the two were not scored on the same tiles."""
-    key = ["time_h", "region_id", "x0", "y0"]
-    tiles_a, tiles_b = (set(map(tuple, f[key].astype(str).to_numpy())) for f in (first, second))
+    tiles_a, tiles_b = (set(map(tuple, f[TILE_KEY].astype(str).to_numpy()))
+                        for f in (first, second))
     if tiles_a != tiles_b:
         raise ValueError(f"{first['method'].iloc[0]} and {second['method'].iloc[0]} were "
                          f"scored on different tiles ({len(tiles_a ^ tiles_b)} differ)")
