@@ -159,6 +159,13 @@ def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output
     assert set(entry["cnn_minus_da_mtot"]) == {"difference", "low", "high", "p_value"}
     assert 0 < entry["cnn_minus_da_mtot"]["p_value"] <= 1
     assert metrics["leakage_guard"]["passed"] is True
+    # the DVC metrics: the summary methods' TSS per time bin and the guard's, nothing else
+    summary = json.loads((reports / "stats_metrics.json").read_text())
+    assert set(summary) == {*p["stats"]["summary_methods"], "leakage_guard_tss"}
+    assert summary["cnn"]["t-3.2h"] == pytest.approx(entry["cnn"]["tss"])
+    assert summary["leakage_guard_tss"] == pytest.approx(metrics["leakage_guard"]["tss"])
+    details = json.loads((reports / "statistics.json").read_text())
+    assert details["t-3.2h"]["cnn_minus_da_mtot"] == pytest.approx(entry["cnn_minus_da_mtot"])
     report = (reports / "statistics.md").read_text()
     assert "At -3.2 h the CNN" in report and "**synthetic** data" in report
     assert (reports / "figures" / "stats_tss_vs_time.png").stat().st_size > 10_000
@@ -175,6 +182,10 @@ def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output
     report = (reports / "statistics.md").read_text()
     assert "## Split variance: repeated cross-validation" in report
     assert "| -3.2 | cnn | 2 |" in report and "| -3.2 | da_mtot | 2 |" in report
+    unscored = copy.deepcopy(p)
+    unscored["stats"]["summary_methods"] = ["cnn", "cnn_depth3"]
+    with pytest.raises(ValueError, match=r"stats.summary_methods \['cnn_depth3'\]"):
+        run_stats(unscored, store, work / "segments", reports, force=True, progress=False)
     p["stats"]["comparisons"] = ["cnn_depth3 - cnn"]
     with pytest.raises(ValueError, match="stats.comparisons 'cnn_depth3 - cnn'"):
         run_stats(p, store, work / "segments", reports, force=True, progress=False)

@@ -90,6 +90,7 @@ DEPTH_STUDY_PREDICTIONS = "predictions/depth_study.csv"
 PRUNE_PREDICTIONS = "predictions/prune.csv"
 INTERPRET_PREDICTIONS = "predictions/interpret.csv"
 STATISTICS_MD, STATS_METRICS = "statistics.md", "stats_metrics.json"
+STATISTICS_JSON = "statistics.json"
 STATS_TSS_PNG, STATS_TSS_CSV = "figures/stats_tss_vs_time.png", "statistics_tss.csv"
 LEAKAGE_PREDICTIONS = "predictions/leakage_guard.csv"
 
@@ -107,7 +108,8 @@ STAGE_REPORTS = {
     "prune": (PRUNE_MD, PRUNE_LOSS_PNG, PRUNE_METRICS, PRUNE_LOSS_CSV, PRUNE_PREDICTIONS),
     "interpret": (INTERPRETATION_MD, INTERPRET_FIGURES, INTERPRET_METRICS,
                   INTERPRET_BIPOLES_CSV, INTERPRET_PREDICTIONS),
-    "stats": (STATISTICS_MD, STATS_METRICS, STATS_TSS_PNG, STATS_TSS_CSV, LEAKAGE_PREDICTIONS),
+    "stats": (STATISTICS_MD, STATISTICS_JSON, STATS_METRICS, STATS_TSS_PNG, STATS_TSS_CSV,
+              LEAKAGE_PREDICTIONS),
     "realism": (REALISM_MD, REALISM_PNG, REALISM_METRICS),
 }
 

@@ -212,6 +212,7 @@ class Interpret(Section):
 
 METHOD = r"(cnn|da_mtot|da_mtot_dm|pruned|pruned_n2|random|n4|abs_field|cnn_depth[1-9])"
 Comparison = Annotated[StrictStr, Field(pattern=rf"^{METHOD} - {METHOD}$")]
+Method = Annotated[StrictStr, Field(pattern=rf"^{METHOD}$")]
 
 
 class LeakageGuard(Section):
@@ -226,6 +227,7 @@ class Stats(Section):
     interval_method: Literal["BCa", "percentile", "basic"]
     permutations: Annotated[StrictInt, Field(ge=100)]
     comparisons: list[Comparison]
+    summary_methods: Annotated[list[Method], Field(min_length=1)]
     repeats: Count
     leakage_guard: LeakageGuard
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from preemergence.core import paper as reference
+from preemergence.core.plotdata import with_series
 from preemergence.core.constants import time_bin_label
 from preemergence.core.paths import TRAIN_CV_METRICS
 from preemergence.core.artifacts import read_json
@@ -355,11 +356,13 @@ def summary_metrics(metrics: dict, checks: list[dict]) -> dict:
 
 
 def bipole_rows(metrics: dict) -> pd.DataFrame:
-    """CNN output against bipole radius per network and field (DVC plots)."""
+    """CNN output against bipole radius per network and field (DVC plots: one panel per
+    network, one line per field)."""
     b = metrics["pruned"]["bipoles"]
     rows = [{"network": "pruned", "field_g": f, "radius_mm": r, "output": y}
             for f, ys in b["output"].items() for r, y in zip(b["radii_mm"], ys)]
     rows += [{"network": depth, "field_g": f, "radius_mm": r, "output": y}
              for depth, by_field in metrics["depth_sweep"]["output"].items()
              for f, ys in by_field.items() for r, y in zip(b["radii_mm"], ys)]
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return with_series(table, table["field_g"], table["network"])

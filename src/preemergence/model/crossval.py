@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from preemergence.core.constants import time_bin_label
+from preemergence.core.plotdata import with_series
 from preemergence.core.progress import progress as show_progress
 from preemergence.model.runs import TrainConfig, run_folder, train_fold
 
@@ -90,11 +91,14 @@ def summarise(results: list[dict]) -> dict:
 
 
 def loss_rows(results: list[dict]) -> pd.DataFrame:
-    """Per-epoch losses of every run (for DVC plots and the loss figure)."""
+    """Per-epoch losses of every run (for DVC plots and the loss figure); DVC's `panels`
+    template draws one panel per time bin, one line per fold."""
     rows = [{"time_h": r["time_h"], "fold": r["fold"], "epoch": e + 1,
              "loss": r["history"]["loss"][i], "val_loss": r["history"]["val_loss"][i]}
             for r in results for i, e in enumerate(r["history"].get("epoch", []))]
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["time_h", "fold", "epoch", "loss", "val_loss"])
+    return with_series(table, [f"fold{f}" for f in table["fold"]],
+                       [time_bin_label(t) for t in table["time_h"]])
 
 
 def log_datasets(mlflow, data: dict, segments_dir: Path) -> None:

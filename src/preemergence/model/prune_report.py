@@ -14,6 +14,7 @@ from preemergence.core import paper as reference
 from preemergence.core.artifacts import (atomic_write_text, read_json, save_figure, write_csv,
                                          write_json)
 from preemergence.core.constants import time_bin_label, time_from_label
+from preemergence.core.plotdata import with_series
 from preemergence.core.paths import (MODEL_FILE, PRUNE_LOSS_CSV, PRUNE_LOSS_PNG, PRUNE_MD,
                                      PRUNE_METRICS, TRAIN_CV_METRICS)
 from preemergence.model.crossval import summarise
@@ -51,12 +52,16 @@ def prediction_rows(data: dict, results: list[dict], threshold: float) -> pd.Dat
 
 
 def loss_rows(results: list[dict]) -> pd.DataFrame:
-    """Per-epoch losses and filter count of every run (DVC plots, Fig. 21)."""
+    """Per-epoch losses and filter count of every run (DVC plots, Fig. 21): one panel per
+    variant and time bin, one line per fold."""
     rows = [{"variant": r["variant"], "time_h": r["time_h"], "fold": r["fold"],
              "epoch": e + 1, "filters": r["history"]["filters"][i],
              "loss": r["history"]["loss"][i], "val_loss": r["history"]["val_loss"][i]}
             for r in results for i, e in enumerate(r["history"]["epoch"])]
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return with_series(table, [f"fold{f}" for f in table["fold"]],
+                       [f"{v} {time_bin_label(t)}" for v, t in zip(table["variant"],
+                                                                 table["time_h"])])
 
 
 def plot_pruning_losses(runs: list[dict], path: Path, note: str) -> Path:

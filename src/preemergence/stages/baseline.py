@@ -17,6 +17,7 @@ from preemergence.core.paths import (BASELINE_DENSITY_PNG, BASELINE_FOLDS, BASEL
                                      BASELINE_TSS_PNG, stage_outputs)
 from preemergence.core.constants import time_bin_label, time_from_label
 from preemergence.core.metrics import mean_std
+from preemergence.core.plotdata import with_series
 from preemergence.data.segments import read_dataset_info, read_segment_tables
 from preemergence.model.predictions import write_predictions
 
@@ -76,11 +77,14 @@ def plot_densities(fits: dict, path: Path, data_note: str, max_mx: float) -> Pat
 
 
 def tss_plot_rows(summary: dict) -> pd.DataFrame:
-    """Long table for DVC plots: time_h, variant, tss_mean, tss_std (fractions)."""
+    """Long table for DVC plots: time_h, variant, tss_mean, tss_std (fractions); `series`
+    names the line (DVC's `series` template draws one per variant)."""
+    names = {"mtot": "DA MTOT", "mtot_dm": "DA (MTOT, DM)"}
     rows = [{"time_h": time_from_label(label), "variant": variant, "tss_mean": v["tss_mean"],
              "tss_std": v["tss_std"]}
             for variant, by_time in summary.items() for label, v in by_time.items()]
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return with_series(table, [names.get(v, v) for v in table["variant"]])
 
 
 def report_markdown(summary: dict, fits: dict, source: str) -> str:

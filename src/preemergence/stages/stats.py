@@ -12,7 +12,8 @@ from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any
                                          write_json)
 from preemergence.core.paths import (BASELINE_PREDICTIONS, DEPTH_STUDY_PREDICTIONS,
                                      INTERPRET_PREDICTIONS, LEAKAGE_PREDICTIONS,
-                                     PRUNE_PREDICTIONS, STATISTICS_MD, STATS_METRICS,
+                                     PRUNE_PREDICTIONS, STATISTICS_JSON, STATISTICS_MD,
+                                     STATS_METRICS,
                                      STATS_TSS_CSV, STATS_TSS_PNG, TRAIN_CV_PREDICTIONS,
                                      stage_outputs)
 from preemergence.data.segments import read_dataset_info
@@ -48,7 +49,8 @@ def run_stats(params: dict, regions_dir: Path, segments_dir: Path, reports_dir: 
     differences = analysis.comparison_rows(predictions, settings["comparisons"], settings, seed)
     require_compared(differences, settings["comparisons"])
     spread = repeated(params, regions_dir, segments_dir, predictions, tss, progress)
-    out = report.metrics(tss, differences, guard, guard_t)
+    out = report.details(tss, differences, guard, guard_t)
+    summary = report.summary(tss, guard, settings["summary_methods"])
     with tracking.start_run("stats", tracking.parent_name("statistics"), source) as mlflow:
         mlflow.log_params(tracking.flatten({"seed": seed, "stats": settings}))
         mlflow.log_metrics(tracking.flatten(
@@ -60,10 +62,12 @@ def run_stats(params: dict, regions_dir: Path, segments_dir: Path, reports_dir: 
         write_csv(reports_dir / STATS_TSS_CSV, tss)
         report.plot(tss, differences, reports_dir / STATS_TSS_PNG, settings["confidence"],
                     f"data: {source}")
-        write_json(reports_dir / STATS_METRICS, out)
+        write_json(reports_dir / STATISTICS_JSON, out)
+        write_json(reports_dir / STATS_METRICS, summary)
         atomic_write_text(reports_dir / STATISTICS_MD,
                           report.markdown(tss, differences, guard, settings, source, spread))
-        tracking.log_reports(mlflow, reports_dir, (STATISTICS_MD, STATS_TSS_PNG, STATS_METRICS))
+        tracking.log_reports(mlflow, reports_dir,
+                             (STATISTICS_MD, STATS_TSS_PNG, STATISTICS_JSON, STATS_METRICS))
     return out
 
 

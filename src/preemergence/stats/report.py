@@ -1,4 +1,4 @@
-"""The stats stage's outputs: statistics.md, its figure and the DVC metrics."""
+"""The stats stage's outputs: statistics.md, statistics.json, its figure and the DVC metrics."""
 
 from __future__ import annotations
 
@@ -44,10 +44,10 @@ def verdict(row, settings: dict) -> str:
     return f"At {row['time_h']} h {says}: {numbers}."
 
 
-def metrics(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval,
+def details(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval,
             guard_time_h: float) -> dict:
-    """DVC metrics: per time bin, each method's TSS and interval, each difference with its
-    interval and p-value; the leakage guard's TSS and interval."""
+    """statistics.json: per time bin, each method's TSS and interval, each difference with
+    its interval and p-value; the leakage guard's TSS and interval."""
     out: dict = {}
     for row in tss.itertuples():
         out.setdefault(time_bin_label(row.time_h), {})[row.method] = {
@@ -58,6 +58,21 @@ def metrics(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval,
             "p_value": row.p_value}
     out["leakage_guard"] = {"time_h": guard_time_h, "tss": guard.estimate, "low": guard.low,
                             "high": guard.high, "passed": guard.contains(0.0)}
+    return out
+
+
+def summary(tss: pd.DataFrame, guard: Interval, methods) -> dict:
+    """The DVC metrics, one short table for `dvc exp show`: each of `methods`' TSS per time
+    bin ({method: {"t-3.2h": TSS}}, bins where it was scored) and the leakage guard's TSS."""
+    missing = [m for m in methods if m not in set(tss["method"])]
+    if missing:
+        raise ValueError(f"params.yaml: stats.summary_methods {missing}: no out-of-fold "
+                         "predictions of these methods")
+    out: dict = {method: {} for method in methods}
+    for row in tss[tss["method"].isin(methods)].sort_values("time_h", ascending=False) \
+            .itertuples():
+        out[row.method][time_bin_label(row.time_h)] = row.tss
+    out["leakage_guard_tss"] = guard.estimate
     return out
 
 
