@@ -23,6 +23,19 @@ FORCE_OPTION = typer.Option(False, "--force", help="Replace existing outputs.")
 REGIONS_OPTION = typer.Option(Path("data/regions"), help="Region store.")
 SEGMENTS_OPTION = typer.Option(Path("data/segments"), help="Segment sets folder.")
 REPORTS_OPTION = typer.Option(Path("reports"), help="Reports folder.")
+EXECUTOR_OPTION = typer.Option(
+    None, "--executor", help="Where training runs go: inprocess, local[:N] (a Dask cluster "
+    "here) or a Dask scheduler address; default $PREEMERGENCE_EXECUTOR, else "
+    "DASK_SCHEDULER_ADDRESS, else inprocess. Never changes a result (docs/cluster.md).")
+
+
+def use_executor(option: str | None) -> None:
+    """Check the --executor choice (exit 2 on a bad one) and hand it to the training code
+    through $PREEMERGENCE_EXECUTOR (the progress bars name the executor)."""
+    from preemergence.core.executor import EXECUTOR_ENV, resolve
+    resolve(option)
+    if option:
+        os.environ[EXECUTOR_ENV] = option
 
 
 def _clear_errors(func):
@@ -91,8 +104,10 @@ def baseline(segments: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
 def train_cv(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
              models: Path = typer.Option(Path("models/train_cv"), help="Models folder."),
              reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
-             force: bool = FORCE_OPTION):
+             force: bool = FORCE_OPTION,
+             executor: str = EXECUTOR_OPTION):
     """Train the CNN with k-fold cross-validation (prepare.n_folds) at every time bin."""
+    use_executor(executor)
     from preemergence.stages.train_cv import run_train_cv
     summary = run_train_cv(load_params(params), regions, segments, models, reports, force)
     first = next(iter(summary))
@@ -105,8 +120,10 @@ def train_cv(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
 def depth_study(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
                 models: Path = typer.Option(Path("models/depth_study"), help="Models folder."),
                 reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
-                force: bool = FORCE_OPTION):
+                force: bool = FORCE_OPTION,
+                executor: str = EXECUTOR_OPTION):
     """TSS against CNN depth at one time bin (paper Table 2), k-fold cross-validation."""
+    use_executor(executor)
     from preemergence.stages.depth_study import run_depth_study
     table = run_depth_study(load_params(params), regions, segments, models, reports, force)
     typer.echo("TSS by depth: " + ", ".join(f"{k[5:]}: {100 * v['tss_mean']:.1f} %"
@@ -123,8 +140,10 @@ def interpret(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
               models: Path = typer.Option(Path("models/interpret"),
                                           help="Models this stage trains."),
               reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
-              force: bool = FORCE_OPTION):
+              force: bool = FORCE_OPTION,
+              executor: str = EXECUTOR_OPTION):
     """The paper's interpretation: Figs. 3, 10-18, 24, Tables 4-5, reports/interpretation.md."""
+    use_executor(executor)
     from preemergence.stages.interpret import run_interpret
     metrics = run_interpret(load_params(params), regions, segments,
                             {"train_cv": train_cv_models, "prune": prune_models,
@@ -138,8 +157,10 @@ def interpret(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
 def prune(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
           models: Path = typer.Option(Path("models/prune"), help="Models folder."),
           reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
-          force: bool = FORCE_OPTION):
+          force: bool = FORCE_OPTION,
+          executor: str = EXECUTOR_OPTION):
     """Prune the last convolution 256 -> 4 (paper App. C) with random and N = 4 controls."""
+    use_executor(executor)
     from preemergence.stages.prune import run_prune
     metrics = run_prune(load_params(params), regions, segments, models, reports, force)
     for variant, by_time in metrics.items():
@@ -153,8 +174,9 @@ def prune(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
 @_clear_errors
 def stats(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
           reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
-          force: bool = FORCE_OPTION):
+          force: bool = FORCE_OPTION, executor: str = EXECUTOR_OPTION):
     """TSS with region-bootstrap intervals, paired CNN - DA tests, the leakage guard."""
+    use_executor(executor)
     from preemergence.stages.stats import run_stats
     from preemergence.stats.leakage import LeakageGuardFailed
     try:

@@ -26,7 +26,7 @@ from preemergence.interpret.binning import (bin_centres, binned_mean, class_frac
                                             output_bins)
 from preemergence.interpret.composite import store_composites
 from preemergence.interpret.occlusion import occlusion_map, recombine
-from preemergence.model import cnn, predict
+from preemergence.model import cnn, fanout, predict
 from preemergence.model.crossval import cross_validate, summarise
 from preemergence.model.predictions import runs_table
 from preemergence.model.runs import (TrainConfig, load_time_bins, run_folder, subsample,
@@ -252,6 +252,9 @@ def depth_sweep(ctx: Context) -> dict:
     """Fig. 17: bipole response of unpruned CNNs of depth 2-8 (one fold each)."""
     fold, radii = ctx.section["fold"], bipole_radii(ctx.section)
     responses, radius = {}, {}
+    fanout.produce_runs([fanout.train_task(ctx.data, fold, _sweep_config(ctx, depth))
+                         for depth in ctx.section["depth_sweep"]["depths"]],
+                        fanout.resolve(), "depth sweep")
     with show_progress(ctx.section["depth_sweep"]["depths"], True, "depth sweep",
                        "depth") as depths:
         for depth in depths:
@@ -265,12 +268,18 @@ def depth_sweep(ctx: Context) -> dict:
                        for d, v in responses.items()}}
 
 
-def _sweep_depth(ctx, depth, fold, radii, responses, radius) -> None:
-    sweep, b = ctx.section["depth_sweep"], ctx.section["bipole"]
+def _sweep_config(ctx, depth: int) -> TrainConfig:
+    """The depth sweep's schedule at one depth (filters capped where the cap bites)."""
+    sweep = ctx.section["depth_sweep"]
     cap = sweep["max_filters"]
     caps = cap is not None and max(cnn.filter_counts(depth)) > cap
-    config = TrainConfig.from_params(ctx.params, sweep["config"], depth=depth,
-                                     max_filters=cap if caps else None)
+    return TrainConfig.from_params(ctx.params, sweep["config"], depth=depth,
+                                   max_filters=cap if caps else None)
+
+
+def _sweep_depth(ctx, depth, fold, radii, responses, radius) -> None:
+    b = ctx.section["bipole"]
+    config = _sweep_config(ctx, depth)
     folder = run_folder(Path(ctx.models["own"]) / "depth_sweep", config, ctx.data.time_h,
                         fold)
     train_fold(ctx.data, fold, config, folder)    # depth-study's identical runs are reused

@@ -14,6 +14,7 @@ import pandas as pd
 from preemergence.core.constants import time_bin_label
 from preemergence.core.plotdata import with_series
 from preemergence.core.progress import progress as show_progress
+from preemergence.model import fanout
 from preemergence.model.runs import TrainConfig, run_folder, train_fold
 
 
@@ -26,14 +27,21 @@ def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: i
     model/registry.py)."""
     from preemergence.core import tracking
     jobs = [(t, fold) for t in data for fold in range(n_folds)]
+    executor = fanout.resolve()
+    fanout.produce_runs(
+        [fanout.train_task(data[t], fold, config) for t, fold in jobs], executor, f"{run_prefix} (depth {config.depth})", progress)
     results = []
-    with show_progress(jobs, progress, f"{run_prefix} (depth {config.depth})", "run") as bar:
+    with show_progress(jobs, progress and executor.kind == "inprocess",
+                       f"{run_prefix} (depth {config.depth}) · in-process", "run") as bar:
         for t, fold in bar:
             name = f"{time_bin_label(t)} fold{fold} · depth{config.depth} · {config.name}"
             folder = run_folder(models_dir, config, t, fold)
             with tracking.start_run(run_prefix, name, source, nested=True) as mlflow:
                 live = epoch_logger(mlflow)          # losses appear as the run trains
                 result = train_fold(data[t], fold, config, folder, callbacks=[live])
+                if executor.kind != "inprocess":     # trained by a task just now, or not
+                    result["reused"] = result["run_key"] not in fanout.TRAINED
+                mlflow.set_tag("executor", executor.describe())
                 results.append(result)
                 _log_fold(mlflow, result, folder, register, source, live.logged)
     return results

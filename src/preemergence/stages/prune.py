@@ -12,11 +12,12 @@ from preemergence.core.paths import (PRUNE_LOSS_PNG, PRUNE_MD, PRUNE_METRICS, PR
                                      stage_outputs)
 from preemergence.core.progress import progress as show_progress
 from preemergence.data.segments import read_dataset_info
+from preemergence.model import fanout
 from preemergence.model.predictions import write_predictions
 from preemergence.model.prune_report import (log_prune_run, prediction_rows, summarise_variants,
                                             write_reports)
-from preemergence.model.prune_runs import (VARIANTS, PruneSchedule, prune_fold, train_config,
-                                           variant_folder)
+from preemergence.model.prune_runs import (VARIANTS, PruneSchedule, prune_fold, prune_key,
+                                           train_config, variant_folder)
 from preemergence.model.runs import load_time_bins
 
 
@@ -38,10 +39,19 @@ def run_prune(params: dict, regions_dir: Path, segments_dir: Path, models_dir: P
         mlflow.log_params(tracking.flatten({"config": config.as_dict(),
                                             "schedule": dataclasses.asdict(schedule)}))
         hardware.log_hardware(mlflow, config.mixed_precision)
-        with show_progress(jobs, True, "prune", "run") as bar:
+        executor = fanout.resolve()
+        fanout.produce_runs(
+            [fanout.RunTask(fanout.PRUNE_FOLD, data[t],
+                            {"variant": variant, "fold": fold, "config": config,
+                             "schedule": schedule, "folder": None},
+                            prune_key(variant, config, schedule, data[t].data_key, t, fold))
+             for variant, t, fold in jobs], executor, "prune")
+        with show_progress(jobs, executor.kind == "inprocess", "prune · in-process", "run") as bar:
             for variant, t, fold in bar:
                 folder = variant_folder(models_dir, variant, config, t, fold)
                 result = prune_fold(variant, data[t], fold, config, schedule, folder)
+                if executor.kind != "inprocess":     # trained by a task just now, or not
+                    result["reused"] = result["run_key"] not in fanout.TRAINED
                 results.append(result)
                 log_prune_run(result, folder, source)
         metrics = summarise_variants(results)

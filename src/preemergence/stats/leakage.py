@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from preemergence.core.progress import progress as show_progress
+from preemergence.model import fanout
 from preemergence.model.predictions import runs_table
 from preemergence.model.runs import TimeBinData, TrainConfig, derived_data, train_fold
 from preemergence.stats.resampling import Interval
@@ -49,6 +50,8 @@ def guard_predictions(data: TimeBinData, config: TrainConfig, n_folds: int,
     """Out-of-fold predictions of CNNs trained on permuted labels (one per fold; finished
     runs are reused from the run store)."""
     permuted = permuted_labels(data, config.seed)
+    fanout.produce_runs([fanout.train_task(permuted, fold, config) for fold in range(n_folds)],
+                        fanout.resolve(), "leakage guard", progress)
     with show_progress(range(n_folds), progress, "leakage guard", "run") as folds:
         results = [train_fold(permuted, fold, config) for fold in folds]
     return runs_table({data.time_h: permuted}, results, METHOD, config.threshold)

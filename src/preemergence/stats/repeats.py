@@ -14,7 +14,7 @@ import pandas as pd
 
 from preemergence.core.progress import progress as show_progress
 from preemergence.data.segments import region_folds
-from preemergence.model import discriminant
+from preemergence.model import discriminant, fanout
 from preemergence.model.predictions import runs_table
 from preemergence.model.runs import TimeBinData, TrainConfig, derived_data, train_fold
 
@@ -38,6 +38,8 @@ def repeat_predictions(data: dict, config: TrainConfig, n_folds: int, repeat: in
     frames = []
     jobs = [(t, fold) for t in data for fold in range(n_folds)]
     split = {t: refolded(d, n_folds, config.seed + repeat) for t, d in data.items()}
+    fanout.produce_runs([fanout.train_task(split[t], fold, config) for t, fold in jobs],
+                        fanout.resolve(), f"repeat {repeat}", progress)
     results = []
     with show_progress(jobs, progress, f"repeat {repeat}", "run") as bar:
         for t, fold in bar:

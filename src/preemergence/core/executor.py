@@ -1,0 +1,47 @@
+"""Which executor trains the runs (model/fanout.py, docs/cluster.md): chosen by
+``--executor``, $PREEMERGENCE_EXECUTOR or Dask's configured scheduler address, never by a
+DVC parameter, since it never changes a result."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+EXECUTOR_ENV = "PREEMERGENCE_EXECUTOR"
+
+
+@dataclass(frozen=True)
+class Executor:
+    """Where training runs go: kind "inprocess", "local" (slots) or "cluster" (address)."""
+
+    kind: str
+    slots: int = 1
+    address: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "inprocess":
+            return "in-process"
+        if self.kind == "local":
+            return f"local Dask, {self.slots} at a time"
+        return f"Dask at {self.address}"
+
+
+def resolve(option: str | None = None) -> Executor:
+    """The executor named by ``option``, else $PREEMERGENCE_EXECUTOR, else Dask's
+    configured scheduler address (DASK_SCHEDULER_ADDRESS), else in-process."""
+    text = option or os.environ.get(EXECUTOR_ENV)
+    if not text:
+        import dask
+        address = dask.config.get("scheduler-address", None)
+        return Executor("cluster", address=address) if address else Executor("inprocess")
+    if text == "inprocess":
+        return Executor("inprocess")
+    if text == "local" or text.startswith("local:"):
+        slots = text.partition(":")[2]
+        if slots and not slots.isdigit() or slots == "0":
+            raise ValueError(f"executor '{text}': local:N needs a positive whole N")
+        return Executor("local", slots=int(slots) if slots else (os.cpu_count() or 1))
+    if "://" in text:
+        return Executor("cluster", address=text)
+    raise ValueError(f"executor '{text}': expected inprocess, local, local:N or a Dask "
+                     "scheduler address such as tcp://host:8786")

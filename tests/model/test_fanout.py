@@ -1,0 +1,154 @@
+"""Fan-out of training runs over Dask: the executor never changes a result.
+
+The same runs, trained in-process, on a local Dask cluster and on a real Dask cluster
+started with Dask's own command-line tools on loopback (a scheduler and two worker
+processes), give byte-identical result.json files; the driver learns which runs the tasks
+trained; train-cv through the cluster equals train-cv in-process.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from preemergence.model import fanout
+from preemergence.model.runs import RESULT_FILE, TrainConfig, load_time_bins, train_fold
+
+
+def test_resolve_names_every_executor(monkeypatch):
+    import dask
+    monkeypatch.delenv(fanout.EXECUTOR_ENV, raising=False)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    assert fanout.resolve().kind == "inprocess"
+    assert fanout.resolve("local:3") == fanout.Executor("local", slots=3)
+    assert fanout.resolve("local").slots == (os.cpu_count() or 1)
+    assert fanout.resolve("tcp://10.0.0.1:8786").address == "tcp://10.0.0.1:8786"
+    monkeypatch.setenv(fanout.EXECUTOR_ENV, "local:2")
+    assert fanout.resolve() == fanout.Executor("local", slots=2)
+    monkeypatch.delenv(fanout.EXECUTOR_ENV)
+    with dask.config.set({"scheduler-address": "tcp://127.0.0.1:9999"}):
+        assert fanout.resolve() == fanout.Executor("cluster", address="tcp://127.0.0.1:9999")
+    for bad in ("local:0", "local:x", "threads"):
+        with pytest.raises(ValueError, match=f"executor '{bad}'"):
+            fanout.resolve(bad)
+
+
+@pytest.fixture(scope="module")
+def tiny_bin(tiny_params, tiny_store_dir, tmp_path_factory):
+    """One prepared time bin and a 1-epoch schedule."""
+    from preemergence.stages.prepare import run_prepare
+    work = tmp_path_factory.mktemp("fanout")
+    params = copy.deepcopy(tiny_params)
+    params["train"]["configs"]["fast"].update(epochs=1, samples_per_epoch=32,
+                                              max_val_samples=16)
+    run_prepare(params, tiny_store_dir, work / "segments", work / "reports", progress=False)
+    data = load_time_bins(tiny_store_dir, work / "segments", [-3.2],
+                          params["prepare"]["n_folds"])[-3.2]
+    return params, data, work
+
+
+def results_in(store: Path) -> dict[str, bytes]:
+    return {p.parent.name: p.read_bytes() for p in sorted(store.glob(f"*/{RESULT_FILE}"))}
+
+
+def produce(executor, tasks, store: Path, monkeypatch) -> set[str]:
+    monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(store))
+    return fanout.produce_runs(tasks, executor, "test", progress=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def loopback_cluster(tmp_path):
+    """`dask scheduler` and `dask worker --nworkers 2` on 127.0.0.1; its address."""
+    dask_cli = shutil.which("dask") or str(Path(sys.executable).parent / "dask")
+    address = f"tcp://127.0.0.1:{free_port()}"
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    log = (tmp_path / "dask.log").open("w")
+    procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port",
+                               address.rsplit(":", 1)[1], "--no-dashboard"],
+                              stdout=log, stderr=log, env=env)]
+    time.sleep(2)
+    procs.append(subprocess.Popen([dask_cli, "worker", address, "--nworkers", "2",
+                                   "--nthreads", "1", "--no-dashboard"],
+                                  stdout=log, stderr=log, env=env))
+    from distributed import Client
+    with Client(address, timeout=60) as client:
+        client.wait_for_workers(2, timeout=60)
+    yield address
+    for proc in reversed(procs):
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_results_are_byte_identical_in_process_locally_and_on_a_loopback_cluster(
+        tiny_bin, tmp_path, monkeypatch, loopback_cluster):
+    params, data, _ = tiny_bin
+    config = TrainConfig.from_params(params)
+    tasks = [fanout.train_task(data, k, config) for k in (0, 1)]
+
+    monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / "inprocess"))
+    for task in tasks:
+        fanout.call(task)
+    expected = results_in(tmp_path / "inprocess")
+    assert len(expected) == 2
+
+    for name, executor in (("local", fanout.resolve("local:2")),
+                           ("cluster", fanout.resolve(loopback_cluster))):
+        trained = produce(executor, tasks, tmp_path / name, monkeypatch)
+        assert trained == set(expected), name
+        assert results_in(tmp_path / name) == expected, name
+        assert not list((tmp_path / name / fanout.INPUTS_FOLDER).glob("*.pkl")), name
+        # a second pass trains nothing: every run is finished
+        assert produce(executor, tasks, tmp_path / name, monkeypatch) == set()
+    # the driver copies and reads the finished runs as before
+    monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / "cluster"))
+    result = train_fold(data, 0, config, tmp_path / "copy")
+    assert result["reused"] and (tmp_path / "copy" / RESULT_FILE).read_bytes() == \
+        expected[result["run_key"]]
+
+
+def test_a_failing_task_names_itself(tiny_bin, tmp_path, monkeypatch):
+    params, data, _ = tiny_bin
+    config = TrainConfig.from_params(params)
+    bad = fanout.train_task(data, 99, config)
+    with pytest.raises(RuntimeError, match=r"training task task-\w+\.pkl failed"):
+        produce(fanout.resolve("local:1"), [bad], tmp_path / "store", monkeypatch)
+
+
+def test_train_cv_through_a_loopback_cluster_equals_train_cv_in_process(
+        tiny_bin, tiny_store_dir, tmp_path, monkeypatch, loopback_cluster):
+    """The stage end to end: same metrics, same out-of-fold predictions, the runs logged
+    by the driver (one child run each, tagged with the executor)."""
+    import mlflow
+    from preemergence.stages.train_cv import run_train_cv
+    params, _, work = tiny_bin
+    params = copy.deepcopy(params)
+    params["time_bins"] = [-3.2]
+    outputs = {}
+    for name, executor in (("inprocess", "inprocess"), ("cluster", loopback_cluster)):
+        monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / name / "runs"))
+        monkeypatch.setenv(fanout.EXECUTOR_ENV, executor)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / name / 'mlflow.db'}")
+        reports = tmp_path / name / "reports"
+        run_train_cv(params, tiny_store_dir, work / "segments", tmp_path / name / "models",
+                     reports)
+        outputs[name] = [(reports / f).read_bytes() for f in
+                         ("train_cv_metrics.json", "predictions/train_cv.csv")]
+        runs = mlflow.search_runs(experiment_names=["train-cv"],
+                                  filter_string="tags.reused_result = 'false'")
+        assert len(runs) == 5, name            # every fold trained now and logged once
+        assert set(runs["tags.executor"]) == {fanout.resolve(executor).describe()}
+    assert outputs["cluster"] == outputs["inprocess"]

@@ -1,0 +1,36 @@
+"""Benchmarks that must run without a GPU: bench_gpu.py on the CPU (a short measurement)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def test_paper_scale_counts_follow_params_yaml():
+    from bench_gpu import paper_sample_steps
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    table1 = {"t-3.2h": {"n_pe": 18000, "n_ne": 18000}}
+    steps = paper_sample_steps(params, table1)
+    # Table 3: 25 runs x 200 epochs x 28,800 training samples = 144 M sample-steps
+    assert steps["train-cv (Table 3)"]["sample_steps"] == pytest.approx(144e6)
+    assert steps["prune (3 variants)"]["epochs"] == 32 + 7 * 32 + 50
+
+
+def test_bench_gpu_runs_on_the_cpu(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py"), "--cpu",
+                           "--concurrency", "1", "2", "--batches", "10", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "gpu_concurrency_cpu.json").read_text())
+    assert [m["processes"] for m in result["measurements"]] == [1, 2]
+    assert all(rate > 0 for m in result["measurements"] for rate in m["rates"])
+    assert result["device"].startswith("CPU") and result["projected_h_1"] > 0
+    assert "Projected wall time" in (tmp_path / "gpu_concurrency_cpu.md").read_text()
