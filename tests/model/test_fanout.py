@@ -152,3 +152,17 @@ def test_train_cv_through_a_loopback_cluster_equals_train_cv_in_process(
         assert len(runs) == 5, name            # every fold trained now and logged once
         assert set(runs["tags.executor"]) == {fanout.resolve(executor).describe()}
     assert outputs["cluster"] == outputs["inprocess"]
+
+
+def test_a_task_whose_process_dies_is_retried(tmp_path, monkeypatch):
+    """A lost training process (exit without a result) is run again by Dask."""
+    from preemergence.model.runs import TimeBinData
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "tasks"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(fixtures), os.environ.get("PYTHONPATH", "")]))
+    data = TimeBinData(-3.2, cube=None, index={}, table=None, data_key="flaky")
+    attempts = tmp_path / "attempts.txt"
+    task = fanout.RunTask("flaky_task:run", data,
+                          {"key": "k-flaky", "attempts": str(attempts)}, "k-flaky")
+    trained = produce(fanout.resolve("local:1"), [task], tmp_path / "store", monkeypatch)
+    assert trained == {"k-flaky"} and attempts.read_text() == "xx"
