@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,8 @@ def main() -> int:
             stores[name] = results(work / "runs")
     first = stores[args.executors[0]]
     identical = all(s == first for s in stores.values()) and len(first) > 0
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    from preemergence.core.hardware import cpu_name
+    machine = f"{cpu_name()}, {os.cpu_count()} cores"
     report = {"machine": machine, "runs": len(first), "rows": rows,
               "results_identical": identical}
     OUT.mkdir(parents=True, exist_ok=True)

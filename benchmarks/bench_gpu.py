@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -81,7 +80,8 @@ def device_name(cpu: bool) -> str:
                               capture_output=True, text=True)
         if done.returncode == 0 and done.stdout.strip():
             return done.stdout.strip().splitlines()[0]
-    return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    from preemergence.core.hardware import cpu_name
+    return f"CPU: {cpu_name()}, {os.cpu_count()} cores"
 
 
 def markdown(r: dict) -> str:
@@ -96,7 +96,8 @@ def markdown(r: dict) -> str:
     lines += ["", "Paper-scale reproduction (params.yaml paper schedules; every run costed "
               "as depth 5):", "", "| stage | runs | epochs | sample-steps |",
               "|---|---:|---:|---:|"]
-    lines += [f"| {k} | {v['runs']} | {v['epochs']} | {v['sample_steps'] / 1e6:.1f} M |"
+    lines += [f"| {k.replace('|', chr(92) + '|')} | {v['runs']} | {v['epochs']} | "
+              f"{v['sample_steps'] / 1e6:.1f} M |"
               for k, v in r["paper"].items()]
     lines += [f"| total | | | {total / 1e6:.1f} M |", "",
               f"Best aggregate: {r['best_samples_per_s']:.0f} samples/s with "
