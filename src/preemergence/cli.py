@@ -46,8 +46,14 @@ def _clear_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         from preemergence.core.errors import RegionStoreError, ValidationFailed
+        from preemergence.core.executor import TaskFailed
         try:
             return func(*args, **kwargs)
+        except TaskFailed as exc:                # a training run failed on an executor
+            if os.environ.get("PREEMERGENCE_DEBUG"):
+                raise
+            typer.echo(f"error: {exc}", err=True)
+            sys.exit(1)
         except (RegionStoreError, ParamsError, ValidationFailed, FileExistsError,
                 FileNotFoundError, ValueError) as exc:
             if os.environ.get("PREEMERGENCE_DEBUG"):

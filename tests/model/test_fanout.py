@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from preemergence.model import fanout
+from preemergence.model import fanout, runs
 from preemergence.model.runs import RESULT_FILE, TrainConfig, load_time_bins, train_fold
 
 
@@ -36,7 +36,7 @@ def test_resolve_names_every_executor(monkeypatch):
     monkeypatch.delenv(fanout.EXECUTOR_ENV)
     with dask.config.set({"scheduler-address": "tcp://127.0.0.1:9999"}):
         assert fanout.resolve() == fanout.Executor("cluster", address="tcp://127.0.0.1:9999")
-    for bad in ("local:0", "local:x", "threads"):
+    for bad in ("local:0", "local:00", "local:x", "threads"):
         with pytest.raises(ValueError, match=f"executor '{bad}'"):
             fanout.resolve(bad)
 
@@ -110,7 +110,7 @@ def test_results_are_byte_identical_in_process_locally_and_on_a_loopback_cluster
         trained = produce(executor, tasks, tmp_path / name, monkeypatch)
         assert trained == set(expected), name
         assert results_in(tmp_path / name) == expected, name
-        assert not list((tmp_path / name / fanout.INPUTS_FOLDER).glob("*.pkl")), name
+        assert not any((tmp_path / name / fanout.INPUTS_FOLDER).iterdir()), name
         # a second pass trains nothing: every run is finished
         assert produce(executor, tasks, tmp_path / name, monkeypatch) == set()
     # the driver copies and reads the finished runs as before
@@ -124,7 +124,7 @@ def test_a_failing_task_names_itself(tiny_bin, tmp_path, monkeypatch):
     params, data, _ = tiny_bin
     config = TrainConfig.from_params(params)
     bad = fanout.train_task(data, 99, config)
-    with pytest.raises(RuntimeError, match=r"training task task-\w+\.pkl failed"):
+    with pytest.raises(fanout.TaskFailed, match=r"training run \w+ failed in its process"):
         produce(fanout.resolve("local:1"), [bad], tmp_path / "store", monkeypatch)
 
 
@@ -138,7 +138,10 @@ def test_train_cv_through_a_loopback_cluster_equals_train_cv_in_process(
     params = copy.deepcopy(params)
     params["time_bins"] = [-3.2]
     outputs = {}
+    real_train = runs._train
     for name, executor in (("inprocess", "inprocess"), ("cluster", loopback_cluster)):
+        # on the cluster the driver must train nothing itself
+        monkeypatch.setattr(runs, "_train", real_train if name == "inprocess" else None)
         monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / name / "runs"))
         monkeypatch.setenv(fanout.EXECUTOR_ENV, executor)
         monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / name / 'mlflow.db'}")
@@ -147,10 +150,10 @@ def test_train_cv_through_a_loopback_cluster_equals_train_cv_in_process(
                      reports)
         outputs[name] = [(reports / f).read_bytes() for f in
                          ("train_cv_metrics.json", "predictions/train_cv.csv")]
-        runs = mlflow.search_runs(experiment_names=["train-cv"],
-                                  filter_string="tags.reused_result = 'false'")
-        assert len(runs) == 5, name            # every fold trained now and logged once
-        assert set(runs["tags.executor"]) == {fanout.resolve(executor).describe()}
+        logged = mlflow.search_runs(experiment_names=["train-cv"],
+                                    filter_string="tags.reused_result = 'false'")
+        assert len(logged) == 5, name          # every fold trained now and logged once
+        assert set(logged["tags.executor"]) == {fanout.resolve(executor).describe()}
     assert outputs["cluster"] == outputs["inprocess"]
 
 
@@ -166,3 +169,13 @@ def test_a_task_whose_process_dies_is_retried(tmp_path, monkeypatch):
                           {"key": "k-flaky", "attempts": str(attempts)}, "k-flaky")
     trained = produce(fanout.resolve("local:1"), [task], tmp_path / "store", monkeypatch)
     assert trained == {"k-flaky"} and attempts.read_text() == "xx"
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(tiny_bin, tmp_path, monkeypatch):
+    params, data, _ = tiny_bin
+    monkeypatch.setattr(fanout, "CONNECT_TIMEOUT_S", 2)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    task = fanout.train_task(data, 0, TrainConfig.from_params(params))
+    with pytest.raises(ValueError, match=f"executor '{address}': no Dask scheduler answered"):
+        produce(fanout.resolve(address), [task], tmp_path / "store", monkeypatch)
+    assert not any((tmp_path / "store" / fanout.INPUTS_FOLDER).iterdir())

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 EXECUTOR_ENV = "PREEMERGENCE_EXECUTOR"
 
 
+class TaskFailed(RuntimeError):
+    """A training run failed in its own process (after Dask's retries)."""
+
+
 @dataclass(frozen=True)
 class Executor:
     """Where training runs go: kind "inprocess", "local" (slots) or "cluster" (address)."""
@@ -38,7 +42,7 @@ def resolve(option: str | None = None) -> Executor:
         return Executor("inprocess")
     if text == "local" or text.startswith("local:"):
         slots = text.partition(":")[2]
-        if slots and not slots.isdigit() or slots == "0":
+        if slots and (not slots.isdigit() or int(slots) == 0):
             raise ValueError(f"executor '{text}': local:N needs a positive whole N")
         return Executor("local", slots=int(slots) if slots else (os.cpu_count() or 1))
     if "://" in text:

@@ -20,16 +20,18 @@ from preemergence.model.runs import TrainConfig, run_folder, train_fold
 
 def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: int,
                    run_prefix: str, source: str, progress: bool = True,
-                   register: bool = False) -> list[dict]:
+                   register: bool = False, handed_out=()) -> list[dict]:
     """Train every (time bin, fold) run (reusing finished ones from the run store, whichever
     stage trained them); a copy of each in models_dir; one MLflow run each, with the
     network as an MLflow model (registered per time bin with ``register``:
-    model/registry.py)."""
+    model/registry.py). handed_out: keys of runs a caller already had an executor train
+    (model/fanout.py), logged as trained now."""
     from preemergence.core import tracking
     jobs = [(t, fold) for t in data for fold in range(n_folds)]
     executor = fanout.resolve()
-    fanout.produce_runs(
-        [fanout.train_task(data[t], fold, config) for t, fold in jobs], executor, f"{run_prefix} (depth {config.depth})", progress)
+    handed = set(handed_out) | fanout.produce_runs(
+        [fanout.train_task(data[t], fold, config) for t, fold in jobs], executor,
+        f"{run_prefix} (depth {config.depth})", progress)
     results = []
     with show_progress(jobs, progress and executor.kind == "inprocess",
                        f"{run_prefix} (depth {config.depth}) · in-process", "run") as bar:
@@ -39,8 +41,8 @@ def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: i
             with tracking.start_run(run_prefix, name, source, nested=True) as mlflow:
                 live = epoch_logger(mlflow)          # losses appear as the run trains
                 result = train_fold(data[t], fold, config, folder, callbacks=[live])
-                if executor.kind != "inprocess":     # trained by a task just now, or not
-                    result["reused"] = result["run_key"] not in fanout.TRAINED
+                # a run an executor was handed was trained now, whatever it found
+                result["reused"] = result["reused"] and result["run_key"] not in handed
                 mlflow.set_tag("executor", executor.describe())
                 results.append(result)
                 _log_fold(mlflow, result, folder, register, source, live.logged)

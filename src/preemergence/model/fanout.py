@@ -16,22 +16,24 @@ hand the runs not yet finished to an executor:
 Chosen by ``--executor`` or ``PREEMERGENCE_EXECUTOR``, never a DVC parameter: the executor
 does not change results. Each task trains one run in a fresh Python process (TensorFlow
 state and GPU memory are per process) and writes it to the run store, which must be a
-folder every worker sees; a task whose process dies is retried and resumes from the run's
-last checkpoint. Workers never touch MLflow: the driver logs every run afterwards.
+folder every worker sees; a task whose process dies is retried (Dask) and resumes from the
+run's last checkpoint. Workers never touch MLflow: the driver logs every run afterwards.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import pickle
+import shutil
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from preemergence.core.executor import EXECUTOR_ENV, Executor, resolve  # noqa: F401
+from preemergence.core.executor import (EXECUTOR_ENV, Executor, TaskFailed,  # noqa: F401
+                                        resolve)
 from preemergence.core.paths import RUN_STORE_ENV, run_store
 from preemergence.core.progress import progress as show_progress
 from preemergence.model.runs import TimeBinData, TrainConfig, finished_run, run_key
@@ -40,7 +42,7 @@ TRAIN_FOLD = "preemergence.model.runs:train_fold"          # the tasks: one run 
 PRUNE_FOLD = "preemergence.model.prune_runs:prune_fold"
 INPUTS_FOLDER = ".inputs"          # in the run store: the data tasks read, one file per key
 RETRIES = 2                        # a task whose worker or process dies is run again
-TRAINED: set[str] = set()          # keys of the runs this process's tasks trained
+CONNECT_TIMEOUT_S = 30            # a scheduler address that does not answer: an error
 
 
 @dataclass
@@ -79,31 +81,33 @@ def call(task: RunTask) -> dict:
 def produce_runs(tasks: list[RunTask], executor: Executor, label: str,
                  progress: bool = True) -> set[str]:
     """Have ``executor`` produce every task's run in the run store; returns the keys of the
-    runs trained now (the others were finished already; ``TRAINED`` collects them over
-    calls). In-process: nothing (the caller trains as it walks its runs)."""
+    runs it was handed (not finished when submitted, so trained now, wholly or from a
+    checkpoint). In-process: nothing (the caller trains as it walks its runs).
+
+    The tasks' files live in a folder of this call's own under the run store's .inputs/,
+    removed when it ends, failed or not (drivers sharing a run store never share files).
+    Raises TaskFailed (one line) when a task fails after its retries."""
     if executor.kind == "inprocess":
         return set()
     tasks = unfinished(tasks)
     if not tasks:
         return set()
-    inputs = _write_inputs(tasks)
-    specs = [_write_spec(task, inputs[id(task.data)]) for task in tasks]
-    trained: set[str] = set()
-    with _client(executor) as client:
-        from distributed import as_completed
-        futures = [client.submit(run_spec_in_fresh_process, spec, pure=False,
-                                 retries=RETRIES, key=f"run-{spec.stem}") for spec in specs]
-        finishing = _Sized(as_completed(futures), len(futures))
-        with show_progress(finishing, progress, f"{label} · {executor.describe()}",
-                           "run") as bar:
-            for future in bar:
-                outcome = future.result()
-                if not outcome["reused"]:
-                    trained.add(outcome["run_key"])
-                    TRAINED.add(outcome["run_key"])
-    for path in [*specs, *inputs.values()]:
-        path.unlink(missing_ok=True)
-    return trained
+    folder = run_store() / INPUTS_FOLDER / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    try:
+        specs = _write_task_files(tasks, folder)
+        with _client(executor) as client:
+            from distributed import as_completed
+            futures = [client.submit(run_spec_in_fresh_process, spec, pure=False,
+                                     retries=RETRIES, key=f"run-{spec.stem}")
+                       for spec in specs]
+            finishing = _Sized(as_completed(futures), len(futures))
+            with show_progress(finishing, progress, f"{label} · {executor.describe()}",
+                               "run") as bar:
+                for future in bar:
+                    future.result()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {task.key for task in tasks}
 
 
 class _Sized:
@@ -126,7 +130,11 @@ def _client(executor: Executor):
         cluster = LocalCluster(n_workers=1, threads_per_worker=executor.slots,
                                processes=False, dashboard_address=None)
         return _Owned(Client(cluster), cluster)
-    return _Owned(Client(executor.address), None)
+    try:
+        return _Owned(Client(executor.address, timeout=CONNECT_TIMEOUT_S), None)
+    except OSError as exc:
+        raise ValueError(f"executor '{executor.address}': no Dask scheduler answered "
+                         f"within {CONNECT_TIMEOUT_S} s ({exc})") from None
 
 
 class _Owned:
@@ -144,43 +152,47 @@ class _Owned:
             self.cluster.close()
 
 
-def _write_inputs(tasks: list[RunTask]) -> dict[int, Path]:
-    """Each distinct data set once, as a file in the run store named by its data key."""
-    folder = run_store() / INPUTS_FOLDER
+def _write_atomic(path: Path, blob: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(blob)
+    tmp.replace(path)
+
+
+def _write_task_files(tasks: list[RunTask], folder: Path) -> list[Path]:
+    """Each distinct data set once (data-<key>.pkl) and one spec per task (the task
+    without its data), in folder; the specs' paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths: dict[int, Path] = {}
-    for task in tasks:
-        if id(task.data) in paths:
-            continue
-        path = folder / f"{task.data.data_key}.pkl"
-        if not path.exists():
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_bytes(pickle.dumps(task.data, protocol=pickle.HIGHEST_PROTOCOL))
-            tmp.replace(path)
-        paths[id(task.data)] = path
-    return paths
+    data_files: dict[int, Path] = {}
+    specs = []
+    for n, task in enumerate(tasks):
+        if id(task.data) not in data_files:
+            data_files[id(task.data)] = folder / f"data-{task.data.data_key}.pkl"
+            _write_atomic(data_files[id(task.data)],
+                          pickle.dumps(task.data, protocol=pickle.HIGHEST_PROTOCOL))
+        spec = folder / f"task-{n:04d}-{task.key}.pkl"
+        _write_atomic(spec, pickle.dumps({
+            "function": task.function, "kwargs": task.kwargs, "key": task.key,
+            "data_file": str(data_files[id(task.data)]), "run_store": str(run_store())}))
+        specs.append(spec)
+    return specs
 
 
-def _write_spec(task: RunTask, data_file: Path) -> Path:
-    """The task without its data (which it reads from data_file), as a file."""
-    blob = pickle.dumps({"function": task.function, "kwargs": task.kwargs, "key": task.key,
-                         "data_file": str(data_file), "run_store": str(run_store())})
-    path = run_store() / INPUTS_FOLDER / f"task-{hashlib.sha256(blob).hexdigest()[:16]}.pkl"
-    path.write_bytes(blob)
-    return path
-
-
-def run_spec_in_fresh_process(spec: Path) -> dict:
-    """A Dask task: train the run in a new Python process; its key and whether it was
-    already finished."""
+def run_spec_in_fresh_process(spec: Path) -> str:
+    """A Dask task: train the run in a new Python process (its output in <spec>.log); the
+    run's key. A process that fails raises TaskFailed (Dask retries it)."""
+    spec = Path(spec)
     env = {"TF_FORCE_GPU_ALLOW_GROWTH": "true",        # several runs share one GPU
-           **os.environ, RUN_STORE_ENV: pickle.loads(Path(spec).read_bytes())["run_store"]}
-    done = subprocess.run([sys.executable, "-m", __name__, str(spec)], env=env,
-                          capture_output=True, text=True)
+           **os.environ, RUN_STORE_ENV: pickle.loads(spec.read_bytes())["run_store"]}
+    log = spec.with_suffix(".log")
+    with log.open("w") as out:
+        done = subprocess.run([sys.executable, "-m", __name__, str(spec)], env=env,
+                              stdout=out, stderr=subprocess.STDOUT)
+    key = pickle.loads(spec.read_bytes())["key"]
     if done.returncode != 0:
-        raise RuntimeError(f"training task {Path(spec).name} failed "
-                           f"(exit {done.returncode}): {done.stderr.strip()[-2000:]}")
-    return pickle.loads(bytes.fromhex(done.stdout.strip().splitlines()[-1]))
+        lines = log.read_text(errors="replace").strip().splitlines() or ["no output"]
+        raise TaskFailed(f"training run {key} failed in its process (exit "
+                         f"{done.returncode}): {lines[-1][:300]}")
+    return key
 
 
 def _main(spec_path: str) -> None:
@@ -188,8 +200,7 @@ def _main(spec_path: str) -> None:
     hardware.quiet_tensorflow()
     spec = pickle.loads(Path(spec_path).read_bytes())
     data = pickle.loads(Path(spec["data_file"]).read_bytes())
-    result = call(RunTask(spec["function"], data, spec["kwargs"], spec["key"]))
-    print(pickle.dumps({"run_key": result["run_key"], "reused": result["reused"]}).hex())
+    call(RunTask(spec["function"], data, spec["kwargs"], spec["key"]))
 
 
 if __name__ == "__main__":

@@ -152,7 +152,7 @@ def prune_markdown(metrics: dict, unpruned: dict, results: list[dict], config: T
     return "\n".join(lines) + "\n"
 
 
-def log_prune_run(result: dict, folder: Path, source: str) -> None:
+def log_prune_run(result: dict, folder: Path, source: str, executor: str) -> None:
     from preemergence.core import tracking
     name = (f"{result['variant']} {time_bin_label(result['time_h'])} fold{result['fold']} · "
             f"depth{result['config']['depth']}")
@@ -169,6 +169,7 @@ def log_prune_run(result: dict, folder: Path, source: str) -> None:
         if "n2" in result:
             mlflow.log_metric("tss_n2", float(result["n2"]["tss"]))
         mlflow.set_tag("reused_result", str(result.get("reused", False)).lower())
+        mlflow.set_tag("executor", executor)
         if not result.get("reused"):
             mlflow.log_artifact(str(folder / MODEL_FILE))
 

@@ -38,7 +38,7 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
         hardware.log_hardware(mlflow, first.mixed_precision)
         mlflow.log_params(tracking.flatten({"seed": params["seed"], "depth_study": study,
                                             "config": first.as_dict()}))
-        fanout.produce_runs(                  # every depth's runs at once, when fanned out
+        handed = fanout.produce_runs(         # every depth's runs at once, when fanned out
             [fanout.train_task(data[study["time_h"]], fold,
                               TrainConfig.from_params(params, study["config"], depth=depth))
              for depth in study["depths"] for fold in range(params["prepare"]["n_folds"])],
@@ -46,7 +46,7 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
         for depth in study["depths"]:
             config = TrainConfig.from_params(params, study["config"], depth=depth)
             results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],
-                                     "depth-study", source)
+                                     "depth-study", source, handed_out=handed)
             entry = next(iter(summarise(results).values()))
             predictions.append(runs_table(data, results, f"cnn_depth{depth}",
                                           config.threshold))

@@ -40,7 +40,7 @@ def run_prune(params: dict, regions_dir: Path, segments_dir: Path, models_dir: P
                                             "schedule": dataclasses.asdict(schedule)}))
         hardware.log_hardware(mlflow, config.mixed_precision)
         executor = fanout.resolve()
-        fanout.produce_runs(
+        handed = fanout.produce_runs(
             [fanout.RunTask(fanout.PRUNE_FOLD, data[t],
                             {"variant": variant, "fold": fold, "config": config,
                              "schedule": schedule, "folder": None},
@@ -50,10 +50,10 @@ def run_prune(params: dict, regions_dir: Path, segments_dir: Path, models_dir: P
             for variant, t, fold in bar:
                 folder = variant_folder(models_dir, variant, config, t, fold)
                 result = prune_fold(variant, data[t], fold, config, schedule, folder)
-                if executor.kind != "inprocess":     # trained by a task just now, or not
-                    result["reused"] = result["run_key"] not in fanout.TRAINED
+                # a run an executor was handed was trained now, whatever it found
+                result["reused"] = result["reused"] and result["run_key"] not in handed
                 results.append(result)
-                log_prune_run(result, folder, source)
+                log_prune_run(result, folder, source, executor.describe())
         metrics = summarise_variants(results)
         for variant, by_time in metrics.items():
             for label, entry in by_time.items():
