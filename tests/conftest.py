@@ -41,6 +41,21 @@ def tiny_store_dir(tiny_params, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def prepare_tiny(tiny_params, tiny_store_dir, tmp_path_factory):
+    """prepare_tiny(name) -> (params, region store, work folder): the tiny data prepared in
+    a fresh folder, with a 1-epoch schedule on 48 samples."""
+    def prepared(name: str):
+        from preemergence.stages.prepare import run_prepare
+        work = tmp_path_factory.mktemp(name)
+        p = copy.deepcopy(tiny_params)
+        p["train"]["configs"]["fast"].update(epochs=1, samples_per_epoch=48,
+                                             max_val_samples=16)
+        run_prepare(p, tiny_store_dir, work / "segments", work / "reports", progress=False)
+        return p, tiny_store_dir, work
+    return prepared
+
+
 class OutputGuard:
     """Snapshot a folder, run a stage, then check that every new file lies in one of the
     stage's declared outputs (core.paths.stage_outputs: what dvc.yaml and --force cover)."""

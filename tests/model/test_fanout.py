@@ -42,16 +42,10 @@ def test_resolve_names_every_executor(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def tiny_bin(tiny_params, tiny_store_dir, tmp_path_factory):
+def tiny_bin(prepare_tiny):
     """One prepared time bin and a 1-epoch schedule."""
-    from preemergence.stages.prepare import run_prepare
-    work = tmp_path_factory.mktemp("fanout")
-    params = copy.deepcopy(tiny_params)
-    params["train"]["configs"]["fast"].update(epochs=1, samples_per_epoch=32,
-                                              max_val_samples=16)
-    run_prepare(params, tiny_store_dir, work / "segments", work / "reports", progress=False)
-    data = load_time_bins(tiny_store_dir, work / "segments", [-3.2],
-                          params["prepare"]["n_folds"])[-3.2]
+    params, store, work = prepare_tiny("fanout")
+    data = load_time_bins(store, work / "segments", [-3.2], params["prepare"]["n_folds"])[-3.2]
     return params, data, work
 
 

@@ -1,7 +1,6 @@
 """Results always match their inputs (issue 13): content-addressed runs, reuse only of the
 same inputs, nothing finished destroyed, folds checked against the parameters."""
 
-import copy
 import json
 import shutil
 
@@ -17,14 +16,9 @@ TIME_H = -3.2
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_params, tiny_store_dir, tmp_path_factory):
+def tiny(prepare_tiny):
     """Prepared tiny data set and a 1-epoch schedule on 48 samples."""
-    work = tmp_path_factory.mktemp("trust")
-    params = copy.deepcopy(tiny_params)
-    params["train"]["configs"]["fast"].update(epochs=1, samples_per_epoch=48,
-                                              max_val_samples=16)
-    run_prepare(params, tiny_store_dir, work / "segments", work / "reports", progress=False)
-    return params, tiny_store_dir, work
+    return prepare_tiny("trust")
 
 
 @pytest.fixture
