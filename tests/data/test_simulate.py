@@ -1,9 +1,11 @@
 """Simulator: determinism, physical units, Hale/Joy orientation, emergence signal."""
 
+import copy
+
 import numpy as np
 import pytest
 
-from preemergence.data import simulate
+from preemergence.data import precursor, simulate
 from preemergence.core.constants import PIXEL_AREA_CM2
 from preemergence.data.regionstore import RegionMeta, load_region_store
 
@@ -18,7 +20,7 @@ def test_power_law_sampler_matches_its_mean():
 def test_window_average_of_growth():
     # exp(t/tau) averaged over the 410-min window equals the numerical average
     t = np.linspace(-3.2 - simulate.WINDOW_H / 2, -3.2 + simulate.WINDOW_H / 2, 20001)
-    assert simulate.mean_exp_growth(-3.2, 6.0) == pytest.approx(np.exp(t / 6.0).mean(), rel=1e-4)
+    assert precursor.mean_exp_growth(-3.2, 6.0, simulate.WINDOW_H) == pytest.approx(np.exp(t / 6.0).mean(), rel=1e-4)
 
 
 def test_same_seed_same_maps_different_seed_different_maps(tiny_params):
@@ -52,20 +54,23 @@ def test_crs_share_ear_positions(tiny_params):
     assert all(lo <= abs(m.latitude_deg) <= hi for m in metas)
 
 
-def _precursor_only(params, lat):
+def _precursor_only(params, lat, model="elements"):
     """Parameters with the quiet Sun switched off and a guaranteed, strong precursor."""
-    p = {k: dict(v) if isinstance(v, dict) else v for k, v in params.items()}
+    p = copy.deepcopy(params)
     p["quiet"].update(network_flux_density_g=0.0, internetwork_flux_density_g=0.0, noise_g=0.0)
     p["ephemeral"]["rate_per_1e5_mm2_per_day"] = 0.0
     p["plage"]["probability"] = 0.0
-    p["emergence"].update(no_precursor_fraction=0.0, joy_scatter_deg=0.0, centre_offset_mm=0.0,
-                          pole_spread_mm=0.3)
+    p["emergence"].update(model=model, joy_scatter_deg=0.0, centre_offset_mm=0.0)
+    p["emergence"]["compact"].update(pole_spread_mm=0.3, no_precursor_fraction=0.0)
+    p["emergence"]["elements"].update(pole_spread_mm=0.3, mixed_fraction=0.0,
+                                      no_precursor_fraction=0.0)
     return p, RegionMeta("SIM-EAR-0001", "EAR", lat, 0.0, 1.4, "synthetic")
 
 
+@pytest.mark.parametrize("model", ["elements", "compact"])
 @pytest.mark.parametrize("lat", [20.0, -20.0])
-def test_hale_and_joy_orientation(tiny_params, lat):
-    p, meta = _precursor_only(tiny_params["simulate"], lat)
+def test_hale_and_joy_orientation(tiny_params, lat, model):
+    p, meta = _precursor_only(tiny_params["simulate"], lat, model)
     field = simulate.simulate_region(p, (-3.2,), 1, meta).maps[-3.2].astype(float)
     ys, xs = np.indices(field.shape)
     pos, neg = np.clip(field, 0, None), np.clip(-field, 0, None)
@@ -83,8 +88,9 @@ def test_hale_and_joy_orientation(tiny_params, lat):
     assert tilt == pytest.approx(0.5 * abs(lat), abs=3.0)  # Joy: 0.5 |latitude|
 
 
-def test_precursor_flux_grows_towards_emergence(tiny_params):
-    p, meta = _precursor_only(tiny_params["simulate"], 15.0)
+@pytest.mark.parametrize("model", ["elements", "compact"])
+def test_precursor_flux_grows_towards_emergence(tiny_params, model):
+    p, meta = _precursor_only(tiny_params["simulate"], 15.0, model)
     maps = simulate.simulate_region(p, tiny_params["time_bins"], 3, meta).maps
     flux = [np.abs(maps[t]).sum() * PIXEL_AREA_CM2 for t in sorted(maps)]
     assert all(np.diff(flux) > 0)                          # -24.5 h ... -3.2 h increasing
@@ -137,11 +143,29 @@ def test_line_of_sight_foreshortening(tiny_params):
     assert mean_abs[-40.0][-24.5] < mean_abs[-40.0][-3.2]
 
 
-def test_no_precursor_fraction_and_crs_have_no_signal(tiny_params):
-    p, meta = _precursor_only(tiny_params["simulate"], 15.0)
-    p["emergence"]["no_precursor_fraction"] = 1.0
+@pytest.mark.parametrize("model", ["elements", "compact"])
+def test_no_precursor_fraction_and_crs_have_no_signal(tiny_params, model):
+    p, meta = _precursor_only(tiny_params["simulate"], 15.0, model)
+    p["emergence"][model]["no_precursor_fraction"] = 1.0
     assert np.abs(simulate.simulate_region(p, (-3.2,), 3, meta).maps[-3.2]).max() == 0.0
-    p["emergence"]["no_precursor_fraction"] = 0.0
+    p["emergence"][model]["no_precursor_fraction"] = 0.0
     cr = RegionMeta("SIM-CR-0001", "CR", 15.0, 0.0, 1.4, "synthetic")
     assert np.abs(simulate.simulate_region(p, (-3.2,), 3, cr).maps[-3.2]).max() == 0.0
     assert np.abs(simulate.simulate_region(p, (-3.2,), 3, meta).maps[-3.2]).max() > 10.0
+
+
+def test_the_elements_precursor_is_made_of_network_like_elements(tiny_params):
+    """Every element's flux lies in the quiet network's range (no element is unusual); both
+    polarities; the persistent / abrupt mix follows persistent_fraction."""
+    p = copy.deepcopy(tiny_params["simulate"])
+    e, q = p["emergence"], p["quiet"]
+    e["model"] = "elements"
+    e["elements"]["no_precursor_fraction"] = 0.0
+    meta = RegionMeta("SIM-EAR-0001", "EAR", 15.0, 0.0, 1.4, "synthetic")
+    draws = [precursor.draw(np.random.default_rng(i), meta, e, q, 152.0) for i in range(400)]
+    flux = np.concatenate([d["flux"] for d in draws])
+    assert flux.min() >= q["network_threshold_mx"] and flux.max() <= q["feature_flux_max_mx"]
+    assert all(set(np.sign(d["sign"])) == {-1.0, 1.0} for d in draws[:20])
+    assert all(d["flux"].sum() >= 2.0 * d["flux_e"] for d in draws)   # enough to arrive
+    share = np.mean([d["persistent"] for d in draws])
+    assert share == pytest.approx(e["elements"]["persistent_fraction"], abs=0.08)

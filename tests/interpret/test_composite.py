@@ -8,7 +8,9 @@ import pytest
 from preemergence.interpret.composite import (average_maps, flip_stack_to_north, flip_to_north,
                                     store_composites)
 from preemergence.data.regionstore import RegionMeta, RegionStore
-from preemergence.data.simulate import PAD_PX, RegionSimulator, _Sources
+from preemergence.data import precursor
+from preemergence.data.simulate import (EMERGENCE_CENTRE_PX, PAD_PX, WINDOW_H, RegionSimulator,
+                                       _Sources)
 
 
 def test_flip_twice_is_identity_and_north_untouched():
@@ -53,13 +55,15 @@ def simulator_precursor_map(params, latitude_deg):
     """The simulator's own emergence bipole (no scatter: joy_scatter, pole spread and
     centre offset 0) rendered at -3.2 h for an EAR at latitude_deg."""
     p = copy.deepcopy(params["simulate"])
-    p["emergence"].update(no_precursor_fraction=0.0, joy_scatter_deg=0.0, pole_spread_mm=0.0,
-                          centre_offset_mm=0.0)
+    e = p["emergence"]
+    e.update(joy_scatter_deg=0.0, centre_offset_mm=0.0)
+    e["elements"].update(pole_spread_mm=0.0, mixed_fraction=0.0, no_precursor_fraction=0.0)
     sim = RegionSimulator(p, (-3.2,))
     meta = RegionMeta("x", "EAR", latitude_deg, 0.0, 1.4, "synthetic")
-    pre = sim._precursor(np.random.default_rng(7), meta)
+    pre = precursor.draw(np.random.default_rng(7), meta, e, p["quiet"],
+                         EMERGENCE_CENTRE_PX + PAD_PX)
     sources = _Sources()
-    sim._add_precursor(sources, pre, -3.2)
+    precursor.add(sources, pre, -3.2, e, p["quiet"], WINDOW_H)
     return sources.render(sim.size)[PAD_PX:-PAD_PX, PAD_PX:-PAD_PX]
 
 

@@ -21,7 +21,7 @@ STAGE_PARAMS = {
     "interpret": ("seed", "depth", "time_bins", "train", "prune", "interpret",
                   "simulate.emergence.hale_leading_sign_north", "prepare.n_folds"),
     "stats": ("seed", "time_bins", "train", "prepare.n_folds", "stats"),
-    "realism": ("realism",),
+    "realism": ("time_bins", "realism"),
 }
 # The output folders of the stages at their default locations (as in dvc.yaml).
 STAGE_FOLDERS = {"simulate": ("data/regions",), "prepare": ("data/segments",),

@@ -32,3 +32,13 @@ PRUNE_TSS = {"pruned": (82.50, 4.52), "random": (34.71, 28.86), "n4": (78.38, 6.
 # Table 5: the |B| CNN per time bin.
 TABLE5 = {-3.2: (88.20, 4.78), -8.5: (60.07, 1.53), -13.9: (50.66, 7.32),
           -19.2: (43.89, 7.30), -24.5: (40.68, 2.03)}
+
+# Not from the paper: the pre-emergence build-up in real HMI that the simulated precursor is
+# checked against (solar/precursor_check.py). Kasapis et al. (2025, ApJS 280, 64), 54 ARs:
+# mean |B| excess (G) of the emergence tile (~41 Mm) over its early level, emergence at 10 %
+# of the peak excess; (median, lower quartile, upper quartile), None where not given.
+KASAPIS_EXCESS_G = {-3.2: (14.6, 10.0, 20.0), -8.5: (5.4, 0.3, 11.6),
+                    -13.9: (2.1, -1.1, 7.1), -19.2: (1.1, None, None),
+                    -24.5: (0.7, None, None)}
+# Fig. 3: the colour scale (G) of the average EAR at -3.2 h after the Hale/Joy flips.
+FIG3_SCALE_G = 15.0

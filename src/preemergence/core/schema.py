@@ -85,20 +85,35 @@ class Plage(Section):
     blur_mm: NonNegative
 
 
-class Emergence(Section):
+class PrecursorElements(Section):
     no_precursor_fraction: Fraction
     flux_at_emergence_median_mx: Positive
+    persistent_fraction: Fraction
+    abrupt_timescale_h: Positive
+    pole_spread_mm: NonNegative
+    mixed_fraction: Fraction
+
+
+class PrecursorCompact(Section):
+    no_precursor_fraction: Fraction
+    flux_at_emergence_median_mx: Positive
+    pole_spread_mm: NonNegative
+    fragments_per_pole: Count
+    blur_mm: NonNegative
+
+
+class Emergence(Section):
+    model: Literal["elements", "compact"]
     flux_at_emergence_sigma_ln: NonNegative
     growth_timescale_median_h: Positive
     growth_timescale_sigma_ln: NonNegative
     separation_mm: PositiveRange
-    pole_spread_mm: Positive
-    fragments_per_pole: Count
     centre_offset_mm: NonNegative
     joy_factor: Number
     joy_scatter_deg: NonNegative
     hale_leading_sign_north: Literal[-1, 1]
-    blur_mm: NonNegative
+    elements: PrecursorElements
+    compact: PrecursorCompact
 
 
 class Simulate(Section):

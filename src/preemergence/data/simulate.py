@@ -8,8 +8,9 @@ Every region is a 256 x 256 Postel-like map at 1.4 Mm/px of B_LOS (G), averaged 
 - internetwork: weak mixed-polarity features anywhere, independent between time bins;
 - ephemeral regions: small growing bipoles with exponential flux distribution;
 - decayed plage: occasional extended, mostly unipolar patches (the high-MTOT tail);
-- for EARs only: a pre-emergence bipole at the map centre growing as exp(t / tau) towards
-  emergence, obeying Hale's and Joy's laws; a fraction of EARs has no precursor at all;
+- for EARs only: the pre-emergence signal at the map centre (data/precursor.py: network-like
+  flux elements organised into a bipole growing as exp(t / tau) towards emergence, obeying
+  Hale's and Joy's laws, or the earlier compact bipole); some EARs have none;
 - line-of-sight projection (B_LOS = B_r * mu) and white noise of a 410-min HMI average.
 """
 
@@ -32,6 +33,8 @@ from preemergence.core.constants import (
     SYNODIC_RATE_DEG_PER_DAY,
 )
 from preemergence.core.progress import progress as show_progress
+from preemergence.data import precursor as precursor_model
+from preemergence.data.fluxes import power_law_mean, power_law_sample  # noqa: F401
 from preemergence.data.regionstore import RegionMeta, region_map_path, write_region_map
 
 MM_PER_DEG = np.pi / 180.0 * SOLAR_RADIUS_MM   # heliographic degree on the surface (Mm)
@@ -47,30 +50,10 @@ class SimulatedRegion:
     maps: dict[float, np.ndarray]   # time bin (h) -> 256 x 256 float32 B_LOS (G)
 
 
-def power_law_sample(rng, n, lo, hi, slope):
-    """n fluxes (Mx) from dN/dPhi ~ Phi**slope on [lo, hi] (inverse CDF)."""
-    a = slope + 1.0
-    u = rng.random(n)
-    return (lo ** a + u * (hi ** a - lo ** a)) ** (1.0 / a)
-
-
-def power_law_mean(lo, hi, slope):
-    """Mean flux (Mx) of the truncated power law dN/dPhi ~ Phi**slope on [lo, hi]."""
-    a, b = slope + 1.0, slope + 2.0
-    return (a / b) * (hi ** b - lo ** b) / (hi ** a - lo ** a)
-
-
 def window_overlap(birth, death, t_centre):
     """Fraction of the 410-min averaging window centred at t_centre (h) a feature lives."""
     start, stop = t_centre - WINDOW_H / 2, t_centre + WINDOW_H / 2
     return np.clip(np.minimum(death, stop) - np.maximum(birth, start), 0.0, None) / WINDOW_H
-
-
-def mean_exp_growth(t_centre, tau_h):
-    """Window average of exp(t / tau) over the 410-min window centred at t_centre (h)."""
-    tau_h = np.asarray(tau_h, dtype=float)
-    hi, lo = (t_centre + WINDOW_H / 2) / tau_h, (t_centre - WINDOW_H / 2) / tau_h
-    return tau_h / WINDOW_H * (np.exp(hi) - np.exp(lo))
 
 
 class _Sources:
@@ -118,7 +101,9 @@ class RegionSimulator:
         network = self._network(rng, sign_bias)
         ephemeral = self._ephemeral(stream("ephemeral"))
         plage = self._plage(stream("plage"))
-        precursor = self._precursor(stream("precursor"), meta) if meta.kind == "EAR" else None
+        precursor = (precursor_model.draw(stream("precursor"), meta, self.p["emergence"], q,
+                                          EMERGENCE_CENTRE_PX + PAD_PX)
+                     if meta.kind == "EAR" else None)
         maps = {}
         for t in self.time_bins:
             sources = _Sources()
@@ -128,7 +113,7 @@ class RegionSimulator:
             if plage is not None:
                 sources.add(self.p["plage"]["blur_mm"] / PIXEL_SCALE_MM, *plage)
             if precursor is not None:
-                self._add_precursor(sources, precursor, t)
+                precursor_model.add(sources, precursor, t, self.p["emergence"], q, WINDOW_H)
             field = sources.render(self.size)[PAD_PX:-PAD_PX, PAD_PX:-PAD_PX]
             field *= self._mu_map(meta, t)
             field += stream("noise", t).normal(0.0, q["noise_g"], field.shape)
@@ -261,41 +246,6 @@ class RegionSimulator:
             xy = rng.uniform(0, self.size, 2)
             if np.hypot(*(xy - centre)) >= min_dist_px:
                 return xy
-
-    # --- emergence ------------------------------------------------------------------------
-    def _precursor(self, rng, meta: RegionMeta):
-        e = self.p["emergence"]
-        if rng.random() < e["no_precursor_fraction"]:
-            return None
-        north = meta.latitude_deg >= 0
-        tilt = np.deg2rad(e["joy_factor"] * abs(meta.latitude_deg)
-                          + rng.normal(0, e["joy_scatter_deg"]))
-        lead_sign = e["hale_leading_sign_north"] * (1 if north else -1)
-        k = e["fragments_per_pole"]
-        return dict(
-            flux_e=e["flux_at_emergence_median_mx"] * np.exp(
-                rng.normal(0, e["flux_at_emergence_sigma_ln"])),
-            tau=e["growth_timescale_median_h"] * np.exp(
-                rng.normal(0, e["growth_timescale_sigma_ln"])),
-            centre=EMERGENCE_CENTRE_PX + PAD_PX + rng.normal(
-                0, e["centre_offset_mm"] / PIXEL_SCALE_MM, 2),
-            axis=np.array([np.cos(tilt), -np.sin(tilt) if north else np.sin(tilt)]),
-            lead_sign=lead_sign,
-            offsets=rng.normal(0, e["pole_spread_mm"] / PIXEL_SCALE_MM, (2, 2, k)),
-            shares=rng.dirichlet(np.ones(k), 2))
-
-    def _add_precursor(self, sources, pre, t):
-        """Bipole at time bin t: leading pole (west, nearer the equator) and following pole."""
-        e = self.p["emergence"]
-        growth = float(mean_exp_growth(t, pre["tau"]))
-        flux = pre["flux_e"] * growth
-        lo, hi = e["separation_mm"]
-        half = 0.5 * (lo + (hi - lo) * min(growth, 1.0)) / PIXEL_SCALE_MM
-        for pole, sign in ((0, pre["lead_sign"]), (1, -pre["lead_sign"])):
-            direction = 1.0 if pole == 0 else -1.0
-            cx, cy = pre["centre"] + direction * half * pre["axis"]
-            sources.add(e["blur_mm"] / PIXEL_SCALE_MM, cx + pre["offsets"][pole, 0],
-                        cy + pre["offsets"][pole, 1], sign * 0.5 * flux * pre["shares"][pole])
 
     def _mu_map(self, meta: RegionMeta, time_h: float):
         """cos(heliocentric angle) per pixel at time_h (B0 = 0; B_LOS = B_r * mu).

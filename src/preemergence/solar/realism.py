@@ -347,8 +347,9 @@ def _nyquist_phrase(ratio):
     return "noise is a large part of the real power at the smallest scales"
 
 
-def write_report(stats, figure_path, report_path, sim_source, real_source):
-    """Write the markdown realism report (table, figure, discussion) atomically."""
+def write_report(stats, figure_path, report_path, sim_source, real_source, extra=()):
+    """Write the markdown realism report (table, figure, discussion, then the `extra`
+    lines) atomically."""
     report_path = Path(report_path)
     figure = os.path.relpath(Path(figure_path), report_path.parent)
     text = f"""# Realism of the simulated quiet Sun against real SDO/HMI
@@ -368,5 +369,7 @@ is the simulation with white Gaussian noise of the width measured in the real ma
 
 {_discussion(stats)}
 """
+    if extra:
+        text += "\n" + "\n".join(extra)
     atomic_write_text(report_path, text)
     return report_path

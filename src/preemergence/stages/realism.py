@@ -1,4 +1,5 @@
-"""The realism stage: simulated CR maps against real HMI quiet-Sun patches, report + metrics."""
+"""The realism stage: simulated CR maps against real HMI quiet-Sun patches, and the simulated
+precursor against real pre-emergence build-up; report + metrics."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from preemergence.solar import realism
+from preemergence.solar import precursor_check, realism
 from preemergence.core.artifacts import refuse_overwrite_any, write_json
 from preemergence.core.paths import REALISM_MD, REALISM_METRICS, REALISM_PNG, stage_outputs
 from preemergence.data.regionstore import load_region_store
@@ -36,8 +37,12 @@ def run_realism(params: dict, regions_dir: Path, patches_dir: Path, reports_dir:
     realism.plot_comparison(sim, real, figure, stats=stats)
     real_source = (f"{len(real)} quiet-Sun patches in `{patches_dir}` projected from single "
                    "720 s hmi.M_720s full-disk magnetograms (2016-07-07, 2019-06-21)")
+    precursor = precursor_check.precursor_stats(
+        load_region_store(regions_dir, params["time_bins"]))
     realism.write_report(stats, figure, reports_dir / REALISM_MD, sim_source,
-                         real_source)
+                         real_source, precursor_check.markdown(precursor))
+    stats = {**stats, **{f"precursor_{label}_{k}": v for label, entry in precursor.items()
+                         for k, v in entry.items()}}
     write_json(reports_dir / REALISM_METRICS, stats)
     _log(stats, figure, cfg, sim_source)
     return stats
