@@ -64,9 +64,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def loopback_cluster(tmp_path):
+@pytest.fixture(scope="module")
+def loopback_cluster(tmp_path_factory):
     """`dask scheduler` and `dask worker --nworkers 2` on 127.0.0.1; its address."""
+    tmp_path = tmp_path_factory.mktemp("dask")
     dask_cli = shutil.which("dask") or str(Path(sys.executable).parent / "dask")
     address = f"tcp://127.0.0.1:{free_port()}"
     env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
