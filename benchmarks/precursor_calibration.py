@@ -18,7 +18,7 @@ of issue 17: depth 1 at least 30 points below depth 5, depth 5 at least 5 above 
 Runs, MLflow and outputs stay in the work folder. Usage:
 
   .venv/bin/python benchmarks/precursor_calibration.py --work /tmp/cal1 \
-      --set simulate.emergence.flux_at_emergence_median_mx=8e20 --depths 1 5
+      --set simulate.emergence.elements.flux_at_emergence_median_mx=8.0e+20 --depths 1 5
 """
 
 from __future__ import annotations

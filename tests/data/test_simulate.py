@@ -170,3 +170,11 @@ def test_the_elements_precursor_is_made_of_network_like_elements(tiny_params):
     assert all(d["flux"].sum() >= 2.0 * d["flux_e"] for d in draws)   # enough to arrive
     share = np.mean([d["persistent"] for d in draws])
     assert share == pytest.approx(e["elements"]["persistent_fraction"], abs=0.08)
+
+
+def test_a_time_bin_too_close_to_emergence_is_refused_not_capped(tiny_params):
+    p, meta = _precursor_only(tiny_params["simulate"], 15.0)
+    p["emergence"]["elements"].update(persistent_fraction=0.0, abrupt_timescale_h=0.5)
+    with pytest.raises(ValueError, match="simulate.emergence.elements: a precursor reaches"):
+        simulate.simulate_region(p, (-0.5,), 3, meta)
+    simulate.simulate_region(p, (-3.2,), 3, meta)          # far enough: fine

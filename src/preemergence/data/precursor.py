@@ -3,11 +3,12 @@
 Two models, chosen by ``simulate.emergence.model``:
 
 - ``elements`` (default): the precursor's flux arrives as flux elements drawn from the
-  same power-law distribution as the quiet-Sun network around it (no element is unusual),
-  blurred like network features, and organised into two opposite-polarity concentrations
-  whose flux, separation and tilt (Hale, Joy) grow towards emergence. A population mix:
-  ``persistent_fraction`` of EARs build up slowly (a bipole visible a day before, Alley &
-  Schunker 2023; Schunker et al. 2019), the others emerge abruptly (short e-folding time).
+  same power-law distribution as the quiet-Sun network around it (no element is stronger
+  than a network element; the precursor is an excess density of them), blurred like network
+  features, and organised into two opposite-polarity concentrations whose flux, separation
+  and tilt (Hale, Joy) grow towards emergence. A population mix: ``persistent_fraction`` of
+  EARs build up slowly, the others emerge abruptly (short e-folding time), the two kinds
+  Alley & Schunker (2023) contrast.
 - ``compact``: the earlier model, two compact poles of a few large fragments each (kept as
   a named variant so that its results can be reproduced).
 
@@ -101,7 +102,7 @@ def _draw_elements(rng, meta, e: dict, quiet: dict, centre_px: float) -> dict:
         rng.normal(0, e["flux_at_emergence_sigma_ln"]))
     lo, hi, slope = (quiet["network_threshold_mx"], quiet["feature_flux_max_mx"],
                      quiet["feature_flux_slope"])
-    budget = 2.0 * flux_e                  # more than the window mean ever reaches (t <= 0)
+    budget = 2.0 * flux_e                  # enough for time bins up to about -3 h (see add)
     n = int(np.ceil(1.2 * budget / power_law_mean(lo, hi, slope))) + 16
     flux = power_law_sample(rng, n, lo, hi, slope)
     pole = np.arange(n) % 2                # arrival order alternates between the poles
@@ -115,7 +116,13 @@ def _draw_elements(rng, meta, e: dict, quiet: dict, centre_px: float) -> dict:
 
 
 def _add_elements(sources, pre: dict, growth: float, half: float, quiet: dict) -> None:
-    """The elements that have arrived by then (the last one in part), around their poles."""
+    """The elements that have arrived by then (the last one in part), around their poles.
+    The drawn elements carry twice the flux at emergence: a time bin so close to emergence
+    that an abrupt riser exceeds that is refused rather than silently capped."""
+    if pre["flux_e"] * growth > pre["arrived_before"][-1] + pre["flux"][-1]:
+        raise ValueError(f"simulate.emergence.elements: a precursor reaches {growth:.1f} times "
+                         "its flux at emergence in a time bin this close to emergence; the "
+                         "elements model supports time bins up to about -3 h")
     arrived = np.clip((pre["flux_e"] * growth - pre["arrived_before"]) / pre["flux"], 0.0, 1.0)
     live = arrived > 0
     direction = np.where(pre["pole"][live] == 0, 1.0, -1.0)

@@ -1,8 +1,10 @@
 """The simulated precursor against what real emergence shows (docs/simulator.md,
 "Precursor models and their calibration targets").
 
-* central-box excess: mean |B| (G) of each EAR's central 41 Mm box minus the median over
-  CRs of the same box, per time bin (real HMI: core.paper.KASAPIS_EXCESS_G);
+* central-box excess: mean |B| (G) of each EAR's central box (31 x 31 px, 43 Mm, the pixel
+  grid's nearest odd size to Kasapis's ~41 Mm tiles) minus the median over CRs of the same
+  box, per time bin (real HMI: core.paper.KASAPIS_EXCESS_G, where the excess is over each
+  region's own early level instead);
 * the Fig. 3 composite: the average EAR at the latest time bin after the Hale flip of
   southern regions (data/hemisphere.py), its strongest positive and negative field in the
   central box (G; paper Fig. 3 scale: core.paper.FIG3_SCALE_G).
@@ -19,9 +21,14 @@ from preemergence.data.hemisphere import average_maps
 BOX_MM = 41.0          # Kasapis et al. (2025): 30.66 deg patches cut into 9 x 9 tiles
 
 
+def box_px() -> int:
+    """Side of the central box (px): the odd size nearest BOX_MM."""
+    return 2 * int(round(BOX_MM / PIXEL_SCALE_MM / 2)) + 1
+
+
 def central_box(cube: np.ndarray) -> np.ndarray:
-    """The central BOX_MM x BOX_MM of each map of a stack (n, h, w)."""
-    half = int(round(BOX_MM / PIXEL_SCALE_MM / 2))
+    """The central box_px() x box_px() of each map of a stack (n, h, w)."""
+    half = box_px() // 2
     cy, cx = cube.shape[1] // 2, cube.shape[2] // 2
     return cube[:, cy - half:cy + half + 1, cx - half:cx + half + 1]
 
@@ -53,9 +60,11 @@ def precursor_stats(store) -> dict:
 def markdown(stats: dict) -> list[str]:
     """The report section: ours next to real HMI per time bin, and the composite."""
     lines = ["## The precursor against real emergence", "",
-             f"Mean |B| excess of the central {BOX_MM:.0f} Mm box (EAR minus the median CR, G) "
-             "against the emergence tile of 54 real ARs (Kasapis et al. 2025, emergence at "
-             "10 % of the peak excess; HEAR's smaller regions likely lower):", "",
+             f"Mean |B| excess of the central box ({box_px()} x {box_px()} px, "
+             f"{box_px() * PIXEL_SCALE_MM:.0f} Mm; EAR minus the median CR, G) against the "
+             "emergence tile (~41 Mm) of 54 real ARs, whose excess is over each region's own "
+             "early level (Kasapis et al. 2025, emergence at 10 % of the peak excess; HEAR's "
+             "smaller regions likely lower):", "",
              "| time (h) | ours: median (quartiles) | real HMI: median (quartiles) |",
              "|---:|---:|---:|"]
     for label, entry in stats.items():
