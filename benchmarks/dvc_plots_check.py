@@ -35,8 +35,9 @@ def plot_specs() -> dict:
             json.loads(shown.stdout)["data"].items()}
 
 
-def lines_of(spec: dict) -> tuple[int, int]:
-    """(lines drawn, lines holding an x value twice)."""
+def lines_repeating_x(spec: dict) -> pd.Series:
+    """Per line a filled Vega-Lite spec draws (its colour, dash, detail and facet fields):
+    True where the line holds one x value twice (several series drawn as one)."""
     inner = spec.get("spec", spec)
     encoding = inner.get("encoding") or inner["layer"][0]["encoding"]
     fields = [encoding[c]["field"] for c in CHANNELS
@@ -44,9 +45,8 @@ def lines_of(spec: dict) -> tuple[int, int]:
     fields += [spec["facet"]["field"]] if "facet" in spec else []
     points = pd.DataFrame(spec["data"]["values"])
     groups = [f for f in fields if f in points] or ["rev"]
-    repeated = points.groupby(groups)[inner.get("encoding", encoding)["x"]["field"]] \
-        .apply(lambda xs: xs.duplicated().any())
-    return len(repeated), int(repeated.sum())
+    return points.groupby(groups)[encoding["x"]["field"]].apply(
+        lambda xs: xs.duplicated().any())
 
 
 def main() -> int:
@@ -62,9 +62,10 @@ def main() -> int:
     for name, spec in plot_specs().items():
         stem = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:60]
         (folder / f"{stem}.png").write_bytes(vl_convert.vegalite_to_png(spec, scale=1))
-        lines, zigzag = lines_of(spec)
-        bad += zigzag
-        rows.append(f"| {name} | {lines} | {zigzag} | `dvc_plots/{stem}.png` |")
+        repeated = lines_repeating_x(spec)
+        bad += int(repeated.sum())
+        rows.append(f"| {name} | {len(repeated)} | {int(repeated.sum())} | "
+                    f"`dvc_plots/{stem}.png` |")
     (OUT / "dvc_plots.md").write_text("\n".join(rows) + "\n")
     print("\n".join(rows))
     return 1 if bad else 0

@@ -23,7 +23,7 @@ import yaml
 from preemergence.core.plotdata import with_series
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPING_CHANNELS = ("color", "strokeDash", "detail")
+sys.path.insert(0, str(ROOT / "benchmarks"))   # the offline render check's line counter
 
 
 def dvc() -> str:
@@ -65,16 +65,6 @@ def test_with_series_names_lines_and_orders_panels_as_they_come():
     assert "panel" not in with_series(table, "abcd")
 
 
-def grouping_fields(spec: dict) -> list[str]:
-    inner = spec.get("spec", spec)
-    encoding = inner.get("encoding", {})
-    fields = [encoding[c]["field"] for c in GROUPING_CHANNELS
-              if isinstance(encoding.get(c), dict) and "field" in encoding[c]]
-    if "facet" in spec:
-        fields.append(spec["facet"]["field"])
-    return fields or ["rev"]
-
-
 @pytest.fixture(scope="module")
 def rendered_plots():
     shown = subprocess.run([dvc(), "plots", "show", "--json"], cwd=ROOT, capture_output=True,
@@ -84,15 +74,10 @@ def rendered_plots():
 
 
 def test_every_declared_plot_draws_one_line_per_series(rendered_plots):
+    from dvc_plots_check import lines_repeating_x
     assert len(rendered_plots) >= 5
     for name, entries in rendered_plots.items():
-        spec = entries[0]["content"]
-        inner = spec.get("spec", spec)
-        x = inner["encoding"]["x"]["field"] if "encoding" in inner else \
-            inner["layer"][0]["encoding"]["x"]["field"]
-        points = pd.DataFrame(spec["data"]["values"])
-        groups = [f for f in grouping_fields(spec) if f in points]
-        repeated = points.groupby(groups)[x].apply(lambda xs: xs.duplicated().any())
+        repeated = lines_repeating_x(entries[0]["content"])
         assert not repeated.any(), f"{name}: lines {list(repeated[repeated].index)} zigzag"
 
 

@@ -30,14 +30,18 @@ def mean_exp_growth(t_centre, tau_h, window_h):
     return tau_h / window_h * (np.exp(hi) - np.exp(lo))
 
 
-def _geometry(rng, meta, e: dict, centre_px: float) -> dict:
-    """Centre (padded px), bipole axis (unit vector, Joy tilt) and the leading sign (Hale)."""
+def _orientation(rng, meta, e: dict) -> dict:
+    """Bipole axis (unit vector, Joy tilt with scatter) and the leading sign (Hale)."""
     north = meta.latitude_deg >= 0
     tilt = np.deg2rad(e["joy_factor"] * abs(meta.latitude_deg)
                       + rng.normal(0, e["joy_scatter_deg"]))
-    return dict(centre=centre_px + rng.normal(0, e["centre_offset_mm"] / PIXEL_SCALE_MM, 2),
-                axis=np.array([np.cos(tilt), -np.sin(tilt) if north else np.sin(tilt)]),
+    return dict(axis=np.array([np.cos(tilt), -np.sin(tilt) if north else np.sin(tilt)]),
                 lead_sign=e["hale_leading_sign_north"] * (1 if north else -1))
+
+
+def _centre(rng, e: dict, centre_px: float) -> np.ndarray:
+    """The bipole's centre (padded px), scattered about the map centre."""
+    return centre_px + rng.normal(0, e["centre_offset_mm"] / PIXEL_SCALE_MM, 2)
 
 
 def draw(rng, meta, e: dict, quiet: dict, centre_px: float) -> dict | None:
@@ -64,9 +68,7 @@ def add(sources, pre: dict, t: float, e: dict, quiet: dict, window_h: float) -> 
 # --- compact: two poles of a few large fragments -------------------------------------------
 
 def _draw_compact(rng, meta, e: dict, centre_px: float) -> dict:
-    north = meta.latitude_deg >= 0
-    tilt = np.deg2rad(e["joy_factor"] * abs(meta.latitude_deg)
-                      + rng.normal(0, e["joy_scatter_deg"]))
+    orientation = _orientation(rng, meta, e)
     k = e["compact"]["fragments_per_pole"]
     return dict(
         model="compact",
@@ -74,9 +76,7 @@ def _draw_compact(rng, meta, e: dict, centre_px: float) -> dict:
             rng.normal(0, e["flux_at_emergence_sigma_ln"])),
         tau=e["growth_timescale_median_h"] * np.exp(
             rng.normal(0, e["growth_timescale_sigma_ln"])),
-        centre=centre_px + rng.normal(0, e["centre_offset_mm"] / PIXEL_SCALE_MM, 2),
-        axis=np.array([np.cos(tilt), -np.sin(tilt) if north else np.sin(tilt)]),
-        lead_sign=e["hale_leading_sign_north"] * (1 if north else -1),
+        centre=_centre(rng, e, centre_px), **orientation,
         offsets=rng.normal(0, e["compact"]["pole_spread_mm"] / PIXEL_SCALE_MM, (2, 2, k)),
         shares=rng.dirichlet(np.ones(k), 2))
 
@@ -95,7 +95,8 @@ def _add_compact(sources, pre: dict, growth: float, half: float, e: dict) -> Non
 
 def _draw_elements(rng, meta, e: dict, quiet: dict, centre_px: float) -> dict:
     el = e["elements"]
-    geometry = _geometry(rng, meta, e, centre_px)
+    geometry = _orientation(rng, meta, e)
+    geometry["centre"] = _centre(rng, e, centre_px)
     persistent = rng.random() < el["persistent_fraction"]
     tau_median = e["growth_timescale_median_h"] if persistent else el["abrupt_timescale_h"]
     flux_e = el["flux_at_emergence_median_mx"] * np.exp(

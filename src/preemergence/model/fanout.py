@@ -22,6 +22,7 @@ run's last checkpoint. Workers never touch MLflow: the driver logs every run aft
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pickle
@@ -32,6 +33,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from preemergence.core.artifacts import atomic_output
 from preemergence.core.executor import (EXECUTOR_ENV, Executor, TaskFailed,  # noqa: F401
                                         resolve)
 from preemergence.core.paths import RUN_STORE_ENV, run_store
@@ -40,7 +42,7 @@ from preemergence.model.runs import TimeBinData, TrainConfig, finished_run, run_
 
 TRAIN_FOLD = "preemergence.model.runs:train_fold"          # the tasks: one run each
 PRUNE_FOLD = "preemergence.model.prune_runs:prune_fold"
-INPUTS_FOLDER = ".inputs"          # in the run store: the data tasks read, one file per key
+INPUTS_FOLDER = ".inputs"          # in the run store: each call's task files, a folder each
 RETRIES = 2                        # a task whose worker or process dies is run again
 CONNECT_TIMEOUT_S = 30            # a scheduler address that does not answer: an error
 
@@ -123,39 +125,28 @@ class _Sized:
         return self.n
 
 
+@contextlib.contextmanager
 def _client(executor: Executor):
+    """A Dask client of the executor (and the local cluster it starts), closed after."""
     from distributed import Client, LocalCluster
     if executor.kind == "local":
         # Threads suffice: each slot only waits on the fresh process that trains.
-        cluster = LocalCluster(n_workers=1, threads_per_worker=executor.slots,
-                               processes=False, dashboard_address=None)
-        return _Owned(Client(cluster), cluster)
+        with LocalCluster(n_workers=1, threads_per_worker=executor.slots, processes=False,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            yield client
+        return
     try:
-        return _Owned(Client(executor.address, timeout=CONNECT_TIMEOUT_S), None)
+        client = Client(executor.address, timeout=CONNECT_TIMEOUT_S)
     except OSError as exc:
         raise ValueError(f"executor '{executor.address}': no Dask scheduler answered "
                          f"within {CONNECT_TIMEOUT_S} s ({exc})") from None
+    with client:
+        yield client
 
 
-class _Owned:
-    """A client (and the local cluster it owns), closed together."""
-
-    def __init__(self, client, cluster):
-        self.client, self.cluster = client, cluster
-
-    def __enter__(self):
-        return self.client
-
-    def __exit__(self, *exc):
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-
-
-def _write_atomic(path: Path, blob: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(blob)
-    tmp.replace(path)
+def _write_pickle(path: Path, payload) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _write_task_files(tasks: list[RunTask], folder: Path) -> list[Path]:
@@ -167,12 +158,11 @@ def _write_task_files(tasks: list[RunTask], folder: Path) -> list[Path]:
     for n, task in enumerate(tasks):
         if id(task.data) not in data_files:
             data_files[id(task.data)] = folder / f"data-{task.data.data_key}.pkl"
-            _write_atomic(data_files[id(task.data)],
-                          pickle.dumps(task.data, protocol=pickle.HIGHEST_PROTOCOL))
+            _write_pickle(data_files[id(task.data)], task.data)
         spec = folder / f"task-{n:04d}-{task.key}.pkl"
-        _write_atomic(spec, pickle.dumps({
-            "function": task.function, "kwargs": task.kwargs, "key": task.key,
-            "data_file": str(data_files[id(task.data)]), "run_store": str(run_store())}))
+        _write_pickle(spec, {"function": task.function, "kwargs": task.kwargs,
+                             "key": task.key, "data_file": str(data_files[id(task.data)]),
+                             "run_store": str(run_store())})
         specs.append(spec)
     return specs
 
@@ -181,13 +171,14 @@ def run_spec_in_fresh_process(spec: Path) -> str:
     """A Dask task: train the run in a new Python process (its output in <spec>.log); the
     run's key. A process that fails raises TaskFailed (Dask retries it)."""
     spec = Path(spec)
+    task = pickle.loads(spec.read_bytes())
     env = {"TF_FORCE_GPU_ALLOW_GROWTH": "true",        # several runs share one GPU
-           **os.environ, RUN_STORE_ENV: pickle.loads(spec.read_bytes())["run_store"]}
+           **os.environ, RUN_STORE_ENV: task["run_store"]}
     log = spec.with_suffix(".log")
     with log.open("w") as out:
         done = subprocess.run([sys.executable, "-m", __name__, str(spec)], env=env,
                               stdout=out, stderr=subprocess.STDOUT)
-    key = pickle.loads(spec.read_bytes())["key"]
+    key = task["key"]
     if done.returncode != 0:
         lines = log.read_text(errors="replace").strip().splitlines() or ["no output"]
         raise TaskFailed(f"training run {key} failed in its process (exit "
