@@ -22,7 +22,7 @@ install: $(STAMP)
 install-gpu: $(STAMP)
 	$(BIN)/python -m pip uninstall --yes tensorflow-cpu
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[gpu]"
-	$(BIN)/python -c "from preemergence import hardware; print(hardware.describe())"
+	$(BIN)/python -c "from preemergence.core import hardware; print(hardware.describe())"
 
 run: $(STAMP)
 	$(BIN)/dvc repro

@@ -19,26 +19,27 @@ from pathlib import Path
 
 import pytest
 
+from preemergence.core import executor as executors
 from preemergence.model import fanout, runs
 from preemergence.model.runs import RESULT_FILE, TrainConfig, load_time_bins, train_fold
 
 
 def test_resolve_names_every_executor(monkeypatch):
     import dask
-    monkeypatch.delenv(fanout.EXECUTOR_ENV, raising=False)
+    monkeypatch.delenv(executors.EXECUTOR_ENV, raising=False)
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
-    assert fanout.resolve().kind == "inprocess"
-    assert fanout.resolve("local:3") == fanout.Executor("local", slots=3)
-    assert fanout.resolve("local").slots == (os.cpu_count() or 1)
-    assert fanout.resolve("tcp://10.0.0.1:8786").address == "tcp://10.0.0.1:8786"
-    monkeypatch.setenv(fanout.EXECUTOR_ENV, "local:2")
-    assert fanout.resolve() == fanout.Executor("local", slots=2)
-    monkeypatch.delenv(fanout.EXECUTOR_ENV)
+    assert executors.resolve().kind == "inprocess"
+    assert executors.resolve("local:3") == executors.Executor("local", slots=3)
+    assert executors.resolve("local").slots == (os.cpu_count() or 1)
+    assert executors.resolve("tcp://10.0.0.1:8786").address == "tcp://10.0.0.1:8786"
+    monkeypatch.setenv(executors.EXECUTOR_ENV, "local:2")
+    assert executors.resolve() == executors.Executor("local", slots=2)
+    monkeypatch.delenv(executors.EXECUTOR_ENV)
     with dask.config.set({"scheduler-address": "tcp://127.0.0.1:9999"}):
-        assert fanout.resolve() == fanout.Executor("cluster", address="tcp://127.0.0.1:9999")
+        assert executors.resolve() == executors.Executor("cluster", address="tcp://127.0.0.1:9999")
     for bad in ("local:0", "local:00", "local:x", "threads"):
         with pytest.raises(ValueError, match=f"executor '{bad}'"):
-            fanout.resolve(bad)
+            executors.resolve(bad)
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +101,8 @@ def test_results_are_byte_identical_in_process_locally_and_on_a_loopback_cluster
     expected = results_in(tmp_path / "inprocess")
     assert len(expected) == 2
 
-    for name, executor in (("local", fanout.resolve("local:2")),
-                           ("cluster", fanout.resolve(loopback_cluster))):
+    for name, executor in (("local", executors.resolve("local:2")),
+                           ("cluster", executors.resolve(loopback_cluster))):
         trained = produce(executor, tasks, tmp_path / name, monkeypatch)
         assert trained == set(expected), name
         assert results_in(tmp_path / name) == expected, name
@@ -119,8 +120,8 @@ def test_a_failing_task_names_itself(tiny_bin, tmp_path, monkeypatch):
     params, data, _ = tiny_bin
     config = TrainConfig.from_params(params)
     bad = fanout.train_task(data, 99, config)
-    with pytest.raises(fanout.TaskFailed, match=r"training run \w+ failed in its process"):
-        produce(fanout.resolve("local:1"), [bad], tmp_path / "store", monkeypatch)
+    with pytest.raises(executors.TaskFailed, match=r"training run \w+ failed in its process"):
+        produce(executors.resolve("local:1"), [bad], tmp_path / "store", monkeypatch)
 
 
 def test_train_cv_through_a_loopback_cluster_equals_train_cv_in_process(
@@ -138,7 +139,7 @@ def test_train_cv_through_a_loopback_cluster_equals_train_cv_in_process(
         # on the cluster the driver must train nothing itself
         monkeypatch.setattr(runs, "_train", real_train if name == "inprocess" else None)
         monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / name / "runs"))
-        monkeypatch.setenv(fanout.EXECUTOR_ENV, executor)
+        monkeypatch.setenv(executors.EXECUTOR_ENV, executor)
         monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / name / 'mlflow.db'}")
         reports = tmp_path / name / "reports"
         run_train_cv(params, tiny_store_dir, work / "segments", tmp_path / name / "models",
@@ -148,7 +149,7 @@ def test_train_cv_through_a_loopback_cluster_equals_train_cv_in_process(
         logged = mlflow.search_runs(experiment_names=["train-cv"],
                                     filter_string="tags.reused_result = 'false'")
         assert len(logged) == 5, name          # every fold trained now and logged once
-        assert set(logged["tags.executor"]) == {fanout.resolve(executor).describe()}
+        assert set(logged["tags.executor"]) == {executors.resolve(executor).describe()}
     assert outputs["cluster"] == outputs["inprocess"]
 
 
@@ -162,15 +163,15 @@ def test_a_task_whose_process_dies_is_retried(tmp_path, monkeypatch):
     attempts = tmp_path / "attempts.txt"
     task = fanout.RunTask("flaky_task:run", data,
                           {"key": "k-flaky", "attempts": str(attempts)}, "k-flaky")
-    trained = produce(fanout.resolve("local:1"), [task], tmp_path / "store", monkeypatch)
+    trained = produce(executors.resolve("local:1"), [task], tmp_path / "store", monkeypatch)
     assert trained == {"k-flaky"} and attempts.read_text() == "xx"
 
 
 def test_an_unreachable_scheduler_is_one_clear_error(tiny_bin, tmp_path, monkeypatch):
     params, data, _ = tiny_bin
-    monkeypatch.setattr(fanout, "CONNECT_TIMEOUT_S", 2)
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 2)
     address = f"tcp://127.0.0.1:{free_port()}"
     task = fanout.train_task(data, 0, TrainConfig.from_params(params))
     with pytest.raises(ValueError, match=f"executor '{address}': no Dask scheduler answered"):
-        produce(fanout.resolve(address), [task], tmp_path / "store", monkeypatch)
+        produce(executors.resolve(address), [task], tmp_path / "store", monkeypatch)
     assert not any((tmp_path / "store" / fanout.INPUTS_FOLDER).iterdir())

@@ -4,10 +4,12 @@ DVC parameter, since it never changes a result."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
 EXECUTOR_ENV = "PREEMERGENCE_EXECUTOR"
+CONNECT_TIMEOUT_S = 30            # a scheduler address that does not answer: an error
 
 
 class TaskFailed(RuntimeError):
@@ -49,3 +51,23 @@ def resolve(option: str | None = None) -> Executor:
         return Executor("cluster", address=text)
     raise ValueError(f"executor '{text}': expected inprocess, local, local:N or a Dask "
                      "scheduler address such as tcp://host:8786")
+
+
+@contextlib.contextmanager
+def dask_client(executor: Executor):
+    """A Dask client of a local or cluster executor (and the local cluster it starts),
+    closed after."""
+    from distributed import Client, LocalCluster
+    if executor.kind == "local":
+        # Threads suffice: each slot only waits on the fresh process that trains.
+        with LocalCluster(n_workers=1, threads_per_worker=executor.slots, processes=False,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = Client(executor.address, timeout=CONNECT_TIMEOUT_S)
+    except OSError as exc:
+        raise ValueError(f"executor '{executor.address}': no Dask scheduler answered "
+                         f"within {CONNECT_TIMEOUT_S} s ({exc})") from None
+    with client:
+        yield client

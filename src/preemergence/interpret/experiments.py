@@ -254,7 +254,7 @@ def depth_sweep(ctx: Context) -> dict:
     responses, radius = {}, {}
     fanout.produce_runs([fanout.train_task(ctx.data, fold, _sweep_config(ctx, depth))
                          for depth in ctx.section["depth_sweep"]["depths"]],
-                        fanout.resolve(), "depth sweep")
+                        resolve_executor(), "depth sweep")
     with show_progress(ctx.section["depth_sweep"]["depths"], True, "depth sweep",
                        "depth") as depths:
         for depth in depths:

@@ -14,6 +14,7 @@ import pandas as pd
 from preemergence.core.constants import time_bin_label
 from preemergence.core.plotdata import with_series
 from preemergence.core.progress import progress as show_progress
+from preemergence.core.executor import resolve as resolve_executor
 from preemergence.model import fanout
 from preemergence.model.runs import TrainConfig, run_folder, train_fold
 
@@ -28,7 +29,7 @@ def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: i
     (model/fanout.py), logged as trained now."""
     from preemergence.core import tracking
     jobs = [(t, fold) for t in data for fold in range(n_folds)]
-    executor = fanout.resolve()
+    executor = resolve_executor()
     handed = set(handed_out) | fanout.produce_runs(
         [fanout.train_task(data[t], fold, config) for t, fold in jobs], executor,
         f"{run_prefix} (depth {config.depth})", progress)

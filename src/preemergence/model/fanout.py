@@ -22,7 +22,6 @@ run's last checkpoint. Workers never touch MLflow: the driver logs every run aft
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import pickle
@@ -34,8 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from preemergence.core.artifacts import atomic_output
-from preemergence.core.executor import (EXECUTOR_ENV, Executor, TaskFailed,  # noqa: F401
-                                        resolve)
+from preemergence.core.executor import Executor, TaskFailed, dask_client
 from preemergence.core.paths import RUN_STORE_ENV, run_store
 from preemergence.core.progress import progress as show_progress
 from preemergence.model.runs import TimeBinData, TrainConfig, finished_run, run_key
@@ -44,7 +42,6 @@ TRAIN_FOLD = "preemergence.model.runs:train_fold"          # the tasks: one run 
 PRUNE_FOLD = "preemergence.model.prune_runs:prune_fold"
 INPUTS_FOLDER = ".inputs"          # in the run store: each call's task files, a folder each
 RETRIES = 2                        # a task whose worker or process dies is run again
-CONNECT_TIMEOUT_S = 30            # a scheduler address that does not answer: an error
 
 
 @dataclass
@@ -97,7 +94,7 @@ def produce_runs(tasks: list[RunTask], executor: Executor, label: str,
     folder = run_store() / INPUTS_FOLDER / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     try:
         specs = _write_task_files(tasks, folder)
-        with _client(executor) as client:
+        with dask_client(executor) as client:
             from distributed import as_completed
             futures = [client.submit(run_spec_in_fresh_process, spec, pure=False,
                                      retries=RETRIES, key=f"run-{spec.stem}")
@@ -123,25 +120,6 @@ class _Sized:
 
     def __len__(self):
         return self.n
-
-
-@contextlib.contextmanager
-def _client(executor: Executor):
-    """A Dask client of the executor (and the local cluster it starts), closed after."""
-    from distributed import Client, LocalCluster
-    if executor.kind == "local":
-        # Threads suffice: each slot only waits on the fresh process that trains.
-        with LocalCluster(n_workers=1, threads_per_worker=executor.slots, processes=False,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
-            yield client
-        return
-    try:
-        client = Client(executor.address, timeout=CONNECT_TIMEOUT_S)
-    except OSError as exc:
-        raise ValueError(f"executor '{executor.address}': no Dask scheduler answered "
-                         f"within {CONNECT_TIMEOUT_S} s ({exc})") from None
-    with client:
-        yield client
 
 
 def _write_pickle(path: Path, payload) -> None:

@@ -9,6 +9,7 @@ from preemergence.core.artifacts import atomic_write_text, refuse_overwrite_any,
 from preemergence.core.paths import (DEPTH_STUDY_METRICS, DEPTH_STUDY_PREDICTIONS, TABLE2_MD,
                                      stage_outputs)
 from preemergence.data.segments import read_dataset_info
+from preemergence.core.executor import resolve as resolve_executor
 from preemergence.model import fanout
 from preemergence.model.predictions import runs_table, write_predictions
 from preemergence.model.crossval import cross_validate, summarise
@@ -42,7 +43,7 @@ def run_depth_study(params: dict, regions_dir: Path, segments_dir: Path, models_
             [fanout.train_task(data[study["time_h"]], fold,
                               TrainConfig.from_params(params, study["config"], depth=depth))
              for depth in study["depths"] for fold in range(params["prepare"]["n_folds"])],
-            fanout.resolve(), "depth-study")
+            resolve_executor(), "depth-study")
         for depth in study["depths"]:
             config = TrainConfig.from_params(params, study["config"], depth=depth)
             results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],

@@ -12,6 +12,7 @@ from preemergence.core.paths import (PRUNE_LOSS_PNG, PRUNE_MD, PRUNE_METRICS, PR
                                      stage_outputs)
 from preemergence.core.progress import progress as show_progress
 from preemergence.data.segments import read_dataset_info
+from preemergence.core.executor import resolve as resolve_executor
 from preemergence.model import fanout
 from preemergence.model.predictions import write_predictions
 from preemergence.model.prune_report import (log_prune_run, prediction_rows, summarise_variants,
@@ -39,7 +40,7 @@ def run_prune(params: dict, regions_dir: Path, segments_dir: Path, models_dir: P
         mlflow.log_params(tracking.flatten({"config": config.as_dict(),
                                             "schedule": dataclasses.asdict(schedule)}))
         hardware.log_hardware(mlflow, config.mixed_precision)
-        executor = fanout.resolve()
+        executor = resolve_executor()
         handed = fanout.produce_runs(
             [fanout.RunTask(fanout.PRUNE_FOLD, data[t],
                             {"variant": variant, "fold": fold, "config": config,

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from preemergence.core.progress import progress as show_progress
+from preemergence.core.executor import resolve as resolve_executor
 from preemergence.model import fanout
 from preemergence.model.predictions import runs_table
 from preemergence.model.runs import TimeBinData, TrainConfig, derived_data, train_fold
@@ -51,7 +52,7 @@ def guard_predictions(data: TimeBinData, config: TrainConfig, n_folds: int,
     runs are reused from the run store)."""
     permuted = permuted_labels(data, config.seed)
     fanout.produce_runs([fanout.train_task(permuted, fold, config) for fold in range(n_folds)],
-                        fanout.resolve(), "leakage guard", progress)
+                        resolve_executor(), "leakage guard", progress)
     with show_progress(range(n_folds), progress, "leakage guard", "run") as folds:
         results = [train_fold(permuted, fold, config) for fold in folds]
     return runs_table({data.time_h: permuted}, results, METHOD, config.threshold)

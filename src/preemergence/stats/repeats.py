@@ -39,7 +39,7 @@ def repeat_predictions(data: dict, config: TrainConfig, n_folds: int, repeat: in
     jobs = [(t, fold) for t in data for fold in range(n_folds)]
     split = {t: refolded(d, n_folds, config.seed + repeat) for t, d in data.items()}
     fanout.produce_runs([fanout.train_task(split[t], fold, config) for t, fold in jobs],
-                        fanout.resolve(), f"repeat {repeat}", progress)
+                        resolve_executor(), f"repeat {repeat}", progress)
     results = []
     with show_progress(jobs, progress, f"repeat {repeat}", "run") as bar:
         for t, fold in bar:

@@ -1,0 +1,1 @@
+"""Real data: from the public SDO/HMI archive (JSOC) to a HEAR-like region store."""
