@@ -29,18 +29,15 @@ import yaml
 
 from preemergence.core import hardware
 from preemergence.core.artifacts import atomic_write_text, write_json
-from preemergence.core.config import load_params
+from preemergence.core.config import load_params, with_overrides
 from preemergence.core.constants import time_bin_label
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def precision_params(params: dict, time_h: float, bf16: bool) -> dict:
-    """The pipeline's parameters with one time bin and bf16 on or off."""
-    out = json.loads(json.dumps(params))
-    out["train"]["mixed_precision"] = bf16
-    out["time_bins"] = [time_h]
-    return out
+def precision_params(params, time_h: float, bf16: bool):
+    """The pipeline's parameters (core.schema.Params) with one time bin and bf16 on or off."""
+    return with_overrides(params, {"train.mixed_precision": bf16, "time_bins": [time_h]})
 
 
 def fold_values(metrics: dict, label: str) -> list[float]:
@@ -65,10 +62,10 @@ def compare(fp32: list[float], bf16: list[float]) -> dict:
             "within_fold_noise": bool(abs(mean_diff) <= spread)}
 
 
-def train(work: Path, params: dict) -> dict:
+def train(work: Path, params) -> dict:
     """train-cv in ``work`` (own models, reports, MLflow store); wall time, reuse count."""
     work.mkdir(parents=True, exist_ok=True)
-    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    (work / "params.yaml").write_text(yaml.safe_dump(params.model_dump()))
     env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{work.resolve() / 'mlflow.db'}",
                TF_CPP_MIN_LOG_LEVEL="2")
     reused = len(list((work / "models").glob("*/*/fold*/result.json")))
@@ -93,15 +90,15 @@ def main():
     if not reference_path.exists():
         sys.exit(f"error: {reference_path}: missing; run `make run` first (float32 runs)")
     reference = json.loads(reference_path.read_text())
-    if reference.get("config") != params["train"]["config"] or \
-            reference.get("depth") != params["depth"]:
+    if reference.get("config") != params.train.config or \
+            reference.get("depth") != params.depth:
         sys.exit(f"error: {reference_path}: config/depth differ from params.yaml; "
                  "run `dvc repro` first")
     runs = {name: train(args.work / name, precision_params(params, args.time_h, bf16))
             for name, bf16 in (("fp32", False), ("bf16", True))}
     fp32 = fold_values(runs["fp32"]["metrics"], label)
-    result = {"time_bin": label, "config": params["train"]["config"],
-              "depth": params["depth"], "hardware": hardware.describe(),
+    result = {"time_bin": label, "config": params.train.config,
+              "depth": params.depth, "hardware": hardware.describe(),
               "bf16_emulated": hardware.bf16_is_emulated(),
               "wall_s": {name: run["wall_s"] for name, run in runs.items()},
               "runs_reused": {name: run["runs_reused"] for name, run in runs.items()},

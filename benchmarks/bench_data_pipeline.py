@@ -41,14 +41,15 @@ def main():
     shutil.copy(ROOT / "params.yaml", work / "params.yaml")
     env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}")
     try:
-        sim_s, sim_gb = run_stage(["simulate", "--out", "regions"], work, env)
+        sim_s, sim_gb = run_stage(["regions", "--out", "regions", "--reports", "reports"],
+                                  work, env)
         prep_s, prep_gb = run_stage(["prepare", "--regions", "regions", "--out", "segments",
                                      "--reports", "reports"], work, env)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     total, peak = sim_s + prep_s, max(sim_gb, prep_gb)
-    result = {"n_ear": params["simulate"]["n_ear"], "n_cr": params["simulate"]["n_cr"],
-              "time_bins": len(params["time_bins"]), "samples": params["prepare"],
+    result = {"n_ear": params.simulate.n_ear, "n_cr": params.simulate.n_cr,
+              "time_bins": len(params.time_bins), "samples": params.prepare.model_dump(),
               "simulate_s": round(sim_s, 1), "prepare_s": round(prep_s, 1),
               "total_s": round(total, 1), "peak_rss_gb": round(peak, 2),
               "goal_s": GOAL_S, "goal_gb": GOAL_GB,
@@ -60,10 +61,11 @@ def main():
     atomic_write_text(out / "data_pipeline.md", "\n".join([
         "# Benchmark: simulate + prepare at paper scale", "",
         f"{result['n_ear']} EARs + {result['n_cr']} CRs, {result['time_bins']} time bins, "
-        f"{params['prepare']['pe_per_ear']}/{params['prepare']['ne_per_ear']}/"
-        f"{params['prepare']['ne_per_cr']} samples per EAR (PE/NE) and CR (NE); "
+        f"{params.prepare.pe_per_ear}/{params.prepare.ne_per_ear}/"
+        f"{params.prepare.ne_per_cr} samples per EAR (PE/NE) and CR (NE); "
         f"{result['cpus']} CPUs ({result['machine']}), Python {result['python']}.", "",
-        "Method: `python benchmarks/bench_data_pipeline.py` runs `preemergence simulate` and "
+        "Method: `python benchmarks/bench_data_pipeline.py` runs `preemergence regions` "
+        "(data.source simulated: the simulator and the store's checks) and "
         "`preemergence prepare` (validation and MLflow logging included) as subprocesses in "
         "a temporary folder; wall time from the parent, peak memory = the child's maximum "
         "resident set size.", "",

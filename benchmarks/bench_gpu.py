@@ -54,21 +54,21 @@ def concurrent(n: int, n_batches: int, env: dict) -> dict:
             "wall_s": time.perf_counter() - start}
 
 
-def paper_sample_steps(params: dict, prepare_metrics: dict) -> dict:
-    """Training sample-steps of the paper-scale reproduction, per stage."""
-    n_folds = params["prepare"]["n_folds"]
+def paper_sample_steps(params, prepare_metrics: dict) -> dict:
+    """Training sample-steps of the paper-scale reproduction, per stage (params: the
+    validated core.schema.Params)."""
+    n_folds = params.prepare.n_folds
     first = prepare_metrics[next(iter(prepare_metrics))]
     per_epoch = (n_folds - 1) / n_folds * (first["n_pe"] + first["n_ne"])
-    epochs = params["train"]["configs"]["paper"]["epochs"]
-    schedule = params["prune"]["schedules"]["paper"]
-    chain = schedule["first_epochs"] + sum(schedule["epochs"].values())
-    n_bins = len(params["time_bins"])
+    epochs = params.train.configs["paper"].epochs
+    schedule = params.prune.schedules["paper"]
+    chain = schedule.first_epochs + sum(schedule.epochs.values())
+    n_bins = len(params.time_bins)
     runs = {"train-cv (Table 3)": (n_bins * n_folds, epochs),
-            "depth-study (Table 2)": ((len(params["depth_study"]["depths"]) - 1) * n_folds,
-                                      epochs),
-            "prune (3 variants)": (3 * len(params["prune"]["time_bins"]) * n_folds, chain),
-            "interpret depth sweep": (len([d for d in params["interpret"]["depth_sweep"]
-                                           ["depths"] if d > 5]), epochs),
+            "depth-study (Table 2)": ((len(params.depth_study.depths) - 1) * n_folds, epochs),
+            "prune (3 variants)": (3 * len(params.prune.time_bins) * n_folds, chain),
+            "interpret depth sweep": (len([d for d in params.interpret.depth_sweep.depths
+                                           if d > 5]), epochs),
             "interpret |B| (Table 5)": (n_bins * n_folds, epochs)}
     return {name: {"runs": r, "epochs": e, "sample_steps": r * e * per_epoch}
             for name, (r, e) in runs.items()}
@@ -119,13 +119,13 @@ def main() -> int:
     if args.worker:
         print(json.dumps(worker(args.batches)))
         return 0
-    import yaml
+    from preemergence.core.config import load_params
     env = {**os.environ, "TF_FORCE_GPU_ALLOW_GROWTH": "true", "TF_CPP_MIN_LOG_LEVEL": "2"}
     if args.cpu:
         env["CUDA_VISIBLE_DEVICES"] = ""
     measurements = [concurrent(n, args.batches, env) for n in args.concurrency]
     best = max(measurements, key=lambda m: m["aggregate_samples_per_s"])
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = load_params(ROOT / "params.yaml")
     paper = paper_sample_steps(params, json.loads(
         (ROOT / "reports" / "prepare_metrics.json").read_text()))
     total = sum(s["sample_steps"] for s in paper.values())

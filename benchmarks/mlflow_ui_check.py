@@ -5,7 +5,7 @@ browser, not per experiment: the URL query parameter `workflowType` on the hash 
 else localStorage key `mlflow.workflowType_v1` (a JSON string, default "genai"). The experiment
 tag `mlflow.experimentKind` is ignored for this choice in 3.17.2. So from a fresh browser a
 plain `mlflow ui` needs  http://HOST:PORT/#/experiments/<id>?workflowType=machine_learning ;
-the project's launcher (preemergence.mlflow_ui) stores "machine_learning" under that key
+the project's launcher (preemergence.core.mlflow_ui) stores "machine_learning" under that key
 when it is absent, so there plain  http://HOST:PORT/#/experiments/<id>  works too.
 
 This script copies an mlflow.db (SQLite backup API, so a store being written is fine), serves
@@ -55,7 +55,7 @@ ML_MARKERS = ("Model registry", "Run Name", "matching runs")
 EMPTY_MARKER = "No runs logged"
 ML_QUERY = "workflowType=machine_learning"
 # The project's launcher, started as `python -c LAUNCHER DB ARTIFACTS PORT`.
-LAUNCHER = ("import sys; from pathlib import Path; from preemergence.mlflow_ui import serve; "
+LAUNCHER = ("import sys; from pathlib import Path; from preemergence.core.mlflow_ui import serve; "
             "serve(Path(sys.argv[1]), Path(sys.argv[2]), host='127.0.0.1', port=int(sys.argv[3]))")
 
 
@@ -69,7 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--server-timeout", type=float, default=90.0, help="seconds to wait for mlflow")
     p.add_argument("--window", default="1600,1000", help="browser window size W,H")
     p.add_argument("--launcher", choices=("project", "mlflow"), default="project",
-                   help="server: preemergence.mlflow_ui.serve (default) or plain `mlflow ui`")
+                   help="server: preemergence.core.mlflow_ui.serve (default) or plain `mlflow ui`")
     p.add_argument("--query", default=None,
                    help=f"query after #/experiments/<id> (default: none with the project "
                         f"launcher, {ML_QUERY!r} with mlflow; '--launcher mlflow --query \"\"' "

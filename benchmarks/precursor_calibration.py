@@ -36,15 +36,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))          # this checkout's package, also in a copy
 
 
-def apply(params: dict, assignments) -> dict:
+def overrides(assignments) -> dict:
+    """The --set assignments (dotted.key=value, the value read as YAML) as
+    core.config.with_overrides takes them."""
+    changes = {}
     for text in assignments:
         key, _, value = text.partition("=")
-        node = params
-        *path, last = key.split(".")
-        for part in path:
-            node = node[part]
-        node[last] = yaml.safe_load(value)
-    return params
+        changes[key] = yaml.safe_load(value)
+    return changes
 
 
 def targets(regions_dir: Path, time_bins) -> dict:
@@ -56,11 +55,12 @@ def targets(regions_dir: Path, time_bins) -> dict:
 def run(args) -> dict:
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    params = apply(yaml.safe_load((ROOT / "params.yaml").read_text()), args.set)
-    params["prepare"]["data_docs"] = False
+    from preemergence.core.config import load_params, with_overrides
+    changes = {**overrides(args.set), "prepare.data_docs": False}
     if args.depths:
-        params["depth_study"]["depths"] = args.depths
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        changes["depth_study.depths"] = args.depths
+    params = with_overrides(load_params(ROOT / "params.yaml"), changes)
+    (work / "params.yaml").write_text(yaml.safe_dump(params.model_dump(), sort_keys=False))
     env = {**os.environ, "PREEMERGENCE_RUN_STORE": str(work / "runs"),
            "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
@@ -70,12 +70,12 @@ def run(args) -> dict:
     def cli(*words):
         subprocess.run(["preemergence", *words, *common], cwd=ROOT, env=env, check=True)
     if not (work / "regions").exists():
-        cli("simulate", "--out", str(work / "regions"))
+        cli("regions", "--out", str(work / "regions"), "--reports", str(work / "reports"))
     if not (work / "segments").exists():
         cli("prepare", "--regions", str(work / "regions"), "--out", str(work / "segments"),
             "--reports", str(work / "reports"))
     prepared = json.loads((work / "reports" / "prepare_metrics.json").read_text())
-    result = {"set": args.set, "targets": targets(work / "regions", params["time_bins"]),
+    result = {"set": args.set, "targets": targets(work / "regions", params.time_bins),
               "da_mtot_tss": {k: v["da_mtot_tss_mean"] for k, v in prepared.items()}}
     if args.depths:
         cli("depth-study", "--regions", str(work / "regions"), "--segments",

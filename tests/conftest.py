@@ -1,13 +1,12 @@
 """Shared fixtures: tiny configurations derived from the real params.yaml."""
 
-import copy
 import os
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from preemergence.core.config import load_params
+from preemergence.core.config import load_params, with_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -23,12 +22,10 @@ def params():
 @pytest.fixture(scope="session")
 def tiny_params(params):
     """params.yaml at a tiny scale: 6 EARs + 6 CRs, few samples per region."""
-    p = copy.deepcopy(params)
-    p["simulate"]["n_ear"] = 6
-    p["simulate"]["n_cr"] = 6
-    p["prepare"].update(pe_per_ear=12, ne_per_ear=6, ne_per_cr=6,
-                        data_docs=False)   # GX Data Docs: tests/stages/test_prepare_gx.py
-    return p
+    return with_overrides(params, {
+        "simulate.n_ear": 6, "simulate.n_cr": 6,
+        "prepare.pe_per_ear": 12, "prepare.ne_per_ear": 6, "prepare.ne_per_cr": 6,
+        "prepare.data_docs": False})   # GX Data Docs: tests/stages/test_prepare_gx.py
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +33,7 @@ def tiny_store_dir(tiny_params, tmp_path_factory):
     """A simulated tiny region store on disk (written once per test session)."""
     from preemergence.data.simulate import simulate_store
     out = tmp_path_factory.mktemp("store") / "regions"
-    simulate_store(tiny_params["simulate"], tiny_params["time_bins"], tiny_params["seed"], out,
+    simulate_store(tiny_params.simulate, tiny_params.time_bins, tiny_params.seed, out,
                    progress=False)
     return out
 
@@ -48,9 +45,9 @@ def prepare_tiny(tiny_params, tiny_store_dir, tmp_path_factory):
     def prepared(name: str):
         from preemergence.stages.prepare import run_prepare
         work = tmp_path_factory.mktemp(name)
-        p = copy.deepcopy(tiny_params)
-        p["train"]["configs"]["fast"].update(epochs=1, samples_per_epoch=48,
-                                             max_val_samples=16)
+        p = with_overrides(tiny_params, {"train.configs.fast.epochs": 1,
+                                         "train.configs.fast.samples_per_epoch": 48,
+                                         "train.configs.fast.max_val_samples": 16})
         run_prepare(p, tiny_store_dir, work / "segments", work / "reports", progress=False)
         return p, tiny_store_dir, work
     return prepared
@@ -58,7 +55,7 @@ def prepare_tiny(tiny_params, tiny_store_dir, tmp_path_factory):
 
 class OutputGuard:
     """Snapshot a folder, run a stage, then check that every new file lies in one of the
-    stage's declared outputs (core.paths.stage_outputs: what dvc.yaml and --force cover)."""
+    stage's declared outputs (core.catalog.stage_outputs: what dvc.yaml and --force cover)."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -68,7 +65,7 @@ class OutputGuard:
         return {p for p in self.root.rglob("*") if p.is_file()}
 
     def check(self, stage: str, reports: Path, *folders: Path) -> None:
-        from preemergence.core.paths import stage_outputs
+        from preemergence.core.catalog import stage_outputs
         declared = stage_outputs(stage, reports, *folders)
         new = self._files() - self.before - {self.root / "mlflow.db"}
         stray = [p for p in new if not any(p == d or d in p.parents for d in declared)]

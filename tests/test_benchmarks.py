@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+
+from preemergence.core.config import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -16,7 +17,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 def test_paper_scale_counts_follow_params_yaml():
     from bench_gpu import paper_sample_steps
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = load_params(ROOT / "params.yaml")
     table1 = {"t-3.2h": {"n_pe": 18000, "n_ne": 18000}}
     steps = paper_sample_steps(params, table1)
     # Table 3: 25 runs x 200 epochs x 28,800 training samples = 144 M sample-steps

@@ -22,8 +22,13 @@ runner = CliRunner()
 def workdir(tmp_path, tiny_params, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params))
+    (tmp_path / "params.yaml").write_text(params_yaml(tiny_params))
     return tmp_path
+
+
+def params_yaml(params) -> str:
+    """The validated parameters written back as a params.yaml."""
+    return yaml.safe_dump(params.model_dump())
 
 
 def _prepare(store, out="seg", reports="rep"):
@@ -34,13 +39,13 @@ def _prepare(store, out="seg", reports="rep"):
 def test_help_lists_the_stages():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("simulate", "prepare", "realism"):
+    for command in ("regions", "prepare", "realism"):
         assert command in result.output
 
 
-def test_simulate_then_prepare_writes_validated_segment_sets(workdir, tiny_store_dir,
+def test_regions_then_prepare_writes_validated_segment_sets(workdir, tiny_store_dir,
                                                              tiny_params):
-    result = runner.invoke(app, ["simulate", "--out", "regions"])
+    result = runner.invoke(app, ["regions", "--out", "regions"])
     assert result.exit_code == 0, result.output
     assert len(list((workdir / "regions").rglob("*.fits"))) == 12 * 5
     result = _prepare(workdir / "regions")
@@ -62,7 +67,7 @@ def test_simulate_then_prepare_writes_validated_segment_sets(workdir, tiny_store
 def test_existing_outputs_are_not_overwritten_without_force(workdir):
     (workdir / "regions").mkdir()
     (workdir / "regions" / "mine.txt").write_text("user data")
-    result = runner.invoke(app, ["simulate", "--out", "regions"])
+    result = runner.invoke(app, ["regions", "--out", "regions"])
     assert result.exit_code == 2
     assert "already exists; pass --force" in result.output
     assert (workdir / "regions" / "mine.txt").read_text() == "user data"
@@ -131,14 +136,14 @@ def test_bad_region_store_fails_cleanly_without_outputs(workdir, tiny_store_dir,
 
 
 def test_missing_params_file_is_a_clear_error(workdir):
-    result = runner.invoke(app, ["simulate", "--params", "nope.yaml", "--out", "x"])
+    result = runner.invoke(app, ["regions", "--params", "nope.yaml", "--out", "x"])
     assert result.exit_code == 2 and "nope.yaml: parameters file not found" in result.output
 
 
 def test_number_that_yaml_reads_as_text_is_a_clear_error(workdir):
     params = Path("bad.yaml")
     params.write_text("seed: 1\nsimulate:\n  emergence:\n    flux_at_emergence_median_mx: 1.9e21\n")
-    result = runner.invoke(app, ["simulate", "--params", str(params), "--out", "x"])
+    result = runner.invoke(app, ["regions", "--params", str(params), "--out", "x"])
     assert result.exit_code == 2
     assert ("bad.yaml: simulate.emergence.flux_at_emergence_median_mx = 1.9e21 is read as "
             "text" in result.output and "1.9e+21" in result.output)
@@ -203,8 +208,7 @@ def _set_param(params, dotted, value):
 ])
 def test_bad_parameter_is_one_line_naming_key_and_file_and_writes_nothing(
         workdir, tiny_params, key, value, problem):
-    import copy
-    params = copy.deepcopy(tiny_params)
+    params = tiny_params.model_dump()                # the raw mapping a bad file holds
     _set_param(params, key, value)
     Path("bad.yaml").write_text(yaml.safe_dump(params))
     result = runner.invoke(app, ["train-cv", "--params", "bad.yaml", "--regions", "regions",
@@ -219,18 +223,17 @@ def test_bad_parameter_is_one_line_naming_key_and_file_and_writes_nothing(
 
 def test_params_that_are_a_folder_are_a_clear_error(workdir):
     Path("folder.yaml").mkdir()
-    result = runner.invoke(app, ["simulate", "--params", "folder.yaml", "--out", "x"])
+    result = runner.invoke(app, ["regions", "--params", "folder.yaml", "--out", "x"])
     assert result.exit_code == 2
     assert result.output.strip() == "error: folder.yaml: is a folder, not a parameters file"
 
 
 def test_too_few_regions_for_the_folds_names_the_store_and_the_key(workdir, tiny_store_dir,
                                                                    tiny_params):
-    import copy
-    params = copy.deepcopy(tiny_params)
-    params["prepare"]["n_folds"] = 7                  # 6 EARs and 6 CRs in the tiny store
-    params["interpret"]["fold"] = 0
-    Path("seven.yaml").write_text(yaml.safe_dump(params))
+    from preemergence.core.config import with_overrides
+    params = with_overrides(tiny_params, {"prepare.n_folds": 7,   # 6 EARs and 6 CRs in
+                                          "interpret.fold": 0})   # the tiny store
+    Path("seven.yaml").write_text(params_yaml(params))
     result = runner.invoke(app, ["prepare", "--regions", str(tiny_store_dir), "--out", "seg",
                                  "--reports", "rep", "--params", "seven.yaml"])
     assert result.exit_code == 2
@@ -239,13 +242,13 @@ def test_too_few_regions_for_the_folds_names_the_store_and_the_key(workdir, tiny
     assert not Path("seg").exists() and not Path("rep").exists()
 
 
-@pytest.mark.parametrize("stage", ["simulate", "prepare", "baseline", "train-cv", "depth-study",
+@pytest.mark.parametrize("stage", ["regions", "prepare", "baseline", "train-cv", "depth-study",
                                    "prune", "interpret", "stats", "realism"])
 def test_help_says_what_a_stage_reads_writes_and_logs(stage):
     result = runner.invoke(app, [stage, "--help"], terminal_width=100)
     assert result.exit_code == 0
     assert "Reads params.yaml:" in result.output and "unless --force" in result.output
-    assert ("Logs to MLflow experiment" in result.output) != (stage == "simulate")
+    assert ("Logs to MLflow experiment" in result.output) != (stage == "regions")
     assert "<bool>" not in result.output and "--force" in result.output
 
 

@@ -2,8 +2,8 @@
 
 import sqlite3
 
-from preemergence import mlflow_ui
-from preemergence.mlflow_ui import DEFAULT_VIEW_SCRIPT, inject_default_view
+from preemergence.core import mlflow_ui
+from preemergence.core.mlflow_ui import DEFAULT_VIEW_SCRIPT, inject_default_view
 
 PAGE = ('<!doctype html><html><head><title>MLflow</title>'
         '<script defer="defer" src="static-files/static/js/main.js"></script>'

@@ -6,12 +6,15 @@ import functools
 import os
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from preemergence.core.catalog import stage_help
 from preemergence.core.config import DEFAULT_PARAMS, ParamsError, load_params
 from preemergence.core.constants import time_from_label
+from preemergence.core.paths import (HMI_QUIET_DIR, REGIONS_DIR, REPORTS_DIR, SEGMENTS_DIR,
+                                     STAGE_MODELS_DIRS)
 
 app = typer.Typer(help="Pre-emergence magnetic-field patterns (Dhuri et al. 2020): "
                        "the pipeline's stages, one command each.",
@@ -20,13 +23,31 @@ app = typer.Typer(help="Pre-emergence magnetic-field patterns (Dhuri et al. 2020
 
 PARAMS_OPTION = typer.Option(DEFAULT_PARAMS, "--params", help="Parameters file (YAML).")
 FORCE_OPTION = typer.Option(False, "--force", help="Replace existing outputs.")
-REGIONS_OPTION = typer.Option(Path("data/regions"), help="Region store.")
-SEGMENTS_OPTION = typer.Option(Path("data/segments"), help="Segment sets folder.")
-REPORTS_OPTION = typer.Option(Path("reports"), help="Reports folder.")
-EXECUTOR_OPTION = typer.Option(
-    None, "--executor", help="Where training runs go: inprocess, local[:N] (a Dask cluster "
-    "here) or a Dask scheduler address; default $PREEMERGENCE_EXECUTOR, else "
-    "DASK_SCHEDULER_ADDRESS, else inprocess. Never changes a result (docs/cluster.md).")
+REGIONS_OPTION = typer.Option(REGIONS_DIR, help="Region store.")
+SEGMENTS_OPTION = typer.Option(SEGMENTS_DIR, help="Segment sets folder.")
+REPORTS_OPTION = typer.Option(REPORTS_DIR, help="Reports folder.")
+
+
+
+
+def models_option(stage: str, help_text: str = "Models folder."):
+    """The --models option of a training stage (default: its folder in core.paths)."""
+    return typer.Option(STAGE_MODELS_DIRS[stage], help=help_text)
+
+
+EXECUTOR_HELP = ("Where training runs go: inprocess, local[:N] (a Dask cluster here) or a Dask "
+                 "scheduler address; default $PREEMERGENCE_EXECUTOR, else "
+                 "DASK_SCHEDULER_ADDRESS, else inprocess. Never changes a result "
+                 "(docs/cluster.md).")
+EXECUTOR_OPTION = typer.Option(None, "--executor", help=EXECUTOR_HELP)
+JSOC_EMAIL_ENV = "JSOC_EMAIL"
+# The options every training stage takes, as annotated types (default in the signature).
+Regions = Annotated[Path, typer.Option(help="Region store.")]
+Segments = Annotated[Path, typer.Option(help="Segment sets folder.")]
+Reports = Annotated[Path, typer.Option(help="Reports folder.")]
+ParamsFile = Annotated[Path, typer.Option("--params", help="Parameters file (YAML).")]
+Force = Annotated[bool, typer.Option("--force", help="Replace existing outputs.")]
+ExecutorChoice = Annotated[str | None, typer.Option("--executor", help=EXECUTOR_HELP)]
 
 
 def use_executor(option: str | None) -> None:
@@ -63,15 +84,27 @@ def _clear_errors(func):
     return wrapper
 
 
-@app.command("simulate", epilog=stage_help("simulate"))
+@app.command("regions", epilog=stage_help("regions"))
 @_clear_errors
-def simulate(out: Path = typer.Option(Path("data/regions"), help="Region store to write."),
-             params: Path = PARAMS_OPTION, force: bool = FORCE_OPTION):
-    """Simulate a HEAR-like region store (EARs and CRs at every time bin)."""
-    from preemergence.stages.simulate import run_simulate
+def regions(out: Path = typer.Option(REGIONS_DIR, help="Region store to write."),
+            reports: Reports = REPORTS_DIR, params: ParamsFile = DEFAULT_PARAMS,
+            force: Force = False,
+            email: str = typer.Option(None, envvar=JSOC_EMAIL_ENV, help="JSOC-registered "
+                                      f"e-mail for exports (data.source=hmi; or ${JSOC_EMAIL_ENV}); "
+                                      "never written to a file."),
+            dry_run: bool = typer.Option(False, "--dry-run", help="data.source=hmi: print the "
+                                         "frames and bytes to fetch per region and in all; "
+                                         "fetch and write nothing.")):
+    """The region store: simulated (data.source=simulated) or from SDO/HMI (hmi), checked."""
     p = load_params(params)
-    metas = run_simulate(p, out, force)
-    typer.echo(f"wrote {len(metas)} regions x {len(p['time_bins'])} time bins to {out}")
+    if dry_run:
+        from preemergence.acquire.pipeline import print_plan
+        print_plan(p.acquire, p.time_bins, email, typer.echo)
+        return
+    from preemergence.stages.regions import run_regions
+    summary = run_regions(p, out, reports, force, email=email)
+    typer.echo(f"wrote {summary['n_ear']} EARs and {summary['n_cr']} CRs ({summary['source']}) "
+               f"x {len(p.time_bins)} time bins to {out}; checks in {reports / 'regions.md'}")
 
 
 @app.command("prepare", epilog=stage_help("prepare"))
@@ -82,13 +115,10 @@ def prepare(regions: Path = typer.Option(None, help="Region store (default: data
     """Region store -> validated segment tables per time bin, folds, Table 1."""
     from preemergence.stages.prepare import run_prepare
     p = load_params(params)
-    result = run_prepare(p, regions or Path(p["data"]["regions_dir"]), out, reports,
+    result = run_prepare(p, regions or Path(p.data.regions_dir), out, reports,
                          force=force)
     typer.echo(f"wrote {len(result.tables)} segment tables to {out}; Table 1 in "
                f"{reports / 'table1.md'}")
-
-
-
 
 
 @app.command("baseline", epilog=stage_help("baseline"))
@@ -107,11 +137,10 @@ def baseline(segments: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
 
 @app.command("train-cv", epilog=stage_help("train-cv"))
 @_clear_errors
-def train_cv(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
-             models: Path = typer.Option(Path("models/train_cv"), help="Models folder."),
-             reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
-             force: bool = FORCE_OPTION,
-             executor: str = EXECUTOR_OPTION):
+def train_cv(regions: Regions = REGIONS_DIR, segments: Segments = SEGMENTS_DIR,
+             models: Path = models_option("train-cv"), reports: Reports = REPORTS_DIR,
+             params: ParamsFile = DEFAULT_PARAMS, force: Force = False,
+             executor: ExecutorChoice = None):
     """Train the CNN with k-fold cross-validation (prepare.n_folds) at every time bin."""
     use_executor(executor)
     from preemergence.stages.train_cv import run_train_cv
@@ -123,11 +152,10 @@ def train_cv(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
 
 @app.command("depth-study", epilog=stage_help("depth-study"))
 @_clear_errors
-def depth_study(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
-                models: Path = typer.Option(Path("models/depth_study"), help="Models folder."),
-                reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
-                force: bool = FORCE_OPTION,
-                executor: str = EXECUTOR_OPTION):
+def depth_study(regions: Regions = REGIONS_DIR, segments: Segments = SEGMENTS_DIR,
+                reports: Reports = REPORTS_DIR, params: ParamsFile = DEFAULT_PARAMS,
+                force: Force = False, executor: ExecutorChoice = None,
+                models: Path = models_option("depth-study")):
     """TSS against CNN depth at one time bin (paper Table 2), k-fold cross-validation."""
     use_executor(executor)
     from preemergence.stages.depth_study import run_depth_study
@@ -140,11 +168,9 @@ def depth_study(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION
              short_help="The paper's interpretation: Figs. 3, 10-18, 24, Tables 4-5.")
 @_clear_errors
 def interpret(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
-              train_cv_models: Path = typer.Option(Path("models/train_cv"),
-                                                   help="train-cv models."),
-              prune_models: Path = typer.Option(Path("models/prune"), help="prune models."),
-              models: Path = typer.Option(Path("models/interpret"),
-                                          help="Models this stage trains."),
+              train_cv_models: Path = models_option("train-cv", "train-cv models."),
+              prune_models: Path = models_option("prune", "prune models."),
+              models: Path = models_option("interpret", "Models this stage trains."),
               reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
               force: bool = FORCE_OPTION,
               executor: str = EXECUTOR_OPTION):
@@ -161,7 +187,7 @@ def interpret(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
              short_help="Prune the last convolution 256 -> 4 with the paper's controls.")
 @_clear_errors
 def prune(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
-          models: Path = typer.Option(Path("models/prune"), help="Models folder."),
+          models: Path = models_option("prune"),
           reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
           force: bool = FORCE_OPTION,
           executor: str = EXECUTOR_OPTION):
@@ -203,7 +229,7 @@ def mlflow_ui(port: int = typer.Option(5000, help="Port on 127.0.0.1."),
     """Serve the MLflow UI of this repository's store, opening in the Model-training view."""
     from preemergence.core.paths import repo_root
     from preemergence.core.tracking import ARTIFACTS_DIR, relocate_store
-    from preemergence.mlflow_ui import serve
+    from preemergence.core.mlflow_ui import serve
     root = repo_root()
     relocate_store(root)
     typer.echo(f"MLflow UI of {root / 'mlflow.db'}: http://{host}:{port}/ (Ctrl-C stops it)")
@@ -213,7 +239,7 @@ def mlflow_ui(port: int = typer.Option(5000, help="Port on 127.0.0.1."),
 @app.command("realism", epilog=stage_help("realism"))
 @_clear_errors
 def realism(regions: Path = REGIONS_OPTION,
-            patches: Path = typer.Option(Path("data/hmi_quiet"), help="Real HMI quiet patches."),
+            patches: Path = typer.Option(HMI_QUIET_DIR, help="Real HMI quiet patches."),
             reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
             force: bool = FORCE_OPTION):
     """Compare simulated CR maps with real HMI quiet-Sun patches (report + figure)."""
@@ -228,7 +254,7 @@ def realism(regions: Path = REGIONS_OPTION,
 @app.command("hmi-quiet")
 @_clear_errors
 def hmi_quiet(hmi: list[Path] = typer.Argument(..., help="Full-disk hmi.M_720s FITS files."),
-              out: Path = typer.Option(Path("data/hmi_quiet"), help="Folder for the patches."),
+              out: Path = typer.Option(HMI_QUIET_DIR, help="Folder for the patches."),
               n_per_file: int = typer.Option(3, help="Quiet patches per magnetogram."),
               force: bool = FORCE_OPTION):
     """Project quiet-Sun reference patches from real full-disk HMI magnetograms."""
@@ -237,7 +263,6 @@ def hmi_quiet(hmi: list[Path] = typer.Argument(..., help="Full-disk hmi.M_720s F
     refuse_overwrite(out, force)
     written = write_patches(select_quiet_patches(sorted(hmi), n_per_file), out)
     typer.echo(f"wrote {len(written)} quiet-Sun patches to {out}")
-
 
 
 @app.command()
@@ -256,46 +281,19 @@ def project(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s F
                                                     "with --region-id."),
             force: bool = FORCE_OPTION):
     """Postel-project a full-disk HMI magnetogram: 256 x 256 at 1.4 Mm/px around (lon, lat)."""
-    from preemergence.core.artifacts import refuse_overwrite, require_file_path, write_fits
-    from preemergence.solar.projection import postel_project
-    from preemergence.data.regionstore import RegionMeta, region_header
+    from preemergence.core.artifacts import refuse_overwrite, require_file_path
+    from preemergence.solar.projection import project_to_file
     require_file_path(out)
     refuse_overwrite(out, force)
-    data, header = postel_project(magnetogram, lon, lat, method=method,
-                                  max_center_angle_deg=max_angle)
-    if region_id is not None:
-        if time_h is None:
-            raise ValueError("--region-id needs --time-h (time relative to emergence, h)")
-        if kind not in ("EAR", "CR"):
-            raise ValueError(f"--kind must be EAR or CR, not {kind!r}")
-        meta = RegionMeta(region_id, kind, lat, lon, 1.4, "real")
-        header.extend(region_header(meta, time_h), update=True)
-    write_fits(out, data, header)
+    data = project_to_file(magnetogram, lon, lat, out, method, max_angle,
+                           None if region_id is None else (region_id, kind, time_h))
     typer.echo(f"wrote {out}: mean |B| {abs(data).mean():.2f} G")
-
-
-@app.command("build-regions")
-@_clear_errors
-def build_regions(rows: Path = typer.Argument(..., help="CSV: magnetogram, lon_deg, lat_deg, "
-                                                      "kind, region_id, time_h."),
-                  out: Path = typer.Option(..., help="Region store folder to write."),
-                  method: str = typer.Option("interpolation", help="interpolation | adaptive"),
-                  max_angle: float = typer.Option(60.0, help="Largest allowed heliocentric "
-                                                             "angle of a centre (deg)."),
-                  force: bool = FORCE_OPTION):
-    """Build a region store (HEAR-like) from real full-disk HMI magnetograms."""
-    from preemergence.core.artifacts import refuse_overwrite
-    from preemergence.solar.build_regions import build_regions as build, read_rows
-    refuse_overwrite(out, force)
-    table = read_rows(rows)
-    written = build(table, out, method, max_angle)
-    typer.echo(f"wrote {written} maps of {table.region_id.nunique()} regions to {out}")
 
 
 @app.command()
 @_clear_errors
 def scan(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s FITS file."),
-         model: Path = typer.Option(Path("models/train_cv/depth5/t-3.2h/fold0"),
+         model: Path = typer.Option(STAGE_MODELS_DIRS["train-cv"] / "depth5" / "t-3.2h" / "fold0",
                                     help="Trained run folder (model.keras + result.json), "
                                     "or a registered MLflow model such as "
                                     "models:/preemergence-cnn-t-3.2h@fold0."),
@@ -304,7 +302,7 @@ def scan(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s FITS
          step_deg: float = typer.Option(2.5, help="Grid step of segment centres (deg)."),
          max_angle_deg: float = typer.Option(60.0, help="Largest heliocentric angle of a "
                                                         "segment centre (deg)."),
-         segments: Path = typer.Option(Path("data/segments"), help="Segment sets the model "
+         segments: Path = typer.Option(SEGMENTS_DIR, help="Segment sets the model "
                                        "was trained on (for the training-data source)."),
          data_source: str = typer.Option(None, help="Training-data source (synthetic | real "
                                          "| mixed), overriding --segments."),
@@ -312,23 +310,17 @@ def scan(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s FITS
          force: bool = FORCE_OPTION):
     """Scan a full-disk magnetogram with a trained CNN: map of pre-emergence probability."""
     from preemergence.core.artifacts import refuse_overwrite, require_file_path
-    from preemergence.solar.projection import load_map
-    from preemergence.solar.scan import (caveat, load_scan_model, plot_scan, scan_header, scan_map,
-                       training_source, write_scan_fits)
+    from preemergence.solar.scan import caveat
+    from preemergence.solar.scan_files import scan_file
     for path in (out, png):
         if path is not None:
             require_file_path(path)
             refuse_overwrite(path, force)
-    smap = load_map(magnetogram)
-    trained = load_scan_model(model)
-    source, source_from = training_source(trained.result, segments, data_source)
-    result = scan_map(smap, trained.model, trained.mean_g, trained.std_g, trained.abs_field,
-                      step_deg, max_angle_deg, batch_size, show_progress=sys.stderr.isatty())
-    write_scan_fits(out, result, scan_header(smap, result, model, source, source_from))
-    if png is not None:
-        plot_scan(smap, result, png, source, model, threshold=trained.threshold)
+    result, source = scan_file(magnetogram, model, out, png, step_deg, max_angle_deg, segments,
+                               data_source, batch_size, sys.stderr.isatty())
     typer.echo(f"wrote {out}{' and ' + str(png) if png else ''}: {result.n_scanned} segments "
                f"({result.n_skipped} skipped); {caveat(source)}")
+
 
 if __name__ == "__main__":  # pragma: no cover - `python -m preemergence.cli`
     app()

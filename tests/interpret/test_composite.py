@@ -1,12 +1,11 @@
 """Hale/Joy flips to the northern convention and composite (average) maps (paper Fig. 3)."""
 
-import copy
-
 import numpy as np
 import pytest
 
-from preemergence.interpret.composite import (average_maps, flip_stack_to_north, flip_to_north,
-                                    store_composites)
+from preemergence.core.config import with_overrides
+from preemergence.data.hemisphere import average_maps, flip_stack_to_north, flip_to_north
+from preemergence.interpret.composite import store_composites
 from preemergence.data.regionstore import RegionMeta, RegionStore
 from preemergence.data import precursor
 from preemergence.data.simulate import (EMERGENCE_CENTRE_PX, PAD_PX, WINDOW_H, RegionSimulator,
@@ -54,16 +53,18 @@ def test_flipped_southern_toy_bipole_matches_northern():
 def simulator_precursor_map(params, latitude_deg):
     """The simulator's own emergence bipole (no scatter: joy_scatter, pole spread and
     centre offset 0) rendered at -3.2 h for an EAR at latitude_deg."""
-    p = copy.deepcopy(params["simulate"])
-    e = p["emergence"]
-    e.update(joy_scatter_deg=0.0, centre_offset_mm=0.0)
-    e["elements"].update(pole_spread_mm=0.0, mixed_fraction=0.0, no_precursor_fraction=0.0)
+    p = with_overrides(params, {
+        "simulate.emergence.joy_scatter_deg": 0.0, "simulate.emergence.centre_offset_mm": 0.0,
+        "simulate.emergence.elements.pole_spread_mm": 0.0,
+        "simulate.emergence.elements.mixed_fraction": 0.0,
+        "simulate.emergence.elements.no_precursor_fraction": 0.0}).simulate
+    e = p.emergence
     sim = RegionSimulator(p, (-3.2,))
     meta = RegionMeta("x", "EAR", latitude_deg, 0.0, 1.4, "synthetic")
-    pre = precursor.draw(np.random.default_rng(7), meta, e, p["quiet"],
+    pre = precursor.draw(np.random.default_rng(7), meta, e, p.quiet,
                          EMERGENCE_CENTRE_PX + PAD_PX)
     sources = _Sources()
-    precursor.add(sources, pre, -3.2, e, p["quiet"], WINDOW_H)
+    precursor.add(sources, pre, -3.2, e, p.quiet, WINDOW_H)
     return sources.render(sim.size)[PAD_PX:-PAD_PX, PAD_PX:-PAD_PX]
 
 

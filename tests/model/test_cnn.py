@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from preemergence.core.filters import filter_counts
 from preemergence.model import cnn
 
 
@@ -31,7 +32,7 @@ def test_pooled_sizes_and_layer_names(model):
 
 @pytest.mark.parametrize("depth", range(1, 9))
 def test_every_depth_builds(depth):
-    counts = cnn.filter_counts(depth)
+    counts = filter_counts(depth)
     m = cnn.build_model(depth=depth)
     assert m.output_shape == (None, 1)
     assert [layer.filters for layer in cnn.conv_layers(m)] == counts
@@ -39,14 +40,14 @@ def test_every_depth_builds(depth):
 
 
 def test_filter_counts_double_and_override():
-    assert cnn.filter_counts(8) == [16, 32, 64, 128, 256, 512, 1024, 2048]
-    assert cnn.filter_counts(8, max_filters=256)[-3:] == [256, 256, 256]
-    assert cnn.filter_counts(5, final_filters=4) == [16, 32, 64, 128, 4]
+    assert filter_counts(8) == [16, 32, 64, 128, 256, 512, 1024, 2048]
+    assert filter_counts(8, max_filters=256)[-3:] == [256, 256, 256]
+    assert filter_counts(5, final_filters=4) == [16, 32, 64, 128, 4]
     pruned = cnn.build_model(final_filters=4)
     assert cnn.last_conv(pruned).filters == 4
     assert cnn.output_weights(pruned)[0].shape == (4,)
     with pytest.raises(ValueError):
-        cnn.filter_counts(0)
+        filter_counts(0)
 
 
 def test_seeded_initialisation_is_reproducible():

@@ -8,7 +8,6 @@ trained; train-cv through the cluster equals train-cv in-process.
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import socket
@@ -20,8 +19,10 @@ from pathlib import Path
 import pytest
 
 from preemergence.core import executor as executors
+from preemergence.core.config import with_overrides
 from preemergence.model import fanout, runs
-from preemergence.model.runs import RESULT_FILE, TrainConfig, load_time_bins, train_fold
+from preemergence.model.configs import train_config
+from preemergence.model.runs import RESULT_FILE, load_time_bins, train_fold
 
 
 def test_resolve_names_every_executor(monkeypatch):
@@ -46,7 +47,7 @@ def test_resolve_names_every_executor(monkeypatch):
 def tiny_bin(prepare_tiny):
     """One prepared time bin and a 1-epoch schedule."""
     params, store, work = prepare_tiny("fanout")
-    data = load_time_bins(store, work / "segments", [-3.2], params["prepare"]["n_folds"])[-3.2]
+    data = load_time_bins(store, work / "segments", [-3.2], params.prepare.n_folds)[-3.2]
     return params, data, work
 
 
@@ -92,7 +93,7 @@ def loopback_cluster(tmp_path_factory):
 def test_results_are_byte_identical_in_process_locally_and_on_a_loopback_cluster(
         tiny_bin, tmp_path, monkeypatch, loopback_cluster):
     params, data, _ = tiny_bin
-    config = TrainConfig.from_params(params)
+    config = train_config(params)
     tasks = [fanout.train_task(data, k, config) for k in (0, 1)]
 
     monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / "inprocess"))
@@ -118,7 +119,7 @@ def test_results_are_byte_identical_in_process_locally_and_on_a_loopback_cluster
 
 def test_a_failing_task_names_itself(tiny_bin, tmp_path, monkeypatch):
     params, data, _ = tiny_bin
-    config = TrainConfig.from_params(params)
+    config = train_config(params)
     bad = fanout.train_task(data, 99, config)
     with pytest.raises(executors.TaskFailed, match=r"training run \w+ failed in its process"):
         produce(executors.resolve("local:1"), [bad], tmp_path / "store", monkeypatch)
@@ -131,8 +132,7 @@ def test_train_cv_through_a_loopback_cluster_equals_train_cv_in_process(
     import mlflow
     from preemergence.stages.train_cv import run_train_cv
     params, _, work = tiny_bin
-    params = copy.deepcopy(params)
-    params["time_bins"] = [-3.2]
+    params = with_overrides(params, {"time_bins": [-3.2]})
     outputs = {}
     real_train = runs._train
     for name, executor in (("inprocess", "inprocess"), ("cluster", loopback_cluster)):
@@ -171,7 +171,7 @@ def test_an_unreachable_scheduler_is_one_clear_error(tiny_bin, tmp_path, monkeyp
     params, data, _ = tiny_bin
     monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 2)
     address = f"tcp://127.0.0.1:{free_port()}"
-    task = fanout.train_task(data, 0, TrainConfig.from_params(params))
+    task = fanout.train_task(data, 0, train_config(params))
     with pytest.raises(ValueError, match=f"executor '{address}': no Dask scheduler answered"):
         produce(executors.resolve(address), [task], tmp_path / "store", monkeypatch)
     assert not any((tmp_path / "store" / fanout.INPUTS_FOLDER).iterdir())

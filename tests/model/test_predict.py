@@ -12,6 +12,7 @@ import pytest
 
 from preemergence.interpret import probes
 from preemergence.model import cnn, predict
+from preemergence.model.predictions import classify
 from preemergence.model.runs import TimeBinData, TrainConfig, score_tiles, table_windows
 from preemergence.model.windows import region_index, standardise
 
@@ -69,7 +70,7 @@ def test_score_tiles_classifies_with_the_threshold_parameter(data, model):
     threshold = float(np.median(outputs))
     config = TrainConfig("t", 1e-3, 32, 1, threshold=threshold)
     scored = score_tiles(model, data, data.table, MEAN_G, STD_G, config)
-    called = predict.classify(outputs, threshold)
+    called = classify(outputs, threshold)
     assert scored["tp"] + scored["fp"] == called.sum() > 0
     labels = data.table.label.to_numpy()
     assert scored["tp"] == int(((called == 1) & (labels == 1)).sum())

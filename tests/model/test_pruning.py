@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
+from preemergence.core.config import with_overrides
+from preemergence.core.filters import filter_counts, pruning_stages
 from preemergence.model import cnn
 from preemergence.model import pruning as prune
+from preemergence.model.configs import prune_schedule
 
 
 def test_net_score_is_tp_minus_tn_sum():
@@ -44,11 +47,11 @@ def test_random_selection_is_seeded_and_valid():
 
 
 def test_schedule_reaches_four():
-    assert prune.filter_schedule(256) == [256, 128, 64, 32, 16, 8]
-    assert prune.filter_schedule(256, 2) == [256, 128, 64, 32, 16, 8, 4]
-    assert prune.filter_schedule(16) == [16, 8]
+    assert pruning_stages(256) == [256, 128, 64, 32, 16, 8]
+    assert pruning_stages(256, 2) == [256, 128, 64, 32, 16, 8, 4]
+    assert pruning_stages(16) == [16, 8]
     with pytest.raises(ValueError, match="cannot prune"):
-        prune.filter_schedule(12, 8)
+        pruning_stages(12, 8)
 
 
 @pytest.mark.parametrize("depth", [2, 3])
@@ -75,11 +78,9 @@ def test_pruned_network_equals_original_with_removed_filters_zeroed(depth):
 
 def test_schedule_of_params_fits_every_depth(params):
     """`dvc exp run -S depth=4` must prune too: the first stage is E(N0) whatever N0 is."""
-    from preemergence.stages.prune import PruneSchedule
-    for name in params["prune"]["schedules"]:
-        p = {**params, "prune": {**params["prune"], "schedule": name}}
-        schedule = PruneSchedule.from_params(p)
+    for name in params.prune.schedules:
+        schedule = prune_schedule(with_overrides(params, {"prune.schedule": name}))
         for depth in range(1, 7):
-            stages = schedule.stages(cnn.filter_counts(depth)[-1])
+            stages = schedule.stages(filter_counts(depth)[-1])
             assert stages[0][1] >= 1 and stages[-1][0] == 8
-            assert [n for n, _ in stages] == prune.filter_schedule(stages[0][0])
+            assert [n for n, _ in stages] == pruning_stages(stages[0][0])

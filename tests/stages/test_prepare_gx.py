@@ -1,9 +1,10 @@
 """prepare's Great Expectations project: saved suites, checkpoints, native results, Data Docs."""
 
-import copy
 import json
 
 import pandas as pd
+
+from preemergence.core.config import with_overrides
 
 
 def test_prepare_writes_a_gx_project_with_data_docs(tiny_params, tiny_store_dir, tmp_path,
@@ -11,9 +12,7 @@ def test_prepare_writes_a_gx_project_with_data_docs(tiny_params, tiny_store_dir,
     from preemergence.data.expectations import derive_columns, import_gx
     from preemergence.stages.prepare import run_prepare
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    params = copy.deepcopy(tiny_params)
-    params["time_bins"] = [-3.2, -8.5]
-    params["prepare"]["data_docs"] = True
+    params = with_overrides(tiny_params, {"time_bins": [-3.2, -8.5], "prepare.data_docs": True})
     run_prepare(params, tiny_store_dir, tmp_path / "seg", tmp_path / "rep", progress=False)
     folder = tmp_path / "rep" / "validation"
     summary = json.loads((folder / "summary.json").read_text())
@@ -29,9 +28,9 @@ def test_prepare_writes_a_gx_project_with_data_docs(tiny_params, tiny_store_dir,
     context = gx.get_context(mode="file", project_root_dir=str(folder))
     table = pd.read_csv(tmp_path / "seg" / "segments_t-3.2h.csv")
     result = context.checkpoints.get("prepare_t-3_2h").run(
-        batch_parameters={"dataframe": derive_columns(table, params["time_bins"])})
+        batch_parameters={"dataframe": derive_columns(table, params.time_bins)})
     assert result.success
     # a broken table fails the saved suite too
-    broken = derive_columns(table.assign(label=2), params["time_bins"])
+    broken = derive_columns(table.assign(label=2), params.time_bins)
     assert not context.checkpoints.get("prepare_t-3_2h").run(
         batch_parameters={"dataframe": broken}).success

@@ -1,6 +1,5 @@
 """prune and interpret stages end to end on a tiny configuration (2 folds, -3.2 h)."""
 
-import copy
 import json
 import os
 import re
@@ -8,6 +7,7 @@ import re
 import numpy as np
 import pytest
 
+from preemergence.core.config import with_overrides
 from preemergence.model import cnn
 from preemergence.interpret import probes as interpret
 from preemergence.interpret import report as interpret_report
@@ -21,18 +21,18 @@ def tiny(tiny_params, tiny_store_dir, tmp_path_factory, output_guard):
     """Tiny data (2 folds), train-cv at -3.2 h, then prune (tiny schedule)."""
     work = tmp_path_factory.mktemp("prune")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
-    p = copy.deepcopy(tiny_params)
-    p["time_bins"] = [-3.2]
-    p["prepare"]["n_folds"] = 2
-    p["train"]["configs"]["fast"].update(epochs=1, samples_per_epoch=48, max_val_samples=16)
-    p["prune"]["schedules"]["fast"].update(
-        first_epochs=1, epochs={128: 0, 64: 1, 32: 0, 16: 0, 8: 1},
-        finetune_samples_per_epoch=32)
-    p["prune"]["score_samples"] = 40
-    p["interpret"].update(max_samples=200, fold=0)
-    p["interpret"]["bipole"].update(radius_step_mm=20.0)
-    p["interpret"]["depth_sweep"]["depths"] = [2, 3]
-    p["interpret"]["occlusion"].update(stride_px=20, regions_per_kind=1)
+    p = with_overrides(tiny_params, {
+        "time_bins": [-3.2], "prepare.n_folds": 2,
+        "train.configs.fast.epochs": 1, "train.configs.fast.samples_per_epoch": 48,
+        "train.configs.fast.max_val_samples": 16,
+        "prune.schedules.fast.first_epochs": 1,
+        "prune.schedules.fast.epochs": {128: 0, 64: 1, 32: 0, 16: 0, 8: 1},
+        "prune.schedules.fast.finetune_samples_per_epoch": 32,
+        "prune.score_samples": 40,
+        "interpret.max_samples": 200, "interpret.fold": 0,
+        "interpret.bipole.radius_step_mm": 20.0,
+        "interpret.depth_sweep.depths": [2, 3],
+        "interpret.occlusion.stride_px": 20, "interpret.occlusion.regions_per_kind": 1})
     run_prepare(p, tiny_store_dir, work / "segments", work / "reports", progress=False)
     run_train_cv(p, tiny_store_dir, work / "segments", work / "train_cv", work / "reports")
     guard = output_guard(work)
@@ -141,9 +141,8 @@ def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output
     from preemergence.stats.resampling import fold_mean_std
     from preemergence.model.predictions import read_predictions
     p, store, work, _ = tiny
-    p = copy.deepcopy(p)
-    p["depth_study"]["depths"] = [2, 5]
-    p["stats"].update(bootstrap_resamples=200, permutations=200)
+    p = with_overrides(p, {"depth_study.depths": [2, 5], "stats.bootstrap_resamples": 200,
+                           "stats.permutations": 200})
     reports = work / "reports"
     run_baseline(p, work / "segments", reports, force=True)
     run_depth_study(p, store, work / "segments", work / "depth_study", reports, force=True)
@@ -161,7 +160,7 @@ def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output
     assert metrics["leakage_guard"]["passed"] is True
     # the DVC metrics: the summary methods' TSS per time bin and the guard's, nothing else
     summary = json.loads((reports / "stats_metrics.json").read_text())
-    assert set(summary) == {*p["stats"]["summary_methods"], "leakage_guard_tss"}
+    assert set(summary) == {*p.stats.summary_methods, "leakage_guard_tss"}
     assert summary["cnn"]["t-3.2h"] == pytest.approx(entry["cnn"]["tss"])
     assert summary["leakage_guard_tss"] == pytest.approx(metrics["leakage_guard"]["tss"])
     details = json.loads((reports / "statistics.json").read_text())
@@ -176,16 +175,14 @@ def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output
     # deterministic, and the guard's runs are reused
     assert run_stats(p, store, work / "segments", reports, force=True, progress=False) == metrics
     # a second cross-validation with other folds: split variance next to sampling variance
-    again = copy.deepcopy(p)
-    again["stats"]["repeats"] = 2
+    again = with_overrides(p, {"stats.repeats": 2})
     run_stats(again, store, work / "segments", reports, force=True, progress=False)
     report = (reports / "statistics.md").read_text()
     assert "## Split variance: repeated cross-validation" in report
     assert "| -3.2 | cnn | 2 |" in report and "| -3.2 | da_mtot | 2 |" in report
-    unscored = copy.deepcopy(p)
-    unscored["stats"]["summary_methods"] = ["cnn", "cnn_depth3"]
+    unscored = with_overrides(p, {"stats.summary_methods": ["cnn", "cnn_depth3"]})
     with pytest.raises(ValueError, match=r"stats.summary_methods \['cnn_depth3'\]"):
         run_stats(unscored, store, work / "segments", reports, force=True, progress=False)
-    p["stats"]["comparisons"] = ["cnn_depth3 - cnn"]
+    p = with_overrides(p, {"stats.comparisons": ["cnn_depth3 - cnn"]})
     with pytest.raises(ValueError, match="stats.comparisons 'cnn_depth3 - cnn'"):
         run_stats(p, store, work / "segments", reports, force=True, progress=False)

@@ -1,13 +1,14 @@
 """train-cv: end to end on a tiny configuration, resumability, no corrupt outputs."""
 
-import copy
 import dataclasses
 import json
 
 import numpy as np
 import pytest
 
+from preemergence.core.config import with_overrides
 from preemergence.model import runs as train_cv
+from preemergence.model.configs import train_config
 from preemergence.stages.prepare import run_prepare
 from preemergence.stages.train_cv import run_train_cv
 
@@ -18,9 +19,9 @@ def tiny_run(tiny_params, tiny_store_dir, tmp_path_factory):
     import os
     work = tmp_path_factory.mktemp("train")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
-    params = copy.deepcopy(tiny_params)
-    params["train"]["configs"]["fast"].update(epochs=1, samples_per_epoch=48,
-                                              max_val_samples=16)
+    params = with_overrides(tiny_params, {"train.configs.fast.epochs": 1,
+                                          "train.configs.fast.samples_per_epoch": 48,
+                                          "train.configs.fast.max_val_samples": 16})
     run_prepare(params, tiny_store_dir, work / "segments", work / "reports", progress=False)
     return params, tiny_store_dir, work
 
@@ -77,7 +78,7 @@ def test_train_cv_models_are_registered_per_time_bin_and_load_by_alias(tiny_run)
     trained = load_scan_model("models:/preemergence-cnn-t-3.2h@fold2")
     assert (trained.mean_g, trained.std_g) == (result["standardisation"]["mean"],
                                               result["standardisation"]["std"])
-    assert trained.threshold == params["train"]["threshold"]
+    assert trained.threshold == params.train.threshold
     assert trained.result["data_source"] == "synthetic" and trained.result["fold"] == 2
     windows = np.random.default_rng(0).normal(size=(3, 85, 85, 1)).astype("float32")
     import keras
@@ -91,9 +92,9 @@ def test_train_cv_models_are_registered_per_time_bin_and_load_by_alias(tiny_run)
 def test_changed_configuration_is_retrained(tiny_run):
     params, store, work = tiny_run
     data = train_cv.load_time_bins(store, work / "segments", [-3.2])[-3.2]
-    config = train_cv.TrainConfig.from_params(params)
+    config = train_config(params)
     key = train_cv.run_key(config, data, 0)
-    other = train_cv.TrainConfig.from_params(params, learning_rate=5e-4)
+    other = train_config(params, learning_rate=5e-4)
     assert train_cv.run_key(other, data, 0) != key
     assert train_cv.run_key(config, data, 1) != key
     assert train_cv.run_key(config, dataclasses.replace(data, data_key="other"), 0) != key
@@ -102,7 +103,7 @@ def test_changed_configuration_is_retrained(tiny_run):
 def test_interrupted_run_resumes_from_its_checkpoint(tiny_run, tmp_path, monkeypatch):
     params, store, work = tiny_run
     data = train_cv.load_time_bins(store, work / "segments", [-3.2])[-3.2]
-    config = train_cv.TrainConfig.from_params(params, epochs=2)
+    config = train_config(params, epochs=2)
     monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / "store-a"))
     straight = train_cv.train_fold(data, 1, config, tmp_path / "straight")
 
@@ -142,7 +143,7 @@ def test_a_kill_between_checkpoint_and_progress_resumes_at_the_right_epoch(
     the resumed run must train epoch 2 again from epoch 1's weights, not a third epoch."""
     params, store, work = tiny_run
     data = train_cv.load_time_bins(store, work / "segments", [-3.2])[-3.2]
-    config = train_cv.TrainConfig.from_params(params, epochs=2)
+    config = train_config(params, epochs=2)
     monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / "store-a"))
     straight = train_cv.train_fold(data, 3, config)
     monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / "store-b"))

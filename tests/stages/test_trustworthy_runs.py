@@ -10,6 +10,7 @@ from astropy.io import fits
 
 from preemergence.core import fingerprint
 from preemergence.model import runs
+from preemergence.model.configs import train_config
 from preemergence.stages.prepare import run_prepare
 
 TIME_H = -3.2
@@ -44,7 +45,7 @@ def flipped_copy(store_dir, out):
 
 def test_polarity_flipped_store_is_retrained(tiny, store, tmp_path):
     params, store_dir, work = tiny
-    config = runs.TrainConfig.from_params(params)
+    config = train_config(params)
     first = runs.train_fold(load(store_dir, work / "segments"), 0, config, tmp_path / "a")
     flipped = flipped_copy(store_dir, tmp_path / "flipped")
     run_prepare(params, flipped, tmp_path / "segments", tmp_path / "reports", progress=False)
@@ -59,7 +60,7 @@ def test_polarity_flipped_store_is_retrained(tiny, store, tmp_path):
 
 def test_a_code_change_in_the_model_package_retrains(tiny, store, tmp_path, monkeypatch):
     params, store_dir, work = tiny
-    data, config = load(store_dir, work / "segments"), runs.TrainConfig.from_params(params)
+    data, config = load(store_dir, work / "segments"), train_config(params)
     first = runs.train_fold(data, 1, config, tmp_path / "fold1")
     assert runs.train_fold(data, 1, config, tmp_path / "fold1")["reused"]
     monkeypatch.setattr(runs, "training_code", lambda: "the code after a one-line change")
@@ -98,12 +99,12 @@ def test_runs_of_two_schedules_in_one_folder_both_survive(tiny, store, tmp_path)
     params, store_dir, work = tiny
     data = load(store_dir, work / "segments")
     folder = tmp_path / "models" / "depth5" / "t-3.2h" / "fold2"
-    three = runs.train_fold(data, 2, runs.TrainConfig.from_params(params, epochs=3), folder)
-    two = runs.train_fold(data, 2, runs.TrainConfig.from_params(params, epochs=2), folder)
+    three = runs.train_fold(data, 2, train_config(params, epochs=3), folder)
+    two = runs.train_fold(data, 2, train_config(params, epochs=2), folder)
     assert json.loads((folder / "result.json").read_text())["run_key"] == two["run_key"]
     for run in (three, two):
         assert (store / run["run_key"] / "model.keras").exists()
-    again = runs.train_fold(data, 2, runs.TrainConfig.from_params(params, epochs=3), folder)
+    again = runs.train_fold(data, 2, train_config(params, epochs=3), folder)
     assert again["reused"] and again["history"] == three["history"]
     assert json.loads((folder / "result.json").read_text())["run_key"] == three["run_key"]
 

@@ -3,6 +3,8 @@
 import pandas as pd
 import pytest
 
+from preemergence.core.config import with_overrides
+
 
 def predictions(rng, n_ear=180, n_cr=180, hit=0.75, false_alarm=0.10, spread=20.0,
                 method="a", hits=None, alarms=None):
@@ -39,4 +41,5 @@ def synthetic():
 @pytest.fixture(scope="session")
 def settings(params):
     """params.yaml stats, with fewer resamples (the tests repeat them hundreds of times)."""
-    return {**params["stats"], "bootstrap_resamples": 999, "permutations": 499}
+    return with_overrides(params, {"stats.bootstrap_resamples": 999,
+                                   "stats.permutations": 499}).stats

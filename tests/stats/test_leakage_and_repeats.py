@@ -1,10 +1,9 @@
 """The leakage guard's permuted labels and the repeats' refolding, on the tiny data set."""
 
-import copy
-
 import numpy as np
 import pytest
 
+from preemergence.core.config import with_overrides
 from preemergence.stats import leakage, repeats
 from preemergence.stats.resampling import Interval
 
@@ -14,8 +13,7 @@ def tiny_bin(tiny_params, tiny_store_dir, tmp_path_factory):
     from preemergence.model.runs import load_time_bins
     from preemergence.stages.prepare import run_prepare
     work = tmp_path_factory.mktemp("stats")
-    p = copy.deepcopy(tiny_params)
-    p["time_bins"] = [-3.2]
+    p = with_overrides(tiny_params, {"time_bins": [-3.2]})
     run_prepare(p, tiny_store_dir, work / "segments", work / "reports", progress=False)
     return load_time_bins(tiny_store_dir, work / "segments", [-3.2], 5)[-3.2]
 

@@ -1,11 +1,20 @@
-"""Loading params.yaml (the single home of every pipeline parameter)."""
+"""Loading params.yaml (the single home of every pipeline parameter).
+
+``load_params`` reads the file once and returns the validated, frozen ``core.schema.Params``:
+every stage receives it (or its own typed section) and reads attributes, never raw keys.
+"""
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from preemergence.core.schema import Params
 
 DEFAULT_PARAMS = Path("params.yaml")
 # Numbers in exponent form that YAML 1.1 (PyYAML) reads as text: 1e21, 1.9e21, 1e+21.
@@ -20,8 +29,8 @@ class ParamsError(ValueError):
     one line naming the file and the key."""
 
 
-def load_params(path: Path = DEFAULT_PARAMS) -> dict:
-    """The parameters as a dict, checked against the schema (core.schema.Params) first.
+def load_params(path: Path = DEFAULT_PARAMS) -> "Params":
+    """The parameters, validated against the schema: a frozen core.schema.Params.
 
     Raises ParamsError with one line naming the file, the key and the problem.
     """
@@ -39,17 +48,17 @@ def load_params(path: Path = DEFAULT_PARAMS) -> dict:
     if not isinstance(params, dict):
         raise ParamsError(f"{path}: expected a mapping of parameters")
     _check_numbers(params, path)
-    check_schema(params, path)
-    return params
+    return check_schema(params, path)
 
 
-def check_schema(params: dict, path: Path = DEFAULT_PARAMS) -> None:
-    """Raise ParamsError (one line: file, key, problem) unless params follow core.schema."""
+def check_schema(params: dict, path: Path = DEFAULT_PARAMS) -> "Params":
+    """The validated Params; ParamsError (one line: file, key, problem) unless params follow
+    core.schema."""
     from pydantic import ValidationError
 
     from preemergence.core.schema import CrossFieldError, Params
     try:
-        Params.model_validate(params)
+        return Params.model_validate(params)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -103,8 +112,18 @@ def yaml_float(text: str) -> str:
     return f"{sign}{digits}e{int(exponent):+d}"
 
 
-def section(params: dict, name: str, path: Path = DEFAULT_PARAMS) -> dict:
-    """One required section of the parameters."""
-    if name not in params:
-        raise ParamsError(f"{path}: missing section '{name}'")
-    return params[name]
+def with_overrides(params: "Params", changes: dict, path: Path = DEFAULT_PARAMS) -> "Params":
+    """A copy of params with dotted keys set (``{"simulate.n_ear": 6}``, as ``dvc exp run
+    -S`` writes them), validated again; an unknown key is a ParamsError naming it."""
+    values = copy.deepcopy(params.model_dump())
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = values
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+            if node is None:
+                raise ParamsError(f"{path}: {dotted}: no such parameter")
+        if not isinstance(node, dict) or last not in node:
+            raise ParamsError(f"{path}: {dotted}: no such parameter")
+        node[last] = value
+    return check_schema(values, path)

@@ -1,7 +1,8 @@
 """File names of everything the pipeline writes and reads (one place for all of them).
 
-Folders are command-line options (their defaults follow dvc.yaml); the names inside them
-are fixed here.
+The default folders (what the CLI's options default to and dvc.yaml's commands pass) and
+the names inside them are fixed here; which of them each stage writes is read from dvc.yaml
+(core.catalog).
 """
 
 from __future__ import annotations
@@ -10,6 +11,14 @@ import os
 from pathlib import Path
 
 from preemergence.core.constants import time_bin_label
+
+# --- Default folders (relative to the repository root; dvc.yaml passes the same) -------------
+REGIONS_DIR = Path("data/regions")          # the region store (simulated or real)
+SEGMENTS_DIR = Path("data/segments")        # prepare's segment sets
+REPORTS_DIR = Path("reports")
+HMI_QUIET_DIR = Path("data/hmi_quiet")      # real quiet-Sun reference patches
+STAGE_MODELS_DIRS = {"train-cv": Path("models/train_cv"), "depth-study": Path("models/depth_study"),
+                     "prune": Path("models/prune"), "interpret": Path("models/interpret")}
 
 # --- The run store and a run folder -----------------------------------------------------------
 RUN_STORE_ENV = "PREEMERGENCE_RUN_STORE"
@@ -63,6 +72,8 @@ def segment_validation_file(time_h: float) -> str:
 
 
 # --- Reports (reports/) ----------------------------------------------------------------------
+REGIONS_MD, REGIONS_CHECKS = "regions.md", "regions_checks.json"
+REGIONS_FLUX_PNG, REGIONS_FLUX_CSV = "figures/regions_flux.png", "regions_flux.csv"
 VALIDATION_DIR = "validation"
 VALIDATION_SUMMARY = "summary.json"
 VALIDATION_FAILED = "validation_failed"   # prepare's results when validation fails (no output)
@@ -83,43 +94,17 @@ INTERPRETATION_MD, INTERPRET_FIGURES = "interpretation.md", "figures/interpret"
 INTERPRET_METRICS, INTERPRET_BIPOLES_CSV = "interpret_metrics.json", "plots/interpret_bipoles.csv"
 REALISM_MD, REALISM_PNG = "simulator_realism.md", "figures/simulator_realism.png"
 REALISM_METRICS = "realism_metrics.json"
-# Out-of-fold predictions of every evaluation tile (model/predictions.py), per stage.
-BASELINE_PREDICTIONS = "predictions/baseline.csv"
-TRAIN_CV_PREDICTIONS = "predictions/train_cv.csv"
-DEPTH_STUDY_PREDICTIONS = "predictions/depth_study.csv"
-PRUNE_PREDICTIONS = "predictions/prune.csv"
-INTERPRET_PREDICTIONS = "predictions/interpret.csv"
 STATISTICS_MD, STATS_METRICS = "statistics.md", "stats_metrics.json"
 STATISTICS_JSON = "statistics.json"
 STATS_TSS_PNG, STATS_TSS_CSV = "figures/stats_tss_vs_time.png", "statistics_tss.csv"
-LEAKAGE_PREDICTIONS = "predictions/leakage_guard.csv"
-
-# Everything each stage writes into the reports folder (dvc.yaml declares the same outputs;
-# tests/test_architecture.py checks that the two agree, the stage tests that nothing else
-# is written).
-STAGE_REPORTS = {
-    "simulate": (),
-    "prepare": (VALIDATION_DIR, TABLE1_MD, TABLE1_CSV, PREPARE_METRICS),
-    "baseline": (BASELINE_MD, BASELINE_FOLDS, BASELINE_DENSITY_PNG, BASELINE_TSS_PNG,
-                 BASELINE_METRICS, BASELINE_TSS_CSV, BASELINE_PREDICTIONS),
-    "train-cv": (TABLE3_MD, TRAIN_CV_LOSS_PNG, TSS_VS_TIME_PNG, TRAIN_CV_METRICS,
-                 TRAIN_CV_TSS_CSV, TRAIN_CV_LOSS_CSV, TRAIN_CV_PREDICTIONS),
-    "depth-study": (TABLE2_MD, DEPTH_STUDY_METRICS, DEPTH_STUDY_PREDICTIONS),
-    "prune": (PRUNE_MD, PRUNE_LOSS_PNG, PRUNE_METRICS, PRUNE_LOSS_CSV, PRUNE_PREDICTIONS),
-    "interpret": (INTERPRETATION_MD, INTERPRET_FIGURES, INTERPRET_METRICS,
-                  INTERPRET_BIPOLES_CSV, INTERPRET_PREDICTIONS),
-    "stats": (STATISTICS_MD, STATISTICS_JSON, STATS_METRICS, STATS_TSS_PNG, STATS_TSS_CSV,
-              LEAKAGE_PREDICTIONS),
-    "realism": (REALISM_MD, REALISM_PNG, REALISM_METRICS),
-}
 
 
-def report(reports_dir: Path, name: str) -> Path:
-    """A file in the reports folder."""
-    return Path(reports_dir) / name
+def predictions_file(name: str) -> str:
+    """The out-of-fold predictions of every evaluation tile (model/predictions.py) that one
+    stage (or the leakage guard) writes, e.g. predictions/train_cv.csv."""
+    return f"predictions/{name}.csv"
 
 
-def stage_outputs(stage: str, reports_dir: Path | None, *folders: Path) -> list[Path]:
-    """Every output a stage writes: its output folders and its files in reports_dir."""
-    names = STAGE_REPORTS[stage] if reports_dir is not None else ()
-    return [Path(f) for f in folders] + [Path(reports_dir) / name for name in names]
+(BASELINE_PREDICTIONS, TRAIN_CV_PREDICTIONS, DEPTH_STUDY_PREDICTIONS, PRUNE_PREDICTIONS,
+ INTERPRET_PREDICTIONS, LEAKAGE_PREDICTIONS) = map(predictions_file, (
+     "baseline", "train_cv", "depth_study", "prune", "interpret", "leakage_guard"))

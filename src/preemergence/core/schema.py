@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
                       StrictBool, StrictInt, StrictStr, model_validator)
 
+from preemergence.core.filters import filter_counts, pruning_stages
+
 MAX_DEPTH = 8   # depth 8 (uncapped) is 25 M parameters; depth 9 needs ~10 GB per fold
 
 
@@ -43,8 +45,27 @@ class Section(BaseModel):
 
 
 class Data(Section):
+    source: Literal["simulated", "hmi"]
     regions_dir: StrictStr
     on_missing_time_bin: Literal["error", "skip"]
+
+
+class Acquire(Section):
+    """The real-data path (docs/real-data.md): catalogue -> HMI frames -> region store."""
+
+    catalogue: StrictStr
+    series: Literal["hmi.M_720s", "hmi.M_45s"]
+    frames_dir: StrictStr | None          # frames the user has; None: fetch from JSOC
+    cache_dir: StrictStr                  # downloads (outside git)
+    jsoc_url: StrictStr | None            # None: JSOC itself
+    cutout: StrictBool                    # tracked im_patch cutouts instead of full disk
+    cutout_size_deg: Positive
+    min_good_fraction: Fraction
+    control_tolerance_g: Positive         # HEAR: a CR's central mean |B| within this of its EAR's
+    method: Literal["interpolation", "adaptive"]
+    max_center_angle_deg: Annotated[Number, Field(gt=0, le=90)]
+    retries: Annotated[StrictInt, Field(ge=0)]
+    backoff_s: NonNegative
 
 
 class Quiet(Section):
@@ -147,7 +168,10 @@ class Baseline(Section):
     grid_points: Annotated[StrictInt, Field(ge=2)]
 
 
-class TrainConfig(Section):
+class TrainSchedule(Section):
+    """One named training schedule of train.configs (the runtime configuration of a run is
+    model.runs.TrainConfig, built by model.configs)."""
+
     learning_rate: Positive
     batch_size: Count
     epochs: Count
@@ -157,7 +181,7 @@ class TrainConfig(Section):
 
 class Train(Section):
     config: StrictStr
-    configs: dict[str, TrainConfig]
+    configs: dict[str, TrainSchedule]
     final_filters: Count | None
     abs_field: StrictBool
     mixed_precision: StrictBool
@@ -170,7 +194,10 @@ class DepthStudy(Section):
     config: StrictStr
 
 
-class PruneSchedule(Section):
+class PruneScheduleSpec(Section):
+    """One named pruning schedule of prune.schedules (at run time: model.prune_runs.
+    PruneSchedule, built by model.configs)."""
+
     train_config: StrictStr
     first_epochs: Count
     epochs: dict[StrictInt, Annotated[StrictInt, Field(ge=0)]]
@@ -181,9 +208,14 @@ class PruneSchedule(Section):
 class Prune(Section):
     time_bins: Annotated[list[TimeBin], Field(min_length=1)]
     schedule: StrictStr
-    schedules: dict[str, PruneSchedule]
+    schedules: dict[str, PruneScheduleSpec]
     final_filters: Annotated[StrictInt, Field(ge=2)]
     score_samples: Count | None
+
+    @property
+    def selected(self) -> PruneScheduleSpec:
+        """The schedule that runs (prune.schedule)."""
+        return self.schedules[self.schedule]
 
 
 class Bipole(Section):
@@ -255,6 +287,7 @@ class Params(Section):
     time_bins: Annotated[list[TimeBin], Field(min_length=1)]
     data: Data
     simulate: Simulate
+    acquire: Acquire
     prepare: Prepare
     realism: Realism
     baseline: Baseline
@@ -312,19 +345,13 @@ class Params(Section):
         schedule = self.prune.schedules.get(self.prune.schedule)
         if schedule is None:
             return
-        start = self.train.final_filters or 16 * 2 ** (self.depth - 1)
-        final, n, counts = self.prune.final_filters, start, []
-        if start <= final:
+        start = filter_counts(self.depth, final_filters=self.train.final_filters)[-1]
+        final = self.prune.final_filters
+        try:
+            counts = pruning_stages(start, final)
+        except ValueError as exc:
             yield "prune.final_filters", (f"the last layer has {start} filters (depth "
-                                          f"{self.depth}, train.final_filters); pruning needs "
-                                          f"more than prune.final_filters = {final}")
-            return
-        while n > final and n % 2 == 0:
-            counts.append(n)
-            n //= 2
-        if n != final:
-            yield "prune.final_filters", (f"{start} filters (depth {self.depth}) cannot be "
-                                          f"halved down to {final}")
+                                          f"{self.depth}, train.final_filters): {exc}")
             return
         missing = [n for n in counts[1:] if n not in schedule.epochs]
         if missing:

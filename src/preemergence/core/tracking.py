@@ -182,12 +182,16 @@ def parent_name(what: str) -> str:
     return f"{os.environ.get('DVC_EXP_NAME', 'workspace')} · {what}"
 
 
-def flatten(params: dict, prefix: str = "") -> dict[str, object]:
-    """Nested parameters as flat dotted keys (MLflow params are flat)."""
+def flatten(params, prefix: str = "") -> dict[str, object]:
+    """Nested parameters (dicts or validated params sections) as flat dotted keys (MLflow
+    params are flat). A section is dumped in JSON mode, so its values read as params.yaml's
+    did (a [low, high] range is a list, not the schema's tuple)."""
+    if hasattr(params, "model_dump"):
+        params = params.model_dump(mode="json")
     flat = {}
     for key, value in params.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, dict) or hasattr(value, "model_dump"):
             flat.update(flatten(value, name + "."))
         else:
             flat[name] = value

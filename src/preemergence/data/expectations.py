@@ -46,7 +46,7 @@ def derive_columns(table: pd.DataFrame, time_bins=TIME_BINS_H) -> pd.DataFrame:
     """Copy of ``table`` (required columns only) with the derived rule columns added.
 
     Geometry: ``contains_box``, ``overlaps_box``, ``inside_region`` (from
-    :mod:`preemergence.geometry`), ``tile_origin_ok``, ``tile_expected_label``.
+    :mod:`preemergence.data.geometry`), ``tile_origin_ok``, ``tile_expected_label``.
     Per region (broadcast to every row of the region): ``region_n_pe`` / ``region_n_ne``
     (PE / NE *sample* rows), ``region_n_tiles``, ``region_n_folds``, ``region_n_kinds``.
     Per fold: ``fold_n_ear`` / ``fold_n_cr`` (distinct EAR / CR regions). Physics:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -34,8 +35,11 @@ from preemergence.core.constants import (
 )
 from preemergence.core.progress import progress as show_progress
 from preemergence.data import precursor as precursor_model
-from preemergence.data.fluxes import power_law_mean, power_law_sample  # noqa: F401
+from preemergence.data.fluxes import power_law_mean, power_law_sample
 from preemergence.data.regionstore import RegionMeta, region_map_path, write_region_map
+
+if TYPE_CHECKING:
+    from preemergence.core.schema import Simulate
 
 MM_PER_DEG = np.pi / 180.0 * SOLAR_RADIUS_MM   # heliographic degree on the surface (Mm)
 PAD_PX = 24                                     # margin simulated around the map (px)
@@ -79,7 +83,7 @@ class _Sources:
 class RegionSimulator:
     """Simulates one region's maps at all time bins from the `simulate` parameters."""
 
-    def __init__(self, params: dict, time_bins):
+    def __init__(self, params: "Simulate", time_bins):
         self.p = params
         self.time_bins = tuple(time_bins)
         self.size = REGION_SIZE_PX + 2 * PAD_PX
@@ -95,13 +99,13 @@ class RegionSimulator:
         (and per time bin for the per-bin ones), so changing one component's parameters
         leaves the others' realisations unchanged.
         """
-        q = self.p["quiet"]
+        q = self.p.quiet
         rng = stream("network")
-        sign_bias = np.clip(rng.normal(0.0, q["polarity_imbalance"]), -0.4, 0.4)
+        sign_bias = np.clip(rng.normal(0.0, q.polarity_imbalance), -0.4, 0.4)
         network = self._network(rng, sign_bias)
         ephemeral = self._ephemeral(stream("ephemeral"))
         plage = self._plage(stream("plage"))
-        precursor = (precursor_model.draw(stream("precursor"), meta, self.p["emergence"], q,
+        precursor = (precursor_model.draw(stream("precursor"), meta, self.p.emergence, q,
                                           EMERGENCE_CENTRE_PX + PAD_PX)
                      if meta.kind == "EAR" else None)
         maps = {}
@@ -111,22 +115,22 @@ class RegionSimulator:
             self._add_internetwork(sources, stream("internetwork", t), sign_bias)
             self._add_ephemeral(sources, ephemeral, t)
             if plage is not None:
-                sources.add(self.p["plage"]["blur_mm"] / PIXEL_SCALE_MM, *plage)
+                sources.add(self.p.plage.blur_mm / PIXEL_SCALE_MM, *plage)
             if precursor is not None:
-                precursor_model.add(sources, precursor, t, self.p["emergence"], q, WINDOW_H)
+                precursor_model.add(sources, precursor, t, self.p.emergence, q, WINDOW_H)
             field = sources.render(self.size)[PAD_PX:-PAD_PX, PAD_PX:-PAD_PX]
             field *= self._mu_map(meta, t)
-            field += stream("noise", t).normal(0.0, q["noise_g"], field.shape)
+            field += stream("noise", t).normal(0.0, q.noise_g, field.shape)
             maps[t] = field.astype(np.float32)
         return maps
 
     # --- quiet Sun -------------------------------------------------------------------------
     def _network(self, rng, sign_bias):
-        q = self.p["quiet"]
-        lo, hi, slope = q["network_threshold_mx"], q["feature_flux_max_mx"], q["feature_flux_slope"]
-        n_alive = rng.poisson(q["network_flux_density_g"] * self.area_cm2
+        q = self.p.quiet
+        lo, hi, slope = q.network_threshold_mx, q.feature_flux_max_mx, q.feature_flux_slope
+        n_alive = rng.poisson(q.network_flux_density_g * self.area_cm2
                               / power_law_mean(lo, hi, slope))
-        tau = q["network_lifetime_h"]
+        tau = q.network_lifetime_h
         span = self.t_stop - self.t_start
         n_born = rng.poisson(n_alive * span / tau)
         birth = np.concatenate([np.full(n_alive, -np.inf),
@@ -135,7 +139,7 @@ class RegionSimulator:
         x, y = self._lane_positions(rng, np.maximum(birth, self.t_start))
         flux = power_law_sample(rng, birth.size, lo, hi, slope)
         sign = np.where(rng.random(birth.size) < 0.5 + sign_bias, 1.0, -1.0)
-        v = rng.normal(0.0, q["drift_speed_kms"] * 3.6 / PIXEL_SCALE_MM, (2, birth.size))  # px/h
+        v = rng.normal(0.0, q.drift_speed_kms * 3.6 / PIXEL_SCALE_MM, (2, birth.size))  # px/h
         return dict(x=x, y=y, vx=v[0], vy=v[1], flux=sign * flux, birth=birth, death=death,
                     t0=np.maximum(birth, self.t_start))
 
@@ -143,17 +147,17 @@ class RegionSimulator:
         w = window_overlap(net["birth"], net["death"], t)
         live = w > 0
         dt = t - net["t0"][live]
-        sources.add(self.p["quiet"]["feature_blur_mm"] / PIXEL_SCALE_MM,
+        sources.add(self.p.quiet.feature_blur_mm / PIXEL_SCALE_MM,
                     net["x"][live] + net["vx"][live] * dt, net["y"][live] + net["vy"][live] * dt,
                     net["flux"][live] * w[live])
 
     def _lane_positions(self, rng, birth):
         """Positions (px) on supergranular lanes of the cell pattern alive at each birth (h)."""
-        q = self.p["quiet"]
-        cell_px = q["cell_size_mm"] / PIXEL_SCALE_MM
+        q = self.p.quiet
+        cell_px = q.cell_size_mm / PIXEL_SCALE_MM
         seeds = self._cell_seeds(rng, cell_px)
-        halfwidth = q["lane_halfwidth_mm"] / PIXEL_SCALE_MM
-        epoch_h = q["cell_epoch_h"]
+        halfwidth = q.lane_halfwidth_mm / PIXEL_SCALE_MM
+        epoch_h = q.cell_epoch_h
         epochs = np.floor((birth - self.t_start) / epoch_h).astype(int)
         x, y = np.empty(birth.size), np.empty(birth.size)
         for e in np.unique(epochs):
@@ -166,7 +170,7 @@ class RegionSimulator:
 
     def _cell_seeds(self, rng, cell_px):
         """Voronoi seeds (x, y, birth, death) of supergranules over the simulated span."""
-        lo, hi = self.p["quiet"]["cell_lifetime_h"]
+        lo, hi = self.p.quiet.cell_lifetime_h
         n_alive = max(4, int(round((self.size / cell_px) ** 2)))
         span = self.t_stop - self.t_start
         n_born = rng.poisson(n_alive * span / ((lo + hi) / 2))
@@ -189,54 +193,54 @@ class RegionSimulator:
         return np.concatenate(xs), np.concatenate(ys)
 
     def _add_internetwork(self, sources, rng, sign_bias):
-        q = self.p["quiet"]
-        lo, hi, slope = q["feature_flux_min_mx"], q["network_threshold_mx"], q["feature_flux_slope"]
-        n = rng.poisson(q["internetwork_flux_density_g"] * self.area_cm2
+        q = self.p.quiet
+        lo, hi, slope = q.feature_flux_min_mx, q.network_threshold_mx, q.feature_flux_slope
+        n = rng.poisson(q.internetwork_flux_density_g * self.area_cm2
                         / power_law_mean(lo, hi, slope))
         flux = power_law_sample(rng, n, lo, hi, slope)
         sign = np.where(rng.random(n) < 0.5 + sign_bias / 2, 1.0, -1.0)
         xy = rng.uniform(0, self.size, (2, n))
-        sources.add(q["feature_blur_mm"] / PIXEL_SCALE_MM, xy[0], xy[1], sign * flux)
+        sources.add(q.feature_blur_mm / PIXEL_SCALE_MM, xy[0], xy[1], sign * flux)
 
     # --- ephemeral regions and plage ------------------------------------------------------------
     def _ephemeral(self, rng):
-        e = self.p["ephemeral"]
+        e = self.p.ephemeral
         map_area_mm2 = (REGION_SIZE_PX * PIXEL_SCALE_MM) ** 2
         pad_factor = (self.size / REGION_SIZE_PX) ** 2
-        lead = 3 * e["lifetime_h"]
-        rate_per_h = e["rate_per_1e5_mm2_per_day"] * map_area_mm2 / 1e5 * pad_factor / 24
+        lead = 3 * e.lifetime_h
+        rate_per_h = e.rate_per_1e5_mm2_per_day * map_area_mm2 / 1e5 * pad_factor / 24
         n = rng.poisson(rate_per_h * (self.t_stop - self.t_start + lead))
         birth = rng.uniform(self.t_start - lead, self.t_stop, n)
-        life = rng.exponential(e["lifetime_h"], n)
-        flux = e["flux_min_mx"] + rng.exponential(e["flux_efold_mx"], n)
+        life = rng.exponential(e.lifetime_h, n)
+        flux = e.flux_min_mx + rng.exponential(e.flux_efold_mx, n)
         return dict(birth=birth, death=birth + life, life=life, flux=flux,
                     x=rng.uniform(0, self.size, n), y=rng.uniform(0, self.size, n),
                     angle=rng.uniform(0, 2 * np.pi, n))
 
     def _add_ephemeral(self, sources, er, t):
-        e = self.p["ephemeral"]
+        e = self.p.ephemeral
         w = window_overlap(er["birth"], er["death"], t)
         live = w > 0
         age = np.clip((t - er["birth"][live]) / np.maximum(er["life"][live], 1e-6), 0.1, 1.0)
-        half = 0.5 * age * e["max_separation_mm"] / PIXEL_SCALE_MM
+        half = 0.5 * age * e.max_separation_mm / PIXEL_SCALE_MM
         dx, dy = half * np.cos(er["angle"][live]), half * np.sin(er["angle"][live])
         pole_flux = 0.5 * er["flux"][live] * w[live]
         x, y = er["x"][live], er["y"][live]
-        sources.add(e["blur_mm"] / PIXEL_SCALE_MM, np.concatenate([x + dx, x - dx]),
+        sources.add(e.blur_mm / PIXEL_SCALE_MM, np.concatenate([x + dx, x - dx]),
                     np.concatenate([y + dy, y - dy]), np.concatenate([pole_flux, -pole_flux]))
 
     def _plage(self, rng):
-        p = self.p["plage"]
-        if rng.random() >= p["probability"]:
+        p = self.p.plage
+        if rng.random() >= p.probability:
             return None
-        flux = p["flux_median_mx"] * np.exp(rng.normal(0, p["flux_sigma_ln"]))
-        radius = rng.uniform(*p["radius_mm"]) / PIXEL_SCALE_MM
+        flux = p.flux_median_mx * np.exp(rng.normal(0, p.flux_sigma_ln))
+        radius = rng.uniform(*p.radius_mm) / PIXEL_SCALE_MM
         # fragments spread with sigma = radius / 2: keep 2 sigma clear of the minimum distance
         centre = self._plage_centre(
-            rng, p["min_distance_from_centre_mm"] / PIXEL_SCALE_MM + radius)
-        n = p["fragments"]
+            rng, p.min_distance_from_centre_mm / PIXEL_SCALE_MM + radius)
+        n = p.fragments
         share = rng.lognormal(0.0, 0.7, n)
-        sign = np.where(rng.random(n) < p["dominant_fraction"], 1.0, -1.0) * rng.choice([-1, 1])
+        sign = np.where(rng.random(n) < p.dominant_fraction, 1.0, -1.0) * rng.choice([-1, 1])
         xy = centre[:, None] + rng.normal(0, radius / 2, (2, n))
         return xy[0], xy[1], sign * flux * share / share.sum()
 
@@ -264,18 +268,18 @@ class RegionSimulator:
 
 def region_positions(rng, params):
     """Latitude (deg, signed) and central-meridian distance (deg) of one EAR/CR pair."""
-    lat = rng.uniform(*params["latitude_deg"]) * rng.choice([-1.0, 1.0])
-    cmd = rng.uniform(-params["cmd_max_deg"], params["cmd_max_deg"])
+    lat = rng.uniform(*params.latitude_deg) * rng.choice([-1.0, 1.0])
+    cmd = rng.uniform(-params.cmd_max_deg, params.cmd_max_deg)
     return lat, cmd
 
 
-def region_metas(params: dict, seed: int) -> list[RegionMeta]:
+def region_metas(params: "Simulate", seed: int) -> list[RegionMeta]:
     """Metadata of all simulated regions; CR i shares EAR i's latitude and CMD (HEAR pairing)."""
-    n_pairs = max(params["n_ear"], params["n_cr"])
+    n_pairs = max(params.n_ear, params.n_cr)
     positions = [region_positions(np.random.default_rng([seed, 0, i]), params)
                  for i in range(n_pairs)]
     metas = []
-    for kind, n in (("EAR", params["n_ear"]), ("CR", params["n_cr"])):
+    for kind, n in (("EAR", params.n_ear), ("CR", params.n_cr)):
         for i in range(n):
             lat, cmd = positions[i]
             metas.append(RegionMeta(region_id=f"SIM-{kind}-{i + 1:04d}", kind=kind,
@@ -304,13 +308,13 @@ def region_streams(seed: int, meta: RegionMeta):
     return stream
 
 
-def simulate_region(params: dict, time_bins, seed: int, meta: RegionMeta) -> SimulatedRegion:
+def simulate_region(params: "Simulate", time_bins, seed: int, meta: RegionMeta) -> SimulatedRegion:
     """One region, deterministic for (seed, region id, parameters)."""
     simulator = RegionSimulator(params, time_bins)
     return SimulatedRegion(meta, simulator.simulate(region_streams(seed, meta), meta))
 
 
-def simulate_store(params: dict, time_bins, seed: int, out_dir: Path,
+def simulate_store(params: "Simulate", time_bins, seed: int, out_dir: Path,
                    progress: bool = True) -> list[RegionMeta]:
     """Simulate every region and write the region store to out_dir (atomically, whole folder)."""
     metas = region_metas(params, seed)

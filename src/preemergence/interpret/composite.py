@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from preemergence.core.constants import KINDS
-from preemergence.data.hemisphere import (average_maps, flip_stack_to_north,  # noqa: F401
-                                          flip_to_north, is_southern)
+from preemergence.data.hemisphere import average_maps
 
 
 def store_composites(store, kinds=KINDS, time_bins=None) -> dict:

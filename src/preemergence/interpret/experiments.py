@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,10 +18,12 @@ from scipy.special import expit
 
 from preemergence.core.artifacts import read_json
 from preemergence.core.constants import BOX_START_PX, BOX_STOP_PX, time_bin_label
+from preemergence.core.executor import resolve as resolve_executor
+from preemergence.core.filters import filter_counts
 from preemergence.core.paths import MODEL_FILE, RESULT_FILE
 from preemergence.core.progress import progress as show_progress
 from preemergence.interpret import figures as figs
-from preemergence.interpret import probes as interpret
+from preemergence.interpret import probes
 from preemergence.interpret.binning import (bin_centres, binned_mean, class_fractions,
                                             equal_width_bins, example_indices, outcome,
                                             output_bins)
@@ -29,17 +32,21 @@ from preemergence.interpret.occlusion import occlusion_map, recombine
 from preemergence.model import cnn, fanout, predict
 from preemergence.model.crossval import cross_validate, summarise
 from preemergence.model.predictions import runs_table
+from preemergence.model.configs import prune_train_config, train_config
 from preemergence.model.runs import (TrainConfig, load_time_bins, run_folder, subsample,
                                      train_fold)
 from preemergence.model.windows import standardise
+
+if TYPE_CHECKING:
+    from preemergence.core.schema import Interpret, Params
 
 
 @dataclasses.dataclass
 class Context:
     """What every experiment needs: params, data of the time bin, folders, data note."""
 
-    params: dict
-    section: dict
+    params: "Params"
+    section: "Interpret"            # params.interpret
     data: object
     samples: pd.DataFrame
     models: dict           # name -> models folder (train_cv, prune, depth_study, own)
@@ -49,11 +56,11 @@ class Context:
     @property
     def threshold(self) -> float:
         """The classification threshold (params.yaml train.threshold)."""
-        return float(self.params["train"]["threshold"])
+        return float(self.params.train.threshold)
 
     @property
     def note(self) -> str:
-        return f"data: {self.source}; {self.section['time_h']} h"
+        return f"data: {self.source}; {self.section.time_h} h"
 
     def figure(self, name: str) -> Path:
         return self.figures_dir / name
@@ -77,7 +84,7 @@ def standardisation(folder: Path) -> tuple[float, float]:
 def composites(ctx: Context, regions_dir: Path) -> dict:
     """Fig. 3: average EAR and CR maps per time bin after Hale/Joy flips."""
     from preemergence.data.regionstore import load_region_store
-    store = load_region_store(regions_dir, ctx.params["time_bins"], on_missing="skip")
+    store = load_region_store(regions_dir, ctx.params.time_bins, on_missing="skip")
     maps = store_composites(store)
     figs.plot_composites(maps, ctx.figure("fig03_composites.png"), f"data: {ctx.source}")
     box = slice(BOX_START_PX, BOX_STOP_PX)
@@ -96,20 +103,20 @@ def composites(ctx: Context, regions_dir: Path) -> dict:
 
 def output_statistics(ctx: Context) -> tuple[dict, pd.DataFrame]:
     """Out-of-fold CNN outputs of (a random subset of) the samples; Figs. 10, 11, 24."""
-    config = TrainConfig.from_params(ctx.params)
-    table = subsample(ctx.samples, ctx.section["max_samples"], config.seed + 11)
+    config = train_config(ctx.params)
+    table = subsample(ctx.samples, ctx.section.max_samples, config.seed + 11)
     table = table.reset_index(drop=True)
     folders = {k: run_folder(ctx.models["train_cv"], config, ctx.data.time_h, k)
                for k in sorted(table.fold.unique())}
-    y = interpret.out_of_fold_outputs(ctx.data, lambda k: load_model(folders[k]),
+    y = probes.out_of_fold_outputs(ctx.data, lambda k: load_model(folders[k]),
                                       lambda k: standardisation(folders[k]), table)
     table = table.assign(output=y)
     labels, mtot = table.label.to_numpy(), table.mtot_mx.to_numpy()
     figs.plot_output_bins(y, labels, mtot, ctx.figure("fig11_output_bins.png"), ctx.note,
                           threshold=ctx.threshold)
     _example_figures(ctx, table)
-    lo, hi = ctx.section["output_mtot_range_mx"]
-    n = ctx.section["output_mtot_bins"]
+    lo, hi = ctx.section.output_mtot_range_mx
+    n = ctx.section.output_mtot_bins
     bins = equal_width_bins(mtot, lo, hi, n)
     stats = {}
     for name, label in (("pe", 1), ("ne", 0)):
@@ -149,7 +156,7 @@ def _example_figures(ctx: Context, table: pd.DataFrame) -> None:
         picks = np.concatenate(example_indices(y, mtot, keep)).astype(int)
         rows = table.iloc[picks]
         names = [f"{r.region_id} {'PE' if r.label else 'NE'}" for r in rows.itertuples()]
-        figs.plot_example_segments(interpret.crop_fields(ctx.data, rows), y[picks],
+        figs.plot_example_segments(probes.crop_fields(ctx.data, rows), y[picks],
                                    labels[picks], mtot[picks], ctx.figure(name), ctx.note,
                                    correct=correct, names=names, threshold=ctx.threshold)
 
@@ -158,20 +165,19 @@ def _example_figures(ctx: Context, table: pd.DataFrame) -> None:
 
 def pruned_network(ctx: Context) -> dict:
     """Figs. 12-16 with the pruned CNN of one fold, on that fold's validation samples."""
-    config = TrainConfig.from_params(ctx.params, ctx.params["prune"]["schedules"][
-        ctx.params["prune"]["schedule"]]["train_config"])
-    fold = ctx.section["fold"]
+    config = prune_train_config(ctx.params)
+    fold = ctx.section.fold
     folder = run_folder(Path(ctx.models["prune"]) / "pruned", config, ctx.data.time_h, fold)
     model = load_model(folder)
     mean, std = standardisation(folder)
     val = ctx.samples[ctx.samples.fold == fold].reset_index(drop=True)
-    fields = interpret.crop_fields(ctx.data, val)
+    fields = probes.crop_fields(ctx.data, val)
     inputs = standardise(fields, mean, std)
-    contrib = interpret.contributions(model, inputs)
+    contrib = probes.contributions(model, inputs)
     weights, bias = cnn.output_weights(model)
     y = expit(contrib.sum(axis=1) + bias)
     labels = val.label.to_numpy()
-    order = interpret.order_filters(contrib, labels, y >= ctx.threshold)
+    order = probes.order_filters(contrib, labels, y >= ctx.threshold)
     kept = read_json(folder / RESULT_FILE)["kept_filters"]
     names = [f"filter {i + 1} (#{kept[k]})" for i, k in enumerate(order)]
     out = {"fold": fold, "kept_filters": [kept[k] for k in order]}
@@ -182,8 +188,8 @@ def pruned_network(ctx: Context) -> dict:
 
 
 def _filter_vs_mtot(ctx, mtot, contrib, names) -> dict:
-    lo, hi = ctx.section["mtot_range_mx"]
-    n = ctx.section["mtot_bins"]
+    lo, hi = ctx.section.mtot_range_mx
+    n = ctx.section.mtot_bins
     bins = equal_width_bins(mtot, lo, hi, n)
     mean, err, count = binned_mean(contrib, bins, n)
     mean, err = np.asarray(mean).T, np.asarray(err).T        # (n_filters, n_bins)
@@ -191,7 +197,7 @@ def _filter_vs_mtot(ctx, mtot, contrib, names) -> dict:
                                           ctx.figure("fig12_filter_vs_mtot.png"), ctx.note,
                                           labels=names,
                                           title="Pruned CNN: filter contributions vs MTOT "
-                                                f"(fold {ctx.section['fold']} validation)")
+                                                f"(fold {ctx.section.fold} validation)")
     centres = bin_centres(lo, hi, n) / 1e20
     slopes = [float(np.polyfit(centres[np.isfinite(m)], m[np.isfinite(m)], 1)[0])
               if np.isfinite(m).sum() >= 2 else float("nan") for m in mean]
@@ -204,44 +210,44 @@ def _filter_map_examples(ctx, model, fields, inputs, y, labels, order, names) ->
     predicted = y >= ctx.threshold
     for kind, pick in (("tp", np.argmax(np.where((labels == 1) & predicted, y, -1))),
                        ("tn", np.argmin(np.where((labels == 0) & ~predicted, y, 2)))):
-        maps = interpret.filter_maps(model, inputs[pick:pick + 1])[0][..., order]
+        maps = probes.filter_maps(model, inputs[pick:pick + 1])[0][..., order]
         figs.plot_filter_maps(fields[pick], maps, ctx.figure(f"fig13_filter_maps_{kind}.png"),
                               ctx.note, filter_labels=names,
                               title=f"Pruned CNN filter outputs, example {kind.upper()} "
                                     f"(y = {y[pick]:.2f})")
 
 
-def bipole_radii(section: dict) -> np.ndarray:
-    b = section["bipole"]
-    return np.arange(0.0, b["radius_max_mm"] + 1e-9, b["radius_step_mm"])
+def bipole_radii(section: "Interpret") -> np.ndarray:
+    b = section.bipole
+    return np.arange(0.0, b.radius_max_mm + 1e-9, b.radius_step_mm)
 
 
 def _bipoles(ctx, model, mean, std, order, names) -> dict:
     """Figs. 14-16: synthetic bipoles through the pruned CNN."""
-    b = ctx.section["bipole"]
-    radii, fields = bipole_radii(ctx.section), b["fields_g"]
-    response = interpret.bipole_response(model, radii, fields, mean, std)
+    b = ctx.section.bipole
+    radii, fields = bipole_radii(ctx.section), b.fields_g
+    response = probes.bipole_response(model, radii, fields, mean, std)
     figs.plot_bipole_response(radii, dict(zip(fields, response)),
                               ctx.figure("fig15_bipole_output.png"), ctx.note,
                               title="Pruned CNN output for synthetic bipoles",
                               threshold=ctx.threshold)
-    example = interpret.bipole_inputs([b["example_radius_mm"]], [b["example_field_g"]],
+    example = probes.bipole_inputs([b.example_radius_mm], [b.example_field_g],
                                       mean, std)
-    maps = interpret.filter_maps(model, example)[0][..., order]
+    maps = probes.filter_maps(model, example)[0][..., order]
     figs.plot_filter_maps((example[0, ..., 0] * std + mean), maps,
                           ctx.figure("fig14_bipole_filter_maps.png"), ctx.note,
                           filter_labels=names,
-                          title=f"Pruned CNN filter outputs for a {b['example_field_g']:g} G, "
-                                f"{b['example_radius_mm']:g} Mm bipole")
-    f_inputs = interpret.bipole_inputs(radii, [b["example_field_g"]], mean, std)
-    contrib = interpret.contributions(model, f_inputs)[:, order].T
+                          title=f"Pruned CNN filter outputs for a {b.example_field_g:g} G, "
+                                f"{b.example_radius_mm:g} Mm bipole")
+    f_inputs = probes.bipole_inputs(radii, [b.example_field_g], mean, std)
+    contrib = probes.contributions(model, f_inputs)[:, order].T
     figs.plot_filter_response(radii, contrib, ctx.figure("fig16_bipole_filters.png"),
                               ctx.note, labels=names,
                               title=f"Pruned CNN filter contributions, "
-                                    f"{b['example_field_g']:g} G bipoles")
+                                    f"{b.example_field_g:g} G bipoles")
     return {"radii_mm": radii.tolist(),
             "output": {f"{f:g}G": r.tolist() for f, r in zip(fields, response)},
-            "characteristic_radius_mm": {f"{f:g}G": interpret.characteristic_radius(radii, r)
+            "characteristic_radius_mm": {f"{f:g}G": probes.characteristic_radius(radii, r)
                                          for f, r in zip(fields, response)},
             "filter_contributions_example_field": contrib.tolist()}
 
@@ -250,60 +256,60 @@ def _bipoles(ctx, model, mean, std, order, names) -> dict:
 
 def depth_sweep(ctx: Context) -> dict:
     """Fig. 17: bipole response of unpruned CNNs of depth 2-8 (one fold each)."""
-    fold, radii = ctx.section["fold"], bipole_radii(ctx.section)
+    fold, radii = ctx.section.fold, bipole_radii(ctx.section)
     responses, radius = {}, {}
     fanout.produce_runs([fanout.train_task(ctx.data, fold, _sweep_config(ctx, depth))
-                         for depth in ctx.section["depth_sweep"]["depths"]],
+                         for depth in ctx.section.depth_sweep.depths],
                         resolve_executor(), "depth sweep")
-    with show_progress(ctx.section["depth_sweep"]["depths"], True, "depth sweep",
+    with show_progress(ctx.section.depth_sweep.depths, True, "depth sweep",
                        "depth") as depths:
         for depth in depths:
             _sweep_depth(ctx, depth, fold, radii, responses, radius)
     figs.plot_depth_bipole(radii, responses, ctx.figure("fig17_depth_bipoles.png"), ctx.note,
                            threshold=ctx.threshold)
-    sweep = ctx.section["depth_sweep"]
+    sweep = ctx.section.depth_sweep
     return {"radii_mm": radii.tolist(), "characteristic_radius_mm": radius,
-            "config": sweep["config"], "max_filters": sweep["max_filters"],
+            "config": sweep.config, "max_filters": sweep.max_filters,
             "output": {f"depth{d}": {f"{f:g}G": r.tolist() for f, r in v.items()}
                        for d, v in responses.items()}}
 
 
 def _sweep_config(ctx, depth: int) -> TrainConfig:
     """The depth sweep's schedule at one depth (filters capped where the cap bites)."""
-    sweep = ctx.section["depth_sweep"]
-    cap = sweep["max_filters"]
-    caps = cap is not None and max(cnn.filter_counts(depth)) > cap
-    return TrainConfig.from_params(ctx.params, sweep["config"], depth=depth,
-                                   max_filters=cap if caps else None)
+    sweep = ctx.section.depth_sweep
+    cap = sweep.max_filters
+    caps = cap is not None and max(filter_counts(depth)) > cap
+    return train_config(ctx.params, sweep.config, depth=depth,
+                        max_filters=cap if caps else None)
 
 
 def _sweep_depth(ctx, depth, fold, radii, responses, radius) -> None:
-    b = ctx.section["bipole"]
+    b = ctx.section.bipole
     config = _sweep_config(ctx, depth)
     folder = run_folder(Path(ctx.models["own"]) / "depth_sweep", config, ctx.data.time_h,
                         fold)
     train_fold(ctx.data, fold, config, folder)    # depth-study's identical runs are reused
     mean, std = standardisation(folder)
-    response = interpret.bipole_response(load_model(folder), radii, b["fields_g"],
+    response = probes.bipole_response(load_model(folder), radii, b.fields_g,
                                          mean, std)
-    responses[depth] = dict(zip(b["fields_g"], response))
-    radius[f"depth{depth}"] = {f"{f:g}G": interpret.characteristic_radius(radii, r)
-                               for f, r in zip(b["fields_g"], response)}
+    responses[depth] = dict(zip(b.fields_g, response))
+    radius[f"depth{depth}"] = {f"{f:g}G": probes.characteristic_radius(radii, r)
+                               for f, r in zip(b.fields_g, response)}
 
 
 # --- Fig. 18, Table 4: occlusion maps ------------------------------------------------------
 
 def occlusion(ctx: Context) -> dict:
     """Fig. 18 / Table 4: occlusion and output maps recombined over a region's segments."""
-    occ = ctx.section["occlusion"]
-    config = TrainConfig.from_params(ctx.params)
-    fold = ctx.section["fold"]
+    occ = ctx.section.occlusion
+    config = train_config(ctx.params)
+    fold = ctx.section.fold
     folder = run_folder(ctx.models["train_cv"], config, ctx.data.time_h, fold)
     model, (mean, std) = load_model(folder), standardisation(folder)
     val = ctx.samples[ctx.samples.fold == fold]
     regions = [rid for kind in ("CR", "EAR")
                for rid in sorted(val[val.kind == kind].region_id.unique())[
-                   :occ["regions_per_kind"]]]
+                   :occ.regions_per_kind]]
     panels, table4 = [], []
     with show_progress(regions, True, "occlusion", "region") as bar:
         for rid in bar:
@@ -312,18 +318,18 @@ def occlusion(ctx: Context) -> dict:
             table4.append(summary)
     figs.plot_occlusion_regions(panels, ctx.figure("fig18_occlusion.png"), ctx.note,
                                 title=f"CNN output and occlusion maps (Eqs. D7-D8), fold "
-                                      f"{fold} validation regions, {occ['mask_px']} px mask")
+                                      f"{fold} validation regions, {occ.mask_px} px mask")
     return {"regions": table4}
 
 
 def _region_occlusion(ctx, model, mean, std, val, rid):
-    occ = ctx.section["occlusion"]
+    occ = ctx.section.occlusion
     rows = val[val.region_id == rid].reset_index(drop=True)
-    fields = interpret.crop_fields(ctx.data, rows)
+    fields = probes.crop_fields(ctx.data, rows)
     inputs = standardise(fields, mean, std)
     y = predict.probabilities(model, inputs)
     maps = np.stack([occlusion_map(lambda x: predict.probabilities(model, x), image,
-                                   occ["mask_px"], occ["stride_px"], fill=-mean / std,
+                                   occ.mask_px, occ.stride_px, fill=-mean / std,
                                    threshold=ctx.threshold)
                      for image in inputs])
     origins = rows[["x0", "y0"]].to_numpy()
@@ -361,11 +367,11 @@ def _outside_box(image: np.ndarray) -> np.ndarray:
 def uniform_polarity(ctx: Context, regions_dir: Path, segments_dir: Path):
     """Table 5: 5-fold TSS of CNNs trained on |B| (App. F); (summary, out-of-fold
     predictions of method abs_field)."""
-    section = ctx.section["abs_field"]
-    config = TrainConfig.from_params(ctx.params, section["config"], abs_field=True)
-    data = load_time_bins(regions_dir, segments_dir, section["time_bins"],
-                          ctx.params["prepare"]["n_folds"])
+    section = ctx.section.abs_field
+    config = train_config(ctx.params, section.config, abs_field=True)
+    data = load_time_bins(regions_dir, segments_dir, section.time_bins,
+                          ctx.params.prepare.n_folds)
     results = cross_validate(data, config, Path(ctx.models["own"]) / "abs_field",
-                             ctx.params["prepare"]["n_folds"], "interpret",
+                             ctx.params.prepare.n_folds, "interpret",
                              ctx.source)           # child runs under the interpret parent
     return summarise(results), runs_table(data, results, "abs_field", config.threshold)

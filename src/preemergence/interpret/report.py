@@ -6,6 +6,8 @@ so the report stays true when the data or the parameters change.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from pathlib import Path
@@ -17,6 +19,9 @@ from preemergence.core.plotdata import with_series
 from preemergence.core.constants import time_bin_label
 from preemergence.core.paths import TRAIN_CV_METRICS
 from preemergence.core.artifacts import read_json
+
+if TYPE_CHECKING:
+    from preemergence.core.schema import Params
 
 
 
@@ -252,8 +257,8 @@ VERDICTS = {"yes": "reproduced", "no": "NOT reproduced",
             "inconclusive": "inconclusive (the folds disagree too much to decide)"}
 
 
-def report_markdown(metrics: dict, checks: list[dict], params: dict) -> str:
-    section = params["interpret"]
+def report_markdown(metrics: dict, checks: list[dict], params: "Params") -> str:
+    section = params.interpret
     source = metrics["data_source"]
     n_ok = sum(c["reproduced"] for c in checks)
     n_open = sum(c["verdict"] == "inconclusive" for c in checks)
@@ -261,7 +266,7 @@ def report_markdown(metrics: dict, checks: list[dict], params: dict) -> str:
              f"Our networks were trained on **{source}** data, not on SDO/HEAR: every "
              "number and figure below is ours, placed next to the paper's finding (Dhuri et "
              f"al. 2020). Time bin {metrics['time_h']} h; pruned network and depth sweep of "
-             f"fold {section['fold']}; out-of-fold outputs of {metrics['outputs']['n_samples']} "
+             f"fold {section.fold}; out-of-fold outputs of {metrics['outputs']['n_samples']} "
              "samples. Each verdict is computed from the criterion stated with it.", "",
              f"**{n_ok} of {len(checks)} findings reproduced on our data"
              + (f", {n_open} inconclusive" if n_open else "") + ".**", "",
@@ -310,11 +315,11 @@ def table5_markdown(table5: dict) -> list[str]:
 
 # --- Metrics and plots of the stage ------------------------------------------------------
 
-def comparable_train_cv(params: dict, reports_dir: Path) -> dict:
+def comparable_train_cv(params: "Params", reports_dir: Path) -> dict:
     """train-cv's metrics when they come from the |B| runs' schedule and depth, else {}."""
     signed = read_json(Path(reports_dir) / TRAIN_CV_METRICS) or {}
     same = (signed.get("config"), signed.get("depth")) == (
-        params["interpret"]["abs_field"]["config"], params["depth"])
+        params.interpret.abs_field.config, params.depth)
     return signed if same else {}
 
 

@@ -25,22 +25,10 @@ import keras
 import numpy as np
 
 from preemergence.core.constants import SEGMENT_SIZE_PX
+from preemergence.core.filters import BASE_FILTERS, filter_counts
 
 
-def filter_counts(depth: int, base_filters: int = 16, final_filters: int | None = None,
-                  max_filters: int | None = None) -> list[int]:
-    """Filters per convolution: base * 2**k (capped at max_filters), last one overridable."""
-    if depth < 1:
-        raise ValueError(f"depth must be >= 1, not {depth}")
-    counts = [base_filters * 2 ** k for k in range(depth)]
-    if max_filters is not None:
-        counts = [min(c, max_filters) for c in counts]
-    if final_filters is not None:
-        counts[-1] = int(final_filters)
-    return counts
-
-
-def build_model(depth: int = 5, base_filters: int = 16, final_filters: int | None = None,
+def build_model(depth: int = 5, base_filters: int = BASE_FILTERS, final_filters: int | None = None,
                 input_size: int = SEGMENT_SIZE_PX, seed: int | None = None,
                 max_filters: int | None = None) -> keras.Model:
     """The paper's fully convolutional CNN (float32 or the active keras dtype policy).

@@ -16,7 +16,6 @@ import numpy as np
 
 from preemergence.core.constants import SEGMENT_SIZE_PX
 from preemergence.model import cnn
-from preemergence.model.predictions import classify  # noqa: F401  (the one threshold rule)
 from preemergence.model.windows import WindowSource, make_batches, prefetch
 
 BATCH_SIZE = 256     # windows per forward call (memory ~ 256 x 29 kB of input)

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.special import expit
 
 from preemergence.core.artifacts import write_json
+from preemergence.core.filters import filter_counts, pruning_stages
 from preemergence.core.fingerprint import code_fingerprint
 from preemergence.core.paths import MODEL_FILE, RESULT_FILE, run_store
 from preemergence.model import cnn, predict, pruning, training, windows
@@ -50,39 +51,16 @@ class PruneSchedule:
     learning_rate: float | None = None   # None: the training configuration's
     score_samples: int | None = None     # training samples scored for S_i (None: all)
 
-    @classmethod
-    def from_params(cls, params: dict) -> "PruneSchedule":
-        section = params["prune"]
-        name = section["schedule"]
-        if name not in section["schedules"]:
-            raise ValueError(f"params.yaml: prune.schedules has no schedule '{name}'")
-        values = dict(section["schedules"][name])
-        values.pop("train_config", None)
-        epochs = {int(n): int(e) for n, e in values.pop("epochs").items()}
-        if int(values["first_epochs"]) < 1:
-            raise ValueError(f"params.yaml: prune.schedules.{name}.first_epochs must be >= 1")
-        return cls(name=name, epochs=epochs, final_filters=int(section["final_filters"]),
-                   score_samples=section.get("score_samples"), **values)
-
     def stages(self, start_filters: int) -> list[tuple[int, int]]:
-        """[(N, E(N))] for N = start_filters, start/2, ..., 2 * final_filters."""
-        counts = pruning.filter_schedule(start_filters, self.final_filters)
-        missing = [n for n in counts[1:] if n not in self.epochs]
-        if missing:
-            raise ValueError(f"params.yaml: prune.schedules.{self.name}.epochs has no E(N) "
-                             f"for N = {missing} (stages: {counts})")
+        """[(N, E(N))] for N = start_filters, start/2, ..., 2 * final_filters (the schema
+        checks that every E(N) of the selected schedule is there)."""
+        counts = pruning_stages(start_filters, self.final_filters)
         return [(counts[0], int(self.first_epochs))] + [(n, self.epochs[n]) for n in counts[1:]]
 
 
-def train_config(params: dict) -> TrainConfig:
-    """The training configuration of the prune schedule (first stage = a train-cv run)."""
-    section = params["prune"]
-    name = section["schedules"][section["schedule"]]["train_config"]
-    return TrainConfig.from_params(params, name)
-
-
 def start_filters(config: TrainConfig) -> int:
-    return cnn.filter_counts(config.depth, final_filters=config.final_filters)[-1]
+    """N0: the last layer's filters before pruning."""
+    return filter_counts(config.depth, final_filters=config.final_filters)[-1]
 
 
 RESULT_VERSION = 3   # bump when a run's result.json gains or changes fields

@@ -62,25 +62,6 @@ def _check_keep(n_filters: int, n_keep: int) -> None:
                          "(an even number between 2 and the number of filters)")
 
 
-def filter_schedule(start_filters: int, final_filters: int = 4) -> list[int]:
-    """Filter counts of the training stages: 256, 128, ..., 2 * final_filters.
-
-    Each pruning step halves N; the step after the last stage reaches final_filters.
-    """
-    counts, n = [], int(start_filters)
-    if final_filters < 2 or n <= final_filters or n % final_filters:
-        raise ValueError(f"cannot prune {start_filters} filters down to {final_filters} "
-                         "by halving")
-    while n > final_filters:
-        counts.append(n)
-        if n % 2:
-            raise ValueError(f"cannot halve {n} filters")
-        n //= 2
-    if n != final_filters:
-        raise ValueError(f"halving {start_filters} does not reach {final_filters}")
-    return counts
-
-
 def prune_last_layer(model, keep) -> "keras.Model":  # noqa: F821
     """A new network whose last convolution keeps only the filters ``keep`` (indices).
 

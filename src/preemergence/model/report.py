@@ -93,8 +93,8 @@ def baseline_series(reports_dir: Path) -> dict:
     return {names[v]: tss_series(by_time) for v, by_time in metrics.items() if v in names}
 
 
-def table2_markdown(table: dict, study: dict, config: TrainConfig, source: str) -> str:
-    lines = [f"# Table 2: CNN TSS against depth at {study['time_h']} h", "",
+def table2_markdown(table: dict, time_h: float, config: TrainConfig, source: str) -> str:
+    lines = [f"# Table 2: CNN TSS against depth at {time_h} h", "",
              f"Ours: **{source}** data, training configuration `{config.name}` "
              f"({config_text(config)}), {n_folds_of(table)}-fold cross-validation. "
              "Paper: SDO/HEAR (Dhuri et al. 2020, Table 2).", "",

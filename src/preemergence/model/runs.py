@@ -52,28 +52,14 @@ class TrainConfig:
     final_filters: int | None = None
     abs_field: bool = False
     mixed_precision: bool = False
-    threshold: float | None = None         # params.yaml train.threshold: required
+    threshold: float | None = None         # train.threshold: required
     seed: int = 42
     max_filters: int | None = None         # cap on filters per layer (depth > 5 sweeps)
 
     def __post_init__(self):
         if self.threshold is None:
             raise ValueError("TrainConfig needs the classification threshold "
-                             "(params.yaml train.threshold)")
-
-    @classmethod
-    def from_params(cls, params: dict, config: str | None = None, **overrides) -> "TrainConfig":
-        train = params["train"]
-        name = config or train["config"]
-        if name not in train["configs"]:
-            raise ValueError(f"params.yaml: train.configs has no schedule '{name}'")
-        values = dict(train["configs"][name])
-        values.update(depth=params["depth"], final_filters=train.get("final_filters"),
-                      abs_field=train.get("abs_field", False),
-                      mixed_precision=train.get("mixed_precision", False),
-                      threshold=train["threshold"], seed=params["seed"])
-        values.update(overrides)
-        return cls(name=name, **values)
+                             "(train.threshold; model.configs.train_config sets it)")
 
     def as_dict(self) -> dict:
         """All fields (recorded with the run, part of its key)."""
@@ -277,9 +263,10 @@ def score_tiles(model, data: TimeBinData, tiles: pd.DataFrame, mean: float, std:
     and its output on every tile ("tile_outputs", in the order of the tiles' rows: the
     out-of-fold predictions that model/predictions.py tabulates)."""
     from preemergence.model import predict
+    from preemergence.model.predictions import classify
     outputs = predict.probabilities(model, table_windows(data, tiles, mean, std,
                                                          config.abs_field))
-    predicted = predict.classify(outputs, config.threshold)
+    predicted = classify(outputs, config.threshold)
     return {"tss": tss(tiles.label, predicted), **confusion(tiles.label, predicted),
             "tile_outputs": [float(y) for y in outputs]}
 

@@ -1,7 +1,7 @@
 """Quiet-Sun reference patches cut from real full-disk SDO/HMI magnetograms.
 
 Each patch is a 256 x 256 Postel map at 1.4 Mm/px (bilinear interpolation, the method that
-matches HEAR-like maps; see :mod:`preemergence.projection`) of B_LOS in Gauss, centred on a
+matches HEAR-like maps; see :mod:`preemergence.solar.projection`) of B_LOS in Gauss, centred on a
 Stonyhurst (lon, lat) within ``max_angle_deg`` (35 deg) of disk centre.
 
 Selection (documented choice, made on the two magnetograms in ``shared/data/hmi``):
@@ -33,7 +33,6 @@ from scipy.ndimage import uniform_filter
 
 from preemergence.solar import projection
 from preemergence.core.artifacts import atomic_write_text, set_string_card, write_fits
-from preemergence.solar.realism import load_patches  # noqa: F401  (re-exported for callers)
 
 ATTRIBUTION = "HMI data courtesy of NASA/SDO and the HMI science team"
 METHOD = "interpolation"
@@ -159,8 +158,8 @@ def _readme(patches, paths):
 Postel-projected (azimuthal equidistant, Stonyhurst frame at the observation time) quiet-Sun
 patches of the line-of-sight field B_LOS (Gauss, float32), 256 x 256 pixels at 1.4 Mm per
 pixel (0.11525 deg/px with R_sun = RSUN_REF = 696.0 Mm), cut from the full-disk hmi.M_720s
-magnetograms in `shared/data/hmi/` with `preemergence.hmi_quiet.select_quiet_patches` and
-`write_patches` (projection by `preemergence.projection`, `reproject_interp`, bilinear).
+magnetograms in `shared/data/hmi/` with `preemergence.solar.hmi_quiet.select_quiet_patches` and
+`write_patches` (projection by `preemergence.solar.projection`, `reproject_interp`, bilinear).
 Each file holds the WCS (HGLN-ARC/HGLT-ARC) and the source file, T_OBS, centre and method.
 
 They are single 720 s magnetograms: their per-pixel noise (about 6.3 G per native 0.5 arcsec

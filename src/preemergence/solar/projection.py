@@ -8,7 +8,7 @@ with y northward and x westward (increasing Stonyhurst longitude), so
 
 Pixel scale: 1 heliographic degree = pi/180 * R_sun along a great circle, with R_sun taken
 from the map's ``RSUN_REF`` (``smap.rsun_meters``; 696.0 Mm for HMI), falling back to the
-IAU nominal 695.7 Mm (:data:`preemergence.constants.SOLAR_RADIUS_MM`) when the header has
+IAU nominal 695.7 Mm (:data:`preemergence.core.constants.SOLAR_RADIUS_MM`) when the header has
 none. The same radius is used by sunpy for the surface intersection, so the scale and the
 geometry agree. 1.4 Mm/px is 0.11525 deg/px with 696.0 Mm.
 
@@ -186,4 +186,26 @@ def _reproject(smap, wcs_out, shape, method):
         data, _ = reproject_interp(source, wcs_out, shape_out=shape, order="bilinear")
     else:
         data, _ = reproject_adaptive(source, wcs_out, shape_out=shape, conserve_flux=False)
+    return data
+
+
+def project_to_file(magnetogram, lon_deg, lat_deg, out, method="interpolation",
+                    max_center_angle_deg=MAX_CENTER_ANGLE_DEG, region=None):
+    """Postel-project one full-disk magnetogram about Stonyhurst (lon, lat) (deg) and write
+    the 256 x 256 map (G) to ``out`` (FITS); with ``region`` = (region_id, kind, time_h)
+    the map also carries the region-store keywords (SOURCE real). Returns the map."""
+    from preemergence.core.artifacts import write_fits
+    from preemergence.core.constants import KINDS
+    from preemergence.data.regionstore import RegionMeta, region_header
+    data, header = postel_project(magnetogram, lon_deg, lat_deg, method=method,
+                                  max_center_angle_deg=max_center_angle_deg)
+    if region is not None:
+        region_id, kind, time_h = region
+        if time_h is None:
+            raise ValueError("--region-id needs --time-h (time relative to emergence, h)")
+        if kind not in KINDS:
+            raise ValueError(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        meta = RegionMeta(region_id, kind, lat_deg, lon_deg, PIXEL_SCALE_MM, "real")
+        header.extend(region_header(meta, time_h), update=True)
+    write_fits(out, data, header)
     return data

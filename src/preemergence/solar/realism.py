@@ -4,7 +4,7 @@ All maps are 2-D arrays of B_LOS in Gauss (G) indexed ``map[y, x]`` at ``scale_m
 pixel (1.4 Mm); a collection of maps is a sequence of such arrays or a 3-D stack. Fluxes are
 in Mx (G cm^2), wavenumbers in 1/Mm (cycles per Mm, k = 1/wavelength).
 
-The real maps are single 720 s hmi.M_720s magnetograms (see :mod:`preemergence.hmi_quiet`),
+The real maps are single 720 s hmi.M_720s magnetograms (see :mod:`preemergence.solar.hmi_quiet`),
 so they carry far more photon noise than the 410-min averages that HEAR maps (and our
 simulation) represent; :func:`compare` estimates that noise from the core of the real pixel
 distribution and adds a forward model (simulation + the same white noise) so that the two

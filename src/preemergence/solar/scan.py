@@ -4,7 +4,7 @@ Beyond the paper. Segment centres lie on a Stonyhurst heliographic (lon, lat) gr
 step of ``step_deg`` degrees, at whole multiples of the step (so lon = 0 and lat = 0 are
 grid lines), restricted to centres within ``max_angle_deg`` (heliocentric angle) of the
 sub-observer point. Around every centre an 85 x 85-pixel Postel (azimuthal equidistant)
-patch at 1.4 Mm/px is cut with the same geometry as :mod:`preemergence.projection`
+patch at 1.4 Mm/px is cut with the same geometry as :mod:`preemergence.solar.projection`
 (rows north, columns west, pixel centres at (i - 42) pixels from the centre, degrees per
 pixel from the map's RSUN_REF), but for all patches at once, without reproject:
 

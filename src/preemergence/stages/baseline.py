@@ -2,34 +2,38 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from preemergence.model import discriminant as baseline
+from preemergence.model import discriminant
 from preemergence.core import figures
 from preemergence.core import paper as reference
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, save_figure,
                                          write_csv, write_json)
-from preemergence.core.paths import (BASELINE_DENSITY_PNG, BASELINE_FOLDS, BASELINE_MD,
-                                     BASELINE_METRICS, BASELINE_PREDICTIONS, BASELINE_TSS_CSV,
-                                     BASELINE_TSS_PNG, stage_outputs)
+from preemergence.core.paths import (BASELINE_DENSITY_PNG, BASELINE_FOLDS, BASELINE_MD, BASELINE_METRICS, BASELINE_PREDICTIONS, BASELINE_TSS_CSV, BASELINE_TSS_PNG)
+from preemergence.core.catalog import stage_outputs
 from preemergence.core.constants import time_bin_label, time_from_label
 from preemergence.core.metrics import mean_std
 from preemergence.core.plotdata import with_series
 from preemergence.data.segments import read_dataset_info, read_segment_tables
 from preemergence.model.predictions import write_predictions
 
+if TYPE_CHECKING:
+    from preemergence.core.schema import Params
+
 VARIANT_LABELS = {"mtot": "DA MTOT", "mtot_dm": "DA MTOT+DM"}
 
 
 def evaluate_all(tables: dict, cfg: dict) -> dict:
     """variant -> time bin -> list of FoldResult."""
-    return {variant: {t: baseline.evaluate_folds(table, variant, cfg["boundary_max_mx"],
-                                                 cfg["grid_points"])
+    return {variant: {t: discriminant.evaluate_folds(table, variant, cfg.boundary_max_mx,
+                                                 cfg.grid_points)
                       for t, table in tables.items()}
-            for variant in baseline.VARIANTS}
+            for variant in discriminant.VARIANTS}
 
 
 def summarise(results: dict) -> dict:
@@ -50,11 +54,11 @@ def full_fit_boundaries(tables: dict, cfg: dict) -> dict:
     fits = {}
     for t, table in tables.items():
         samples = table[table.subset == "sample"]
-        model = baseline.DensityDiscriminant().fit(
-            baseline.features(samples, "mtot"), samples.label)
-        edges = model.boundaries(0.0, cfg["boundary_max_mx"] / baseline.MTOT_UNIT_MX,
-                                 cfg["grid_points"])
-        fits[t] = (model, edges * baseline.MTOT_UNIT_MX)
+        model = discriminant.DensityDiscriminant().fit(
+            discriminant.features(samples, "mtot"), samples.label)
+        edges = model.boundaries(0.0, cfg.boundary_max_mx / discriminant.MTOT_UNIT_MX,
+                                 cfg.grid_points)
+        fits[t] = (model, edges * discriminant.MTOT_UNIT_MX)
     return fits
 
 
@@ -62,12 +66,12 @@ def plot_densities(fits: dict, path: Path, data_note: str, max_mx: float) -> Pat
     """Paper Fig. 9 left, one panel per time bin: PE and NE densities of MTOT, boundaries."""
     fig = figures.new_figure(4.0 * len(fits), 3.8)
     axes = fig.subplots(1, len(fits), sharey=True)
-    grid = np.linspace(0.0, max_mx / baseline.MTOT_UNIT_MX, 801)
+    grid = np.linspace(0.0, max_mx / discriminant.MTOT_UNIT_MX, 801)
     for ax, (t, (model, edges)) in zip(np.atleast_1d(axes), fits.items()):
         for label, name, colour in ((1, "PE", "C3"), (0, "NE", "C0")):
             ax.plot(grid, model.density(grid, label), color=colour, label=name)
         for edge in edges:
-            ax.axvline(edge / baseline.MTOT_UNIT_MX, color="0.3", linestyle="--", linewidth=1)
+            ax.axvline(edge / discriminant.MTOT_UNIT_MX, color="0.3", linestyle="--", linewidth=1)
         ax.set(title=f"{t} h", xlabel="MTOT (10$^{20}$ Mx)")
     np.atleast_1d(axes)[0].set_ylabel("probability density (per 10$^{20}$ Mx)")
     np.atleast_1d(axes)[0].legend()
@@ -118,12 +122,12 @@ def report_markdown(summary: dict, fits: dict, source: str) -> str:
     return "\n".join(lines)
 
 
-def run_baseline(params: dict, segments_dir: Path, reports_dir: Path,
+def run_baseline(params: "Params", segments_dir: Path, reports_dir: Path,
                  force: bool = False) -> dict:
     """Evaluate both variants, write metrics, plots data, figures and report; log to MLflow."""
     refuse_overwrite_any(stage_outputs("baseline", reports_dir), force)
-    cfg = params["baseline"]
-    tables = read_segment_tables(segments_dir, params["time_bins"])
+    cfg = params.baseline
+    tables = read_segment_tables(segments_dir, params.time_bins)
     source = read_dataset_info(segments_dir)["source"]
     results = evaluate_all(tables, cfg)
     summary = summarise(results)
@@ -139,7 +143,7 @@ def run_baseline(params: dict, segments_dir: Path, reports_dir: Path,
     fits = full_fit_boundaries(tables, cfg)
     note = f"data: {source}"
     plot_densities(fits, reports_dir / BASELINE_DENSITY_PNG, note,
-                   cfg["boundary_max_mx"])
+                   cfg.boundary_max_mx)
     series = {VARIANT_LABELS[v] + " (ours)": (
         list(tables), [summary[v][time_bin_label(t)]["tss_mean"] for t in tables],
         [summary[v][time_bin_label(t)]["tss_std"] for t in tables]) for v in summary}
@@ -153,8 +157,8 @@ def run_baseline(params: dict, segments_dir: Path, reports_dir: Path,
 def _log(params, results, summary, source, reports_dir) -> None:
     from preemergence.core import tracking
     with tracking.start_run("baseline", tracking.parent_name("baseline"), source) as mlflow:
-        mlflow.log_params(tracking.flatten({"seed": params["seed"],
-                                            "baseline": params["baseline"]}))
+        mlflow.log_params(tracking.flatten({"seed": params.seed,
+                                            "baseline": params.baseline}))
         for variant, by_time in summary.items():
             for label, v in by_time.items():
                 mlflow.log_metrics({f"{variant}_tss_mean_{label}": v["tss_mean"],

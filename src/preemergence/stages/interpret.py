@@ -9,14 +9,16 @@ says plainly when it is not reproduced (interpret.experiments, interpret.report)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 
 from preemergence.core import hardware
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
                                          write_json)
 from preemergence.core.constants import time_bin_label
-from preemergence.core.paths import (INTERPRET_BIPOLES_CSV, INTERPRET_FIGURES, INTERPRET_METRICS,
-                                     INTERPRET_PREDICTIONS, INTERPRETATION_MD, stage_outputs)
+from preemergence.core.paths import (INTERPRET_BIPOLES_CSV, INTERPRET_FIGURES, INTERPRET_METRICS, INTERPRET_PREDICTIONS, INTERPRETATION_MD)
+from preemergence.core.catalog import stage_outputs
 from preemergence.data.segments import read_dataset_info
 from preemergence.interpret.experiments import (Context, composites, depth_sweep, occlusion,
                                                 output_statistics, pruned_network,
@@ -27,8 +29,11 @@ from preemergence.interpret.report import (bipole_rows, comparable_train_cv, fin
                                            summary_metrics)
 from preemergence.model.runs import load_time_bins
 
+if TYPE_CHECKING:
+    from preemergence.core.schema import Params
 
-def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: dict,
+
+def run_interpret(params: "Params", regions_dir: Path, segments_dir: Path, models: dict,
                   reports_dir: Path, force: bool = False) -> dict:
     """Every experiment; metrics (JSON), plots (CSV), figures and the report.
 
@@ -36,22 +41,22 @@ def run_interpret(params: dict, regions_dir: Path, segments_dir: Path, models: d
     trains ("own")."""
     from preemergence.core import tracking
     refuse_overwrite_any(stage_outputs("interpret", reports_dir, models["own"]), force)
-    section = params["interpret"]
-    t = section["time_h"]
+    section = params.interpret
+    t = section.time_h
     source = read_dataset_info(segments_dir)["source"]
-    data = load_time_bins(regions_dir, segments_dir, [t], params["prepare"]["n_folds"])[t]
+    data = load_time_bins(regions_dir, segments_dir, [t], params.prepare.n_folds)[t]
     samples = data.table[data.table.subset == "sample"].reset_index(drop=True)
     reports_dir = Path(reports_dir)
     ctx = Context(params, section, data, samples, models,
                   reports_dir / INTERPRET_FIGURES, source)
     hardware.quiet_tensorflow()
-    name = tracking.parent_name(f"{time_bin_label(t)} · depth{params['depth']}")
+    name = tracking.parent_name(f"{time_bin_label(t)} · depth{params.depth}")
     with tracking.start_run("interpret", name, source) as mlflow:
-        mlflow.log_params(tracking.flatten({"seed": params["seed"], "depth": params["depth"],
+        mlflow.log_params(tracking.flatten({"seed": params.seed, "depth": params.depth,
                                             "interpret": section}))
-        metrics = {"time_h": t, "data_source": source, "depth": params["depth"],
+        metrics = {"time_h": t, "data_source": source, "depth": params.depth,
                    "hale_leading_sign_north":
-                       params["simulate"]["emergence"]["hale_leading_sign_north"],
+                       params.simulate.emergence.hale_leading_sign_north,
                    "composites": composites(ctx, regions_dir)}
         metrics["outputs"], _ = output_statistics(ctx)
         metrics["pruned"] = pruned_network(ctx)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from preemergence.model import discriminant as baseline
+from preemergence.model import discriminant
 from preemergence.data import segments
 from preemergence.data import gx_project as gx
 from preemergence.data import validation
@@ -19,11 +21,12 @@ from preemergence.core.artifacts import (atomic_directory, atomic_write_text, re
 from preemergence.core.constants import KINDS, time_bin_label
 from preemergence.data.regionstore import RegionStore, load_region_store
 from preemergence.core.metrics import mean_std
-from preemergence.core.paths import (DATASET_INFO_FILE, FOLDS_FILE, PREPARE_METRICS,
-                                     STANDARDISATION_FILE, TABLE1_CSV, TABLE1_MD, VALIDATION_DIR,
-                                     VALIDATION_FAILED, VALIDATION_SUMMARY, segment_table_file,
-                                     segment_validation_file, stage_outputs)
+from preemergence.core.paths import (DATASET_INFO_FILE, FOLDS_FILE, PREPARE_METRICS, STANDARDISATION_FILE, TABLE1_CSV, TABLE1_MD, VALIDATION_DIR, VALIDATION_FAILED, VALIDATION_SUMMARY, segment_table_file, segment_validation_file)
+from preemergence.core.catalog import stage_outputs
 from preemergence.core.progress import progress as show_progress
+
+if TYPE_CHECKING:
+    from preemergence.core.schema import Params, Prepare
 
 
 @dataclass
@@ -36,11 +39,11 @@ class PrepareResult:
 
 
 
-def plan_from_params(prepare_params: dict) -> segments.SamplingPlan:
-    return segments.SamplingPlan(pe_per_ear=prepare_params["pe_per_ear"],
-                                 ne_per_ear=prepare_params["ne_per_ear"],
-                                 ne_per_cr=prepare_params["ne_per_cr"],
-                                 n_folds=prepare_params["n_folds"])
+def plan_from_params(prepare_params: "Prepare") -> segments.SamplingPlan:
+    return segments.SamplingPlan(pe_per_ear=prepare_params.pe_per_ear,
+                                 ne_per_ear=prepare_params.ne_per_ear,
+                                 ne_per_cr=prepare_params.ne_per_cr,
+                                 n_folds=prepare_params.n_folds)
 
 
 def build_segment_sets(store: RegionStore, plan: segments.SamplingPlan, seed: int,
@@ -56,7 +59,7 @@ def build_segment_sets(store: RegionStore, plan: segments.SamplingPlan, seed: in
                 ne_per_cr=plan.ne_per_cr, n_folds=plan.n_folds, name=time_bin_label(t),
                 time_bins=store.time_bins)
             if reports[t].success:   # the quick DA needs valid folds and tiles
-                separability[t] = baseline.mtot_tss_by_fold(tables[t])
+                separability[t] = discriminant.mtot_tss_by_fold(tables[t])
     return PrepareResult(tables, constants, folds, reports, separability)
 
 
@@ -141,29 +144,29 @@ def table1_markdown(result: PrepareResult, source: str) -> str:
 
 
 
-def run_prepare(params: dict, regions_dir: Path, out_dir: Path, reports_dir: Path,
+def run_prepare(params: "Params", regions_dir: Path, out_dir: Path, reports_dir: Path,
                 progress: bool = True, force: bool = False) -> PrepareResult:
     """Load, sample, validate; write outputs only if every table passes validation (else
     the validation results go to reports/validation_failed/ and the error says so)."""
     refuse_overwrite_any(stage_outputs("prepare", reports_dir, out_dir), force)
-    store = load_region_store(regions_dir, params["time_bins"],
-                              on_missing=params["data"]["on_missing_time_bin"],
+    store = load_region_store(regions_dir, params.time_bins,
+                              on_missing=params.data.on_missing_time_bin,
                               progress=progress)
-    n_folds = params["prepare"]["n_folds"]
+    n_folds = params.prepare.n_folds
     for kind in KINDS:
         if len(store.ids(kind)) < n_folds:
             raise ValueError(f"{regions_dir}: {len(store.ids(kind))} {kind}s cannot be split "
                              f"into params.yaml prepare.n_folds = {n_folds} folds")
-    plan = plan_from_params(params["prepare"])
-    result = build_segment_sets(store, plan, params["seed"], progress=progress)
+    plan = plan_from_params(params.prepare)
+    result = build_segment_sets(store, plan, params.seed, progress=progress)
     if not all(report.success for report in result.reports.values()):
         failed = Path(reports_dir) / VALIDATION_FAILED      # next to the error, not an output
         write_validation(result, failed)
         for report in result.reports.values():
             validation.require_valid(report, details=failed)
     summary = write_validation(result, Path(reports_dir) / VALIDATION_DIR,
-                               {"plan": asdict(plan), "time_bins": params["time_bins"]}
-                               if params["prepare"]["data_docs"] else None)
+                               {"plan": asdict(plan), "time_bins": params.time_bins}
+                               if params.prepare.data_docs else None)
     shutil.rmtree(Path(reports_dir) / VALIDATION_FAILED, ignore_errors=True)   # stale now
     write_segment_sets(result, store, out_dir, regions_dir)
     source = data_source(store)
@@ -175,13 +178,13 @@ def run_prepare(params: dict, regions_dir: Path, out_dir: Path, reports_dir: Pat
     return result
 
 
-def _log_prepare(params: dict, stats: dict, validation_summary: dict, source: str,
+def _log_prepare(params: "Params", stats: dict, validation_summary: dict, source: str,
                  reports_dir: Path) -> None:
     from preemergence.core import tracking
     with tracking.start_run("prepare", tracking.parent_name("prepare"), source) as mlflow:
-        mlflow.log_params(tracking.flatten({"seed": params["seed"],
-                                            "prepare": params["prepare"],
-                                            "data": params["data"]}))
+        mlflow.log_params(tracking.flatten({"seed": params.seed,
+                                            "prepare": params.prepare,
+                                            "data": params.data}))
         for label, entry in stats.items():
             mlflow.log_metrics({f"{key}_{label}": value for key, value in entry.items()})
         mlflow.log_artifact(str(Path(reports_dir) / TABLE1_MD))

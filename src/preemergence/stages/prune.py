@@ -3,13 +3,15 @@ N = 4 controls, every variant x time bin x fold; metrics, Fig. 21, prune.md."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 from pathlib import Path
 
 from preemergence.core import hardware
 from preemergence.core.artifacts import refuse_overwrite_any
-from preemergence.core.paths import (PRUNE_LOSS_PNG, PRUNE_MD, PRUNE_METRICS, PRUNE_PREDICTIONS,
-                                     stage_outputs)
+from preemergence.core.paths import PRUNE_LOSS_PNG, PRUNE_MD, PRUNE_METRICS, PRUNE_PREDICTIONS
+from preemergence.core.catalog import stage_outputs
 from preemergence.core.progress import progress as show_progress
 from preemergence.data.segments import read_dataset_info
 from preemergence.core.executor import resolve as resolve_executor
@@ -17,21 +19,24 @@ from preemergence.model import fanout
 from preemergence.model.predictions import write_predictions
 from preemergence.model.prune_report import (log_prune_run, prediction_rows, summarise_variants,
                                             write_reports)
-from preemergence.model.prune_runs import (VARIANTS, PruneSchedule, prune_fold, prune_key,
-                                           train_config, variant_folder)
+from preemergence.model.configs import prune_schedule, prune_train_config
+from preemergence.model.prune_runs import VARIANTS, prune_fold, prune_key, variant_folder
 from preemergence.model.runs import load_time_bins
 
+if TYPE_CHECKING:
+    from preemergence.core.schema import Params
 
-def run_prune(params: dict, regions_dir: Path, segments_dir: Path, models_dir: Path,
+
+def run_prune(params: "Params", regions_dir: Path, segments_dir: Path, models_dir: Path,
               reports_dir: Path, force: bool = False) -> dict:
     """Every variant x time bin x fold; metrics, loss plot (Fig. 21), report."""
     from preemergence.core import tracking
     refuse_overwrite_any(stage_outputs("prune", reports_dir, models_dir), force)
-    config, schedule = train_config(params), PruneSchedule.from_params(params)
+    config, schedule = prune_train_config(params), prune_schedule(params)
     source = read_dataset_info(segments_dir)["source"]
-    data = load_time_bins(regions_dir, segments_dir, params["prune"]["time_bins"],
-                          params["prepare"]["n_folds"])
-    n_folds = params["prepare"]["n_folds"]
+    data = load_time_bins(regions_dir, segments_dir, params.prune.time_bins,
+                          params.prepare.n_folds)
+    n_folds = params.prepare.n_folds
     jobs = [(v, t, k) for v in VARIANTS for t in data for k in range(n_folds)]
     results = []
     hardware.quiet_tensorflow()

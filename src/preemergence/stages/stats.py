@@ -3,6 +3,8 @@ and (optionally) repeated cross-validation, from the stages' out-of-fold predict
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 
 import pandas as pd
@@ -10,47 +12,47 @@ import pandas as pd
 from preemergence.core import hardware
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
                                          write_json)
-from preemergence.core.paths import (BASELINE_PREDICTIONS, DEPTH_STUDY_PREDICTIONS,
-                                     INTERPRET_PREDICTIONS, LEAKAGE_PREDICTIONS,
-                                     PRUNE_PREDICTIONS, STATISTICS_JSON, STATISTICS_MD,
-                                     STATS_METRICS,
-                                     STATS_TSS_CSV, STATS_TSS_PNG, TRAIN_CV_PREDICTIONS,
-                                     stage_outputs)
+from preemergence.core.paths import (BASELINE_PREDICTIONS, DEPTH_STUDY_PREDICTIONS, INTERPRET_PREDICTIONS, LEAKAGE_PREDICTIONS, PRUNE_PREDICTIONS, STATISTICS_JSON, STATISTICS_MD, STATS_METRICS, STATS_TSS_CSV, STATS_TSS_PNG, TRAIN_CV_PREDICTIONS)
+from preemergence.core.catalog import stage_outputs
 from preemergence.data.segments import read_dataset_info
 from preemergence.model.predictions import read_predictions, write_predictions
-from preemergence.model.runs import TrainConfig, load_time_bins
+from preemergence.model.configs import train_config
+from preemergence.model.runs import load_time_bins
 from preemergence.stats import analysis, report
 from preemergence.stats.leakage import run_guard
 from preemergence.stats.repeats import METHODS as REPEATED_METHODS
 from preemergence.stats.repeats import repeat_predictions
 
+if TYPE_CHECKING:
+    from preemergence.core.schema import Params
+
 PREDICTION_FILES = (TRAIN_CV_PREDICTIONS, BASELINE_PREDICTIONS, DEPTH_STUDY_PREDICTIONS,
                     PRUNE_PREDICTIONS, INTERPRET_PREDICTIONS)
 
 
-def run_stats(params: dict, regions_dir: Path, segments_dir: Path, reports_dir: Path,
+def run_stats(params: "Params", regions_dir: Path, segments_dir: Path, reports_dir: Path,
               force: bool = False, progress: bool = True) -> dict:
     """Statistics of every method and comparison; the leakage guard first (it fails the
     stage, writing nothing, when a CNN trained on permuted labels shows skill)."""
     from preemergence.core import tracking
     reports_dir = Path(reports_dir)
     refuse_overwrite_any(stage_outputs("stats", reports_dir), force)
-    settings, seed = params["stats"], params["seed"]
-    n_folds = params["prepare"]["n_folds"]
+    settings, seed = params.stats, params.seed
+    n_folds = params.prepare.n_folds
     predictions = read_predictions([reports_dir / name for name in PREDICTION_FILES])
     source = read_dataset_info(segments_dir)["source"]
-    guard_t = settings["leakage_guard"]["time_h"]
+    guard_t = settings.leakage_guard.time_h
     hardware.quiet_tensorflow()
-    guard_config = TrainConfig.from_params(params, settings["leakage_guard"]["config"])
+    guard_config = train_config(params, settings.leakage_guard.config)
     guard_data = load_time_bins(regions_dir, segments_dir, [guard_t], n_folds)[guard_t]
     guard, guard_rows = run_guard(guard_data, guard_config, n_folds,
-                                  settings["leakage_guard"], progress)
+                                  settings.leakage_guard, progress)
     tss = analysis.tss_rows(predictions, settings, seed)
-    differences = analysis.comparison_rows(predictions, settings["comparisons"], settings, seed)
-    require_compared(differences, settings["comparisons"])
+    differences = analysis.comparison_rows(predictions, settings.comparisons, settings, seed)
+    require_compared(differences, settings.comparisons)
     spread = repeated(params, regions_dir, segments_dir, predictions, tss, progress)
     out = report.details(tss, differences, guard, guard_t)
-    summary = report.summary(tss, guard, settings["summary_methods"])
+    summary = report.summary(tss, guard, settings.summary_methods)
     with tracking.start_run("stats", tracking.parent_name("statistics"), source) as mlflow:
         mlflow.log_params(tracking.flatten({"seed": seed, "stats": settings}))
         mlflow.log_metrics(tracking.flatten(
@@ -60,7 +62,7 @@ def run_stats(params: dict, regions_dir: Path, segments_dir: Path, reports_dir: 
                             for k in ("tss", "low", "high")})
         write_predictions(reports_dir / LEAKAGE_PREDICTIONS, [guard_rows])
         write_csv(reports_dir / STATS_TSS_CSV, tss)
-        report.plot(tss, differences, reports_dir / STATS_TSS_PNG, settings["confidence"],
+        report.plot(tss, differences, reports_dir / STATS_TSS_PNG, settings.confidence,
                     f"data: {source}")
         write_json(reports_dir / STATISTICS_JSON, out)
         write_json(reports_dir / STATS_METRICS, summary)
@@ -80,17 +82,17 @@ def require_compared(differences: pd.DataFrame, comparisons) -> None:
                              "out-of-fold predictions of both methods")
 
 
-def repeated(params: dict, regions_dir: Path, segments_dir: Path, predictions: pd.DataFrame,
+def repeated(params: "Params", regions_dir: Path, segments_dir: Path, predictions: pd.DataFrame,
              tss: pd.DataFrame, progress: bool) -> pd.DataFrame | None:
     """Split variance from stats.repeats cross-validations (None when repeats is 1)."""
-    repeats = params["stats"]["repeats"]
+    repeats = params.stats.repeats
     if repeats == 1:
         return None
-    n_folds = params["prepare"]["n_folds"]
-    data = load_time_bins(regions_dir, segments_dir, params["time_bins"], n_folds)
-    config = TrainConfig.from_params(params)
+    n_folds = params.prepare.n_folds
+    data = load_time_bins(regions_dir, segments_dir, params.time_bins, n_folds)
+    config = train_config(params)
     first = predictions[predictions["method"].isin(REPEATED_METHODS)].assign(repeat=0)
     frames = [first] + [repeat_predictions(data, config, n_folds, r, progress)
                         for r in range(1, repeats)]
     rows = analysis.repeat_rows(pd.concat(frames, ignore_index=True))
-    return analysis.split_spread(rows, tss, params["stats"]["confidence"])
+    return analysis.split_spread(rows, tss, params.stats.confidence)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 
 import pandas as pd
@@ -10,25 +12,28 @@ from preemergence.core import figures, hardware
 from preemergence.core.constants import time_from_label
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
                                          write_json)
-from preemergence.core.paths import (TABLE3_MD, TRAIN_CV_LOSS_CSV, TRAIN_CV_LOSS_PNG,
-                                     TRAIN_CV_METRICS, TRAIN_CV_PREDICTIONS, TRAIN_CV_TSS_CSV,
-                                     TSS_VS_TIME_PNG, stage_outputs)
+from preemergence.core.paths import (TABLE3_MD, TRAIN_CV_LOSS_CSV, TRAIN_CV_LOSS_PNG, TRAIN_CV_METRICS, TRAIN_CV_PREDICTIONS, TRAIN_CV_TSS_CSV, TSS_VS_TIME_PNG)
+from preemergence.core.catalog import stage_outputs
 from preemergence.data.segments import read_dataset_info
 from preemergence.model.predictions import runs_table, write_predictions
 from preemergence.model.crossval import cross_validate, log_datasets, loss_rows, summarise
 from preemergence.model.report import baseline_series, plot_losses, table3_markdown, tss_series
+from preemergence.model.configs import train_config
 from preemergence.model.runs import TrainConfig, load_time_bins
 
+if TYPE_CHECKING:
+    from preemergence.core.schema import Params
 
-def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir: Path,
+
+def run_train_cv(params: "Params", regions_dir: Path, segments_dir: Path, models_dir: Path,
                  reports_dir: Path, force: bool = False) -> dict:
     """All time bins x folds at the configured depth; metrics, plots, Table 3, figures."""
     from preemergence.core import tracking
     refuse_overwrite_any(stage_outputs("train-cv", reports_dir, models_dir), force)
-    config = TrainConfig.from_params(params)
+    config = train_config(params)
     source = read_dataset_info(segments_dir)["source"]
-    data = load_time_bins(regions_dir, segments_dir, params["time_bins"],
-                          params["prepare"]["n_folds"])
+    data = load_time_bins(regions_dir, segments_dir, params.time_bins,
+                          params.prepare.n_folds)
     reports_dir = Path(reports_dir)
     hardware.quiet_tensorflow()
     name = tracking.parent_name(f"depth{config.depth} · {config.name}")
@@ -36,7 +41,7 @@ def run_train_cv(params: dict, regions_dir: Path, segments_dir: Path, models_dir
         mlflow.log_params(tracking.flatten({"config": config.as_dict()}))
         hardware.log_hardware(mlflow, config.mixed_precision)
         log_datasets(mlflow, data, segments_dir)
-        results = cross_validate(data, config, models_dir, params["prepare"]["n_folds"],
+        results = cross_validate(data, config, models_dir, params.prepare.n_folds,
                                  "train-cv", source, register=True)
         summary = summarise(results)
         for label, entry in summary.items():

@@ -7,6 +7,8 @@ is the same whichever other methods or time bins are present.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import zlib
 
 import numpy as np
@@ -17,6 +19,9 @@ from preemergence.stats.resampling import (fold_mean_std, paired_difference, tss
                                            region_counts, tss_interval, COUNT_COLUMNS)
 
 # Methods in report order, with the words the verdicts use.
+
+if TYPE_CHECKING:
+    from preemergence.core.schema import Stats
 METHOD_NAMES = {"cnn": "the CNN", "da_mtot": "the MTOT analysis",
                 "da_mtot_dm": "the MTOT+DM analysis", "pruned": "the pruned CNN (N = 4)",
                 "pruned_n2": "the pruned CNN at N = 2", "random": "the randomly pruned CNN",
@@ -68,7 +73,7 @@ def paper_value(method: str, time_h: float) -> str:
     return "–" if value is None else f"{value[0]:.1f} ± {value[1]:.1f} %"
 
 
-def tss_rows(predictions: pd.DataFrame, settings: dict, seed: int) -> pd.DataFrame:
+def tss_rows(predictions: pd.DataFrame, settings: "Stats", seed: int) -> pd.DataFrame:
     """One row per (time bin, method): pooled TSS, interval, fold mean and std, regions."""
     rows = []
     for t in sorted(predictions["time_h"].unique(), reverse=True):
@@ -85,7 +90,7 @@ def tss_rows(predictions: pd.DataFrame, settings: dict, seed: int) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def comparison_rows(predictions: pd.DataFrame, comparisons, settings: dict,
+def comparison_rows(predictions: pd.DataFrame, comparisons, settings: "Stats",
                     seed: int) -> pd.DataFrame:
     """One row per (time bin, comparison 'a - b') where both methods have predictions."""
     rows = []

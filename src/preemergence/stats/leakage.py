@@ -20,6 +20,8 @@ the TSS of every fold together and fails it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -29,6 +31,9 @@ from preemergence.model import fanout
 from preemergence.model.predictions import runs_table
 from preemergence.model.runs import TimeBinData, TrainConfig, derived_data, train_fold
 from preemergence.stats.resampling import Interval
+
+if TYPE_CHECKING:
+    from preemergence.core.schema import LeakageGuard
 
 METHOD = "cnn_permuted_labels"
 
@@ -79,12 +84,12 @@ def fold_interval(fold_tss, confidence: float) -> Interval:
     return Interval(float(values.mean()), float(ci.low), float(ci.high))
 
 
-def run_guard(data: TimeBinData, config: TrainConfig, n_folds: int, settings: dict,
+def run_guard(data: TimeBinData, config: TrainConfig, n_folds: int, settings: "LeakageGuard",
               progress: bool = True) -> tuple[Interval, pd.DataFrame]:
     """Predictions and mean-fold-TSS interval of the guard; LeakageGuardFailed when it
     fails. settings: params.yaml stats.leakage_guard."""
     from preemergence.stats.resampling import fold_tss
     predictions = guard_predictions(data, config, n_folds, progress)
-    interval = fold_interval(fold_tss(predictions), settings["confidence"])
+    interval = fold_interval(fold_tss(predictions), settings.confidence)
     check_guard(interval, data.time_h)
     return interval, predictions

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from preemergence.core.executor import resolve as resolve_executor
 from preemergence.core.progress import progress as show_progress
 from preemergence.data.segments import region_folds
 from preemergence.model import discriminant, fanout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,9 @@ from preemergence.core.constants import time_bin_label
 from preemergence.core.figures import new_figure
 from preemergence.stats.analysis import method_name, paper_value
 from preemergence.stats.resampling import Interval
+
+if TYPE_CHECKING:
+    from preemergence.core.schema import Stats
 
 BANDED = {"cnn": "C0", "da_mtot": "C1", "da_mtot_dm": "C2", "abs_field": "C4"}
 
@@ -29,12 +34,12 @@ def p_text(p_value: float, permutations: int) -> str:
     return f"p = {p_value:.2g}"
 
 
-def verdict(row, settings: dict) -> str:
+def verdict(row, settings: "Stats") -> str:
     """Plain-language reading of one paired difference."""
     a, b = method_name(row["first"]), method_name(row["second"])
-    level = f"{round(100 * settings['confidence'])} % CI"
+    level = f"{round(100 * settings.confidence)} % CI"
     numbers = (f"{100 * row['difference']:+.1f} points, {level} {pct(row['low'])} to "
-               f"{pct(row['high'])}, {p_text(row['p_value'], settings['permutations'])}")
+               f"{pct(row['high'])}, {p_text(row['p_value'], settings.permutations)}")
     if row["low"] > 0:
         says = f"{a} beats {b}"
     elif row["high"] < 0:
@@ -87,14 +92,14 @@ def tss_table(tss: pd.DataFrame, confidence: float) -> list[str]:
     return lines
 
 
-def difference_table(differences: pd.DataFrame, settings: dict) -> list[str]:
-    level = f"{round(100 * settings['confidence'])} % CI"
+def difference_table(differences: pd.DataFrame, settings: "Stats") -> list[str]:
+    level = f"{round(100 * settings.confidence)} % CI"
     lines = [f"| time (h) | difference | points | {level} | paired permutation test |",
              "|---:|---|---:|---:|---:|"]
     for r in differences.itertuples():
         lines.append(f"| {r.time_h} | {r.first} − {r.second} | {100 * r.difference:+.1f} | "
                      f"{pct(r.low)} to {pct(r.high)} | "
-                     f"{p_text(r.p_value, settings['permutations'])} |")
+                     f"{p_text(r.p_value, settings.permutations)} |")
     return lines
 
 
@@ -113,10 +118,10 @@ def repeats_section(spread: pd.DataFrame | None) -> list[str]:
     return lines + [""]
 
 
-def markdown(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval, settings: dict,
+def markdown(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval, settings: "Stats",
              source: str, spread: pd.DataFrame | None = None) -> str:
     """reports/statistics.md."""
-    confidence = settings["confidence"]
+    confidence = settings.confidence
     guard_words = ("passed: its interval contains 0" if guard.contains(0.0)
                    else "FAILED: its interval excludes 0")
     lines = ["# Statistics: intervals, paired tests, leakage guard", "",
@@ -124,10 +129,10 @@ def markdown(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval, sett
              "et al. 2020) are fold mean ± std and come with no interval or test. "
              "Every number below is computed from the out-of-fold predictions of the "
              "evaluation tiles (`reports/predictions/`); TSS is pooled over all tiles of "
-             f"all folds. Intervals: {settings['interval_method']} bootstrap over regions "
-             f"({settings['bootstrap_resamples']} resamples, EARs and CRs resampled "
+             f"all folds. Intervals: {settings.interval_method} bootstrap over regions "
+             f"({settings.bootstrap_resamples} resamples, EARs and CRs resampled "
              "separately, all tiles of a region together); p-values: paired permutation "
-             f"test ({settings['permutations']} permutations, methods swapped region by "
+             f"test ({settings.permutations} permutations, methods swapped region by "
              "region). What they mean: `docs/statistics.md`.", "",
              "## Verdicts", ""]
     lines += [f"- {verdict(r, settings)}" for _, r in differences.iterrows()]
@@ -136,10 +141,10 @@ def markdown(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval, sett
               *difference_table(differences, settings), "",
               "![TSS against time with intervals](figures/stats_tss_vs_time.png)", "",
               "## Leakage guard", "",
-              f"CNNs trained on permuted labels at {settings['leakage_guard']['time_h']} h "
-              f"({settings['leakage_guard']['config']} schedule, one per fold) scored a mean "
+              f"CNNs trained on permuted labels at {settings.leakage_guard.time_h} h "
+              f"({settings.leakage_guard.config} schedule, one per fold) scored a mean "
               f"fold TSS of {pct(guard.estimate)} % "
-              f"({round(100 * settings['leakage_guard']['confidence'])} % t-interval over the "
+              f"({round(100 * settings.leakage_guard.confidence)} % t-interval over the "
               f"folds' networks: {pct(guard.low)} to {pct(guard.high)} %): {guard_words}. "
               "Each such network is a random strong-feature detector and can score far from "
               "0 on its own; the mean over independent networks cannot, unless something "

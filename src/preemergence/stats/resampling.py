@@ -13,6 +13,8 @@ region by region (paired). TSS is a fraction here; reports show %.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import warnings
 from dataclasses import dataclass
 
@@ -21,6 +23,9 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from preemergence.model.predictions import TILE_KEY
+
+if TYPE_CHECKING:
+    from preemergence.core.schema import Stats
 
 COUNT_COLUMNS = ("tp", "fn", "fp", "tn")
 
@@ -76,17 +81,17 @@ def _summed(matrix: np.ndarray, ear, cr) -> np.ndarray:
     return matrix[index].sum(axis=-2)
 
 
-def _bootstrap(matrix: np.ndarray, strata, statistic, settings: dict, seed: int) -> Interval:
+def _bootstrap(matrix: np.ndarray, strata, statistic, settings: "Stats", seed: int) -> Interval:
     """Stratified region bootstrap of statistic(summed counts) (scipy.stats.bootstrap)."""
     def resampled(ear, cr, axis=-1):
         return statistic(_summed(matrix, ear, cr))
     estimate = float(statistic(_summed(matrix, *strata)))
-    kwargs = dict(paired=False, vectorized=True, n_resamples=settings["bootstrap_resamples"],
-                  confidence_level=settings["confidence"], rng=np.random.default_rng(seed))
+    kwargs = dict(paired=False, vectorized=True, n_resamples=settings.bootstrap_resamples,
+                  confidence_level=settings.confidence, rng=np.random.default_rng(seed))
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)   # handled below
         result = scipy_stats.bootstrap(strata, resampled,
-                                       method=settings["interval_method"], **kwargs)
+                                       method=settings.interval_method, **kwargs)
         low, high = result.confidence_interval
         if not (np.isfinite(low) and np.isfinite(high)):    # BCa degenerate: all equal
             result = scipy_stats.bootstrap(strata, resampled, method="percentile", **kwargs)
@@ -94,7 +99,7 @@ def _bootstrap(matrix: np.ndarray, strata, statistic, settings: dict, seed: int)
     return Interval(estimate, float(low), float(high))
 
 
-def tss_interval(predictions: pd.DataFrame, settings: dict, seed: int) -> Interval:
+def tss_interval(predictions: pd.DataFrame, settings: "Stats", seed: int) -> Interval:
     """Pooled TSS of one method's predictions with its region-bootstrap interval.
 
     settings: params.yaml stats (confidence, bootstrap_resamples, interval_method)."""
@@ -119,7 +124,7 @@ def _difference(summed: np.ndarray) -> np.ndarray:
     return tss_from_counts(summed[..., :4]) - tss_from_counts(summed[..., 4:])
 
 
-def paired_difference(first: pd.DataFrame, second: pd.DataFrame, settings: dict,
+def paired_difference(first: pd.DataFrame, second: pd.DataFrame, settings: "Stats",
                       seed: int) -> tuple[Interval, float]:
     """TSS(first) - TSS(second) on the same tiles: region-bootstrap interval (both methods
     resampled together) and the paired permutation p-value (two-sided).
@@ -130,7 +135,7 @@ def paired_difference(first: pd.DataFrame, second: pd.DataFrame, settings: dict,
     columns = list(COUNT_COLUMNS) + [f"{c}_b" for c in COUNT_COLUMNS]
     matrix = counts[columns].to_numpy(float)
     interval = _bootstrap(matrix, _strata(counts), _difference, settings, seed)
-    return interval, permutation_p_value(matrix, settings["permutations"], seed)
+    return interval, permutation_p_value(matrix, settings.permutations, seed)
 
 
 def permutation_p_value(matrix: np.ndarray, n_permutations: int, seed: int) -> float:
