@@ -8,7 +8,6 @@ Carrington point is seen at each observation time.
 
 from __future__ import annotations
 
-import shutil
 import warnings
 from pathlib import Path
 
@@ -71,11 +70,15 @@ def plage_region(time_h=-3.2, region_id="12555", offset_deg=(0.0, 0.0)):
 
 
 def copy_with(src: Path, dst: Path, **cards) -> Path:
-    """A byte copy of a FITS file with only the given keywords of the image HDU changed."""
-    shutil.copyfile(src, dst)
-    with fits.open(dst, mode="update") as hdul:
-        for key, value in cards.items():
-            hdul[1].header[key] = value
+    """A byte copy of a FITS file with only the given header cards rewritten in place (80
+    bytes each; astropy's update mode would recompress a compressed image)."""
+    raw = bytearray(src.read_bytes())
+    for key, value in cards.items():
+        starts = [i for i in range(0, len(raw), 80) if raw[i:i + 10] == f"{key:<8}= ".encode()]
+        assert len(starts) == 1, f"{src.name}: {len(starts)} {key} cards"
+        old = fits.Card.fromstring(raw[starts[0]:starts[0] + 80].decode("ascii"))
+        raw[starts[0]:starts[0] + 80] = fits.Card(key, value, old.comment).image.encode("ascii")
+    dst.write_bytes(bytes(raw))
     return dst
 
 
@@ -131,9 +134,11 @@ def test_frame_with_quality_flag_is_dropped_and_named(tmp_path):
 def test_real_flagged_frame_and_a_header_without_quality_are_refused(tmp_path):
     assert "QUALITY 0x00010000 is not 0" in screen_frame(FLAGGED, (0.0, 0.0), SMALL)
     no_quality = tmp_path / "noq.fits"
-    shutil.copyfile(PLAGE, no_quality)
-    with fits.open(no_quality, mode="update") as hdul:
-        del hdul[1].header["QUALITY"]
+    with fits.open(PLAGE) as hdul:      # the cutout written again without QUALITY
+        header = hdul[1].header.copy()
+        del header["QUALITY"]
+        fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(hdul[1].data, header)]).writeto(
+            no_quality)
     reason = screen_frame(no_quality, (17.9, 21.1), SMALL)
     assert reason == "noq.fits: no QUALITY keyword (a frame whose quality cannot be " \
                      "confirmed is not used)"
@@ -224,6 +229,20 @@ def test_tracking_keeps_a_carrington_point_at_the_map_centre(tmp_path):
     assert centres[0][0] == pytest.approx(-6.6, abs=1e-3)
     assert centres[1][0] - centres[0][0] == pytest.approx(SYNODIC_RATE_DEG_PER_DAY, abs=0.15)
     assert centres[1][1] == pytest.approx(centres[0][1], abs=1e-3)       # latitude fixed
+
+
+def test_geometry_follows_the_observation_time_not_t_rec(tmp_path):
+    """A frame observed at T1 but filed 3 h later (T_REC) is still centred on the spot:
+    using T_REC would move the centre by 13.2 deg/day x 3 h = 1.65 deg (~14 px)."""
+    region = synthetic_region()
+    late = t_rec_text(T1.tai + TimeDelta(3 * 3600.0, format="sec"))
+    path = write_disk(tmp_path / "disk.fits", T1, carrington=(region.carr_lon_deg,
+                                                             region.lat_deg), t_rec=late)
+    result = assemble_window([frame_from_file(path, region.region_id, -3.2)], region,
+                             averaging_window(region, -3.2), shape=SMALL,
+                             min_good_fraction=0.01, expected=1)
+    x, y = centroid_px(result.data)
+    assert abs(x - (SMALL[1] - 1) / 2) < 0.5 and abs(y - (SMALL[0] - 1) / 2) < 0.5
 
 
 def test_region_box_across_the_limb_is_rejected_as_off_disk(tmp_path):
