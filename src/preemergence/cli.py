@@ -103,8 +103,11 @@ def regions(out: Path = typer.Option(REGIONS_DIR, help="Region store to write.")
         return
     from preemergence.stages.regions import run_regions
     summary = run_regions(p, out, reports, force, email=email)
+    missing = len(summary["missing_time_bins"])
     typer.echo(f"wrote {summary['n_ear']} EARs and {summary['n_cr']} CRs ({summary['source']}) "
-               f"x {len(p.time_bins)} time bins to {out}; checks in {reports / 'regions.md'}")
+               f"x {len(p.time_bins)} time bins to {out}"
+               f"{f' ({missing} bins missing)' if missing else ''}; checks in "
+               f"{reports / 'regions.md'}")
 
 
 @app.command("prepare", epilog=stage_help("prepare"))

@@ -37,14 +37,30 @@ def box_flux_mx(cube: np.ndarray) -> np.ndarray:
     return np.abs(box).sum(axis=(1, 2)) * PIXEL_AREA_CM2
 
 
-def flux_table(store) -> pd.DataFrame:
+def stores_by_bin(store_dir: Path, time_bins) -> dict:
+    """{time_h: RegionStore of the regions that have that bin} (a real store may miss bins;
+    bins no region has are left out)."""
+    from preemergence.core.errors import RegionStoreError
+    from preemergence.data.regionstore import load_region_store
+    stores = {}
+    for t in time_bins:
+        try:
+            stores[t] = load_region_store(store_dir, [t], on_missing="skip")
+        except RegionStoreError:
+            if any(store_dir.glob(f"*/{time_bin_label(t)}.fits")):
+                raise                               # maps there, but unreadable
+    return stores
+
+
+def flux_table(stores: dict) -> pd.DataFrame:
     """One row per region and time bin: region_id, kind, time_h, box_flux_mx, central_abs_b_g."""
     rows = []
-    for t in sorted(store.maps, reverse=True):
-        flux, central = box_flux_mx(store.maps[t]), central_mean_abs_b_g(store.maps[t])
+    for t in sorted(stores, reverse=True):
+        cube = stores[t].maps[t]
+        flux, central = box_flux_mx(cube), central_mean_abs_b_g(cube)
         rows += [{"region_id": r.region_id, "kind": r.kind, "time_h": t,
                   "box_flux_mx": float(f), "central_abs_b_g": float(c)}
-                 for r, f, c in zip(store.regions, flux, central)]
+                 for r, f, c in zip(stores[t].regions, flux, central)]
     return pd.DataFrame(rows)
 
 
@@ -64,34 +80,36 @@ def control_check(table: pd.DataFrame, pairs: dict[str, str], tolerance_g: float
                                        "difference_g", "ok"])
 
 
-def simulated_pairs(store) -> dict[str, str]:
+def simulated_pairs(table: pd.DataFrame) -> dict[str, str]:
     """CR -> EAR of a simulated store (SIM-CR-i shares SIM-EAR-i's position)."""
-    ears = set(store.ids("EAR"))
-    return {cr: cr.replace("-CR-", "-EAR-") for cr in store.ids("CR")
-            if cr.replace("-CR-", "-EAR-") in ears}
+    ids = set(table.region_id)
+    return {cr: cr.replace("-CR-", "-EAR-") for cr in sorted(ids)
+            if "-CR-" in cr and cr.replace("-CR-", "-EAR-") in ids}
 
 
-def frames_table(store_dir: Path, store) -> pd.DataFrame:
-    """Frames averaged per region (rows) and time bin (columns; NaN: the map has no NFRAMES,
-    i.e. it is simulated; missing bins are absent maps)."""
+def frames_table(store_dir: Path, table: pd.DataFrame, time_bins) -> pd.DataFrame:
+    """Frames averaged per region (rows) and time bin (columns): NaN where the map has no
+    NFRAMES (simulated) or is missing."""
     from preemergence.data.regionstore import read_region_map, region_map_path
     counts = {}
-    for r in store.regions:
-        for t in store.maps:
-            path = region_map_path(store_dir, r.region_id, t)
+    for region_id in sorted(set(table.region_id)):
+        for t in time_bins:
+            path = region_map_path(store_dir, region_id, t)
             frames = read_region_map(path)[0].get("NFRAMES") if path.exists() else None
-            counts.setdefault(r.region_id, {})[time_bin_label(t)] = frames
-    return pd.DataFrame.from_dict(counts, orient="index").sort_index()
+            counts.setdefault(region_id, {})[time_bin_label(t)] = frames
+    return pd.DataFrame.from_dict(counts, orient="index", dtype=float).sort_index()
 
 
-def quiet_statistics(store) -> list[dict]:
+def quiet_statistics(stores: dict) -> list[dict]:
     """Mean |B| and noise core width (G) of the CR maps per time bin."""
-    kinds = np.array([r.kind for r in store.regions])
-    if not (kinds == "CR").any():
-        return []
-    return [{"time_h": t, "mean_abs_b_g": mean_abs_b(store.maps[t][kinds == "CR"]),
-             "noise_sigma_g": noise_sigma_g(store.maps[t][kinds == "CR"])}
-            for t in sorted(store.maps, reverse=True)]
+    out = []
+    for t in sorted(stores, reverse=True):
+        kinds = np.array([r.kind for r in stores[t].regions])
+        if (kinds == "CR").any():
+            crs = stores[t].maps[t][kinds == "CR"]
+            out.append({"time_h": t, "mean_abs_b_g": mean_abs_b(crs),
+                        "noise_sigma_g": noise_sigma_g(crs)})
+    return out
 
 
 def flux_summary(table: pd.DataFrame) -> pd.DataFrame:

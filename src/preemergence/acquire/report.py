@@ -6,6 +6,8 @@ import pandas as pd
 
 from preemergence.core.constants import time_bin_label
 
+MAX_LISTED = 60     # missing bins spelled out in the report (all are in the JSON)
+
 
 def _frames_lines(frames: pd.DataFrame, missing: list[str]) -> list[str]:
     if frames.isna().all().all():
@@ -16,9 +18,13 @@ def _frames_lines(frames: pd.DataFrame, missing: list[str]) -> list[str]:
         cells = ["–" if pd.isna(v) else str(int(v)) for v in row]
         lines.append(f"| {region} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines += ([f"Missing time bins (too few good frames): {', '.join(missing)}.", ""]
-              if missing else ["No time bin is missing.", ""])
-    return lines
+    if not missing:
+        return lines + ["No time bin is missing.", ""]
+    lines += [f"{len(missing)} missing time bins (too few good frames):", ""]
+    lines += [f"- {reason}" for reason in missing[:MAX_LISTED]]
+    if len(missing) > MAX_LISTED:
+        lines.append(f"- and {len(missing) - MAX_LISTED} more (reports/regions_checks.json)")
+    return lines + [""]
 
 
 def _control_lines(control: pd.DataFrame, tolerance_g: float) -> list[str]:

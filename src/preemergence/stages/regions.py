@@ -19,7 +19,6 @@ from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any
 from preemergence.core.catalog import stage_outputs
 from preemergence.core.paths import (REGIONS_CHECKS, REGIONS_FLUX_CSV, REGIONS_FLUX_PNG,
                                      REGIONS_MD)
-from preemergence.data.regionstore import load_region_store
 from preemergence.data.simulate import simulate_store
 
 if TYPE_CHECKING:
@@ -46,20 +45,22 @@ def run_regions(params: "Params", out_dir: Path, reports_dir: Path, force: bool 
 def check_store(store_dir: Path, reports_dir: Path, params: "Params",
                 pairs: dict | None, missing: list[str]) -> dict:
     """Write reports/regions.md, its figure, table and JSON summary for a region store."""
-    store = load_region_store(store_dir, params.time_bins, on_missing="skip"
-                              if missing else params.data.on_missing_time_bin, progress=False)
-    sources = sorted({r.source for r in store.regions})
+    stores = checks.stores_by_bin(Path(store_dir), params.time_bins)
+    table = checks.flux_table(stores)
+    sources = sorted({r.source for s in stores.values() for r in s.regions})
     source = "simulated" if sources == ["synthetic"] else "+".join(sources)
-    table = checks.flux_table(store)
-    pairs = checks.simulated_pairs(store) if pairs is None else pairs
-    control = checks.control_check(table, pairs, params.acquire.control_tolerance_g)
+    pairs = checks.simulated_pairs(table) if pairs is None else pairs
+    tolerance_g = params.acquire.control_tolerance_g
+    control = checks.control_check(table, pairs, tolerance_g)
     summary = checks.flux_summary(table)
     checks.plot_flux_buildup(table, reports_dir / REGIONS_FLUX_PNG, f"data: {source}")
     write_csv(reports_dir / REGIONS_FLUX_CSV, table)
-    n_regions = {kind: len(store.ids(kind)) for kind in ("EAR", "CR")}
-    quiet = checks.quiet_statistics(store)
-    text = report.markdown(source, n_regions, checks.frames_table(store_dir, store), missing,
-                           control, params.acquire.control_tolerance_g, summary, quiet,
+    kinds = table.drop_duplicates("region_id").kind
+    n_regions = {kind: int((kinds == kind).sum()) for kind in ("EAR", "CR")}
+    quiet = checks.quiet_statistics(stores)
+    text = report.markdown(source, n_regions,
+                           checks.frames_table(Path(store_dir), table, params.time_bins),
+                           missing, control, tolerance_g, summary, quiet,
                            Path(REGIONS_FLUX_PNG).relative_to(Path(REGIONS_MD).parent))
     atomic_write_text(reports_dir / REGIONS_MD, text)
     result = {"source": source, **{f"n_{k.lower()}": v for k, v in n_regions.items()},
