@@ -231,64 +231,7 @@ def test_non_hmi_fits_is_a_clear_error(tmp_path):
     assert str(info.value).startswith("table.fits: ") and "\n" not in str(info.value)
 
 
-def build_regions(rows, out):
-    """What `preemergence build-regions ROWS --out OUT` did (the command left the CLI with
-    the regions stage; the library stays): refuse an existing store, read and check the
-    rows, project them. Bad rows raise ValueError (RowsError), which every CLI command
-    reports as one line and exit code 2."""
-    from preemergence.core.artifacts import refuse_overwrite
-    from preemergence.solar.build_regions import build_regions as build, read_rows
-    refuse_overwrite(out, False)
-    return build(read_rows(rows), out, "interpolation", 60.0, progress=False)
-
-
-def build_error(rows, out) -> str:
-    """The one-line message of a build refused with a ValueError."""
-    with pytest.raises(ValueError) as info:
-        build_regions(rows, out)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
-
-
-def test_build_regions_makes_a_loadable_region_store(disk, tmp_path):
-    from preemergence.data.regionstore import load_region_store
-    rows = tmp_path / "rows.csv"
-    rows.write_text("magnetogram,lon_deg,lat_deg,kind,region_id,time_h\n"
-                    f"{disk},-5,10,EAR,11776,-8.5\n{disk},-2,10,EAR,11776,-3.2\n"
-                    f"{disk},-5,-12,CR,CR11776,-8.5\n{disk},-2,-12,CR,CR11776,-3.2\n")
-    assert build_regions(rows, tmp_path / "store") == 4
-    store = load_region_store(tmp_path / "store", [-3.2, -8.5])
-    assert store.ids() == ["11776", "CR11776"] and store.maps[-3.2].shape == (2, 256, 256)
-    ear = store.regions[0]
-    assert ear.kind == "EAR" and ear.source == "real" and ear.latitude_deg == 10.0
-    assert ear.cmd_deg == pytest.approx(-2 + 13.2 * 3.2 / 24, abs=1e-3)
-
-
-def test_build_regions_bad_rows_are_clear_errors(disk, tmp_path):
-    rows = tmp_path / "rows.csv"
-    rows.write_text(f"magnetogram,lon_deg,lat_deg,kind,region_id\n{disk},0,0,EAR,1\n")
-    assert "missing column(s) time_h" in build_error(rows, tmp_path / "s")
-    rows.write_text("magnetogram,lon_deg,lat_deg,kind,region_id,time_h\n"
-                    f"{disk},0,0,PLAGE,1,-3.2\n")
-    assert "row 2: unknown kind 'PLAGE'" in build_error(rows, tmp_path / "s")
-    assert not (tmp_path / "s").exists()
-
-
-def test_build_regions_refuses_two_rows_in_one_time_bin(disk, tmp_path):
-    """-3.2 h and -3.21 h would write one file: the second would overwrite the first."""
-    rows = tmp_path / "rows.csv"
-    rows.write_text("magnetogram,lon_deg,lat_deg,kind,region_id,time_h\n"
-                    f"{disk},0,0,EAR,1,-8.5\n{disk},0,0,EAR,1,-3.2\n{disk},2,1,EAR,1,-3.21\n")
-    assert "rows 3, 4: region 1 twice in one time bin (times -3.21 and -3.2 h)" in \
-        build_error(rows, tmp_path / "s")
-    assert not (tmp_path / "s").exists()
-    rows.write_text("magnetogram,lon_deg,lat_deg,kind,region_id,time_h\n"   # other files,
-                    f"{disk},0,0,EAR,1,-3.15\n{disk},2,1,EAR,1,-3.24\n")   # one bin
-    assert "rows 2, 3: region 1 twice in one time bin" in build_error(rows, tmp_path / "s")
-
-
-def test_project_into_a_folder_and_empty_rows_are_clear_errors(disk, tmp_path):
+def test_project_into_a_folder_is_a_clear_error(disk, tmp_path):
     from typer.testing import CliRunner
 
     from preemergence.cli import app
@@ -298,9 +241,3 @@ def test_project_into_a_folder_and_empty_rows_are_clear_errors(disk, tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == f"error: {tmp_path / 'out'}: is a folder; give the path " \
                                     "of the file to write"
-    rows = tmp_path / "rows.csv"
-    rows.write_text("")
-    assert f"{rows}: the rows CSV is empty" in build_error(rows, tmp_path / "s")
-    rows.write_text("magnetogram,lon_deg,lat_deg,kind,region_id,time_h\n"
-                    f"{disk},0,0,EAR,,-3.2\n")
-    assert "row 2: empty region_id" in build_error(rows, tmp_path / "s")
