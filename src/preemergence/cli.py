@@ -84,7 +84,14 @@ def _clear_errors(func):
     return wrapper
 
 
-@app.command("regions", epilog=stage_help("regions"))
+REGIONS_NEEDS = """
+Needs, with data.source=hmi: the catalogue acquire.catalogue (docs/real-data.md), and
+  either a folder of frames (acquire.frames_dir) or the network and a JSOC-registered
+  e-mail (--email or $JSOC_EMAIL); downloads are cached in acquire.cache_dir.
+  With data.source=simulated: nothing."""
+
+
+@app.command("regions", epilog=stage_help("regions") + REGIONS_NEEDS)
 @_clear_errors
 def regions(out: Path = typer.Option(REGIONS_DIR, help="Region store to write."),
             reports: Reports = REPORTS_DIR, params: ParamsFile = DEFAULT_PARAMS,

@@ -2,11 +2,10 @@
 record sets, the plan, exports with resumable verified downloads, retries, e-mails, and
 frames a user already has."""
 
-import importlib.util
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import jsoc_server as srv          # the loopback JSOC (tests/acquire/conftest.py)
 import pytest
 from astropy.io import fits
 from astropy.time import Time, TimeDelta
@@ -22,17 +21,7 @@ FIXTURE = HERE.parent / "fixtures" / "hmi_20190621_cutout.fits"
 SHARED_HMI = HERE.parents[2] / "shared" / "data" / "hmi"     # ../shared of the clone
 
 
-def _load_server():
-    """tests/acquire/jsoc_server.py (a helper module; tests/ has no packages)."""
-    spec = importlib.util.spec_from_file_location("jsoc_loopback_server",
-                                                  HERE / "jsoc_server.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
-
-srv = _load_server()
 
 SERIES = "hmi.M_720s"
 EMAIL = "observer@solar-lab.org"          # registered on the loopback server only

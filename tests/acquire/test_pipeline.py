@@ -9,8 +9,6 @@ needs more disk than the committed real cutouts hold. Real HMI pixels are tested
 test_assemble.py; real shared full-disk files in the benchmark (benchmarks/assembly_check.py).
 """
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import astropy.units as u
@@ -114,24 +112,16 @@ def test_a_window_short_of_frames_is_a_missing_bin_named_in_the_report(catalogue
     params = params_file(tmp_path, catalogue=str(catalogue), frames_dir=str(frames),
                          min_good_fraction=(N_FRAMES + 1) / 35)
     result = CliRunner().invoke(app, ["regions", "--params", str(params), "--out",
-                                      str(tmp_path / "regions")])
+                                      str(tmp_path / "regions"), "--reports",
+                                      str(tmp_path / "reports")])
     assert result.exit_code == 2
     assert "no time bin of any region has enough good frames" in result.output
     assert not (tmp_path / "regions").exists()
 
 
-def _loopback():
-    spec = importlib.util.spec_from_file_location("jsoc_loopback_server_pipeline",
-                                                  HERE / "jsoc_server.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_regions_from_a_loopback_jsoc_then_nothing_fetched_again(catalogue_and_frames,
                                                                  tmp_path):
-    srv = _loopback()
+    import jsoc_server as srv     # tests/acquire/conftest.py puts it on the path
     catalogue, frames = catalogue_and_frames
     records = [srv.Record(t_rec=fits.getheader(p)["T_REC"], file=p)
                for p in sorted(frames.iterdir())]
@@ -168,7 +158,8 @@ def test_bad_settings_are_one_line_and_exit_2(catalogue_and_frames, tmp_path, ch
     values["acquire"].update(change)
     params.write_text(yaml.safe_dump(values))
     result = CliRunner().invoke(app, ["regions", "--params", str(params), "--out",
-                                      str(tmp_path / "regions")])
+                                      str(tmp_path / "regions"), "--reports",
+                                      str(tmp_path / "reports")])
     assert result.exit_code == 2
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "regions").exists()
@@ -179,6 +170,7 @@ def test_an_unregistered_looking_email_is_refused_before_anything_is_written(
     catalogue, _ = catalogue_and_frames
     params = params_file(tmp_path, catalogue=str(catalogue))
     result = CliRunner().invoke(app, ["regions", "--params", str(params), "--email",
-                                      "user@example.com", "--out", str(tmp_path / "regions")])
+                                      "user@example.com", "--out", str(tmp_path / "regions"),
+                                      "--reports", str(tmp_path / "reports")])
     assert result.exit_code == 2 and "example.com" in result.output
     assert not (tmp_path / "regions").exists()
