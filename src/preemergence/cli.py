@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -80,6 +81,13 @@ def _clear_errors(func):
             if os.environ.get("PREEMERGENCE_DEBUG"):
                 raise
             typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+            sys.exit(2)
+        except OSError as exc:                   # a full disk (or quota): one line, exit 2
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or os.environ.get(
+                    "PREEMERGENCE_DEBUG"):
+                raise
+            typer.echo(f"error: {exc.filename or 'writing an output'}: no space left on the "
+                       "device; nothing was kept (free space and run again)", err=True)
             sys.exit(2)
     return wrapper
 

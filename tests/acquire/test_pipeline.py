@@ -174,3 +174,25 @@ def test_an_unregistered_looking_email_is_refused_before_anything_is_written(
                                       "--reports", str(tmp_path / "reports")])
     assert result.exit_code == 2 and "example.com" in result.output
     assert not (tmp_path / "regions").exists()
+
+
+def test_a_full_disk_is_one_line_exit_2_and_nothing_kept(catalogue_and_frames, tmp_path,
+                                                         monkeypatch):
+    import errno
+
+    from preemergence.acquire import assemble
+
+    def no_space(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(assemble, "write_region_map", no_space)
+    catalogue, frames = catalogue_and_frames
+    params = params_file(tmp_path, catalogue=str(catalogue), frames_dir=str(frames))
+    result = CliRunner().invoke(app, ["regions", "--params", str(params), "--out",
+                                      str(tmp_path / "regions"), "--reports",
+                                      str(tmp_path / "reports")])
+    errors = [line for line in result.output.splitlines() if "error:" in line]
+    assert result.exit_code == 2 and len(errors) == 1
+    assert "t-3.2h.fits: no space left on the device" in errors[0]
+    assert not (tmp_path / "regions").exists()
+    assert not list(tmp_path.glob(".regions.tmp-*"))
