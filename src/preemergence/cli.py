@@ -29,8 +29,6 @@ SEGMENTS_OPTION = typer.Option(SEGMENTS_DIR, help="Segment sets folder.")
 REPORTS_OPTION = typer.Option(REPORTS_DIR, help="Reports folder.")
 
 
-
-
 def models_option(stage: str, help_text: str = "Models folder."):
     """The --models option of a training stage (default: its folder in core.paths)."""
     return typer.Option(STAGE_MODELS_DIRS[stage], help=help_text)

@@ -39,9 +39,15 @@ def box_flux_mx(cube: np.ndarray) -> np.ndarray:
 
 def stores_by_bin(store_dir: Path, time_bins) -> dict:
     """{time_h: RegionStore of the regions that have that bin} (a real store may miss bins;
-    bins no region has are left out)."""
+    bins no region has are left out). A complete store is read once; only one with missing
+    bins is read bin by bin (the loader reads every file to find a bin's maps)."""
     from preemergence.core.errors import RegionStoreError
-    from preemergence.data.regionstore import load_region_store
+    from preemergence.data.regionstore import RegionStore, load_region_store
+    try:
+        whole = load_region_store(store_dir, time_bins)
+        return {t: RegionStore(whole.regions, {t: whole.maps[t]}) for t in time_bins}
+    except RegionStoreError:
+        pass                                        # bins missing: per bin below
     stores = {}
     for t in time_bins:
         try:

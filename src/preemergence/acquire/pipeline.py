@@ -109,9 +109,9 @@ def print_plan(acq: "Acquire", time_bins, email: str | None, echo) -> None:
     if acq.frames_dir:
         echo(f"frames from the folder {acq.frames_dir}: nothing to fetch")
     client = None if acq.frames_dir else jsoc.make_client(email, acq.jsoc_url)
-    plans = [jsoc.plan_window(client, r, averaging_window(r, t), acq.series,
-                              jsoc.cutout_for(r, averaging_window(r, t), acq.cutout_size_deg)
-                              if acq.cutout else None)
-             for r in regions for t in time_bins] if client else []
+    windows = [(r, averaging_window(r, t)) for r in regions for t in time_bins]
+    plans = [jsoc.plan_window(client, r, w, acq.series,
+                              jsoc.cutout_for(r, w, acq.cutout_size_deg) if acq.cutout else None)
+             for r, w in windows] if client else []
     for line in jsoc.format_plan(plans):
         echo(line)
