@@ -130,3 +130,30 @@ def test_data_key_covers_table_maps_and_constants(tiny):
     extra = np.concatenate([data.cube, data.cube[:1]])
     index = {**data.index, "NOT-IN-TABLE": len(data.cube)}
     assert runs.data_digest(table, data.table, extra, index, const) == data.data_key
+
+
+def test_a_run_on_the_reused_network_is_byte_identical_to_a_fresh_build(
+        tiny, tmp_path, monkeypatch):
+    """One network per architecture and process (issue 24): a run trained on the network
+    another run left behind (re-initialised, fresh Adam) writes the same result.json, byte
+    for byte, as one trained on a newly built network."""
+    from preemergence.core.paths import RESULT_FILE
+    from preemergence.model import training
+    params, store_dir, work = tiny
+    data, config = load(store_dir, work / "segments"), train_config(params)
+
+    def result_bytes(store_name, *earlier_folds):
+        monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / store_name))
+        for fold in earlier_folds:                 # leave the network trained on another run
+            runs.train_fold(data, fold, config)
+        built_before = dict(training._NETWORKS)
+        result = runs.train_fold(data, 0, config)
+        return (tmp_path / store_name / result["run_key"] / RESULT_FILE).read_bytes(), \
+            built_before
+
+    monkeypatch.setattr(training, "_NETWORKS", {})
+    fresh, before = result_bytes("fresh")
+    assert before == {}                            # fold 0 trained on a newly built network
+    reused, before = result_bytes("reused", 1, 2)
+    assert len(before) == 1                        # ... here on the one fold 2 left trained
+    assert fresh == reused

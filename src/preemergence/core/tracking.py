@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 from preemergence.core.paths import repo_root
+from preemergence.core.profiling import phase, timed
 
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"   # MLflow 3.17 UI: model-training view
@@ -135,14 +136,17 @@ def start_run(experiment: str, run_name: str, data_source: str, nested: bool = F
     The first time a process starts a run in an experiment, runs of that experiment that a
     killed process left RUNNING are closed as KILLED (close_orphaned_runs).
     """
-    mlflow = connect()
-    experiment_id = _experiment_id(mlflow, experiment)
-    if experiment_id not in _CHECKED:          # once per experiment and process
-        close_orphaned_runs(mlflow.MlflowClient(), experiment_id)
-        _CHECKED.add(experiment_id)
-    tags = {**run_tags(data_source), "pid": str(os.getpid()), "host": socket.gethostname()}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested,
-                          tags=tags):
+    with phase("MLflow logging"):
+        mlflow = connect()
+        experiment_id = _experiment_id(mlflow, experiment)
+        if experiment_id not in _CHECKED:          # once per experiment and process
+            close_orphaned_runs(mlflow.MlflowClient(), experiment_id)
+            _CHECKED.add(experiment_id)
+        tags = {**run_tags(data_source), "pid": str(os.getpid()),
+                "host": socket.gethostname()}
+        active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
+                                  nested=nested, tags=tags)
+    with active:
         yield mlflow
 
 
@@ -198,6 +202,7 @@ def flatten(params, prefix: str = "") -> dict[str, object]:
     return flat
 
 
+@timed("MLflow logging")
 def log_reports(mlflow, reports_dir: Path, names) -> None:
     """Attach report files or folders (names relative to reports_dir) to the active run,
     under its artifact folder reports/."""

@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from preemergence.core.constants import time_bin_label
+from preemergence.core.profiling import timed
 from preemergence.data.expectations import build_suite, derive_columns, import_gx
 
 SITE = "segment_tables"
@@ -54,6 +55,7 @@ def _context(gx, root: Path):
     return context
 
 
+@timed("Great Expectations")
 def build_project(root: Path, tables: dict, plan: dict, time_bins) -> dict[float, bool]:
     """Write the GX project and Data Docs for the segment tables into root; run one
     checkpoint per time bin. plan: pe_per_ear, ne_per_ear, ne_per_cr, n_folds.

@@ -23,6 +23,7 @@ from preemergence.core.constants import (
     time_bin_label,
 )
 from preemergence.core.errors import RegionStoreError
+from preemergence.core.profiling import timed
 from preemergence.core.progress import progress as show_progress
 
 GAUSS_UNITS = {"g", "gauss"}
@@ -181,6 +182,7 @@ def _near_miss(time_h: float, time_bins) -> float | None:
     return near[0] if near else None
 
 
+@timed("data loading")
 def load_region_store(store: Path, time_bins, on_missing: str = "error",
                       progress: bool = False) -> RegionStore:
     """Load every map of the requested time bins (h) from a store.

@@ -30,6 +30,7 @@ import pandas as pd
 from preemergence.core.artifacts import atomic_write_text
 from preemergence.core.errors import ValidationFailed
 from preemergence.core.constants import TIME_BINS_H
+from preemergence.core.profiling import timed
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -97,6 +98,7 @@ def require_valid(report: ValidationReport, details: Path | None = None) -> Vali
     raise ValidationFailed(msg.replace("\n", " "))
 
 
+@timed("Great Expectations")
 def validate_segment_table(table: pd.DataFrame, *, pe_per_ear: int, ne_per_ear: int,
                            ne_per_cr: int, n_folds: int, name: str,
                            time_bins=TIME_BINS_H) -> ValidationReport:

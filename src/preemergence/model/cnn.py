@@ -58,6 +58,17 @@ def _glorot(seed: int | None, layer: int):
     return keras.initializers.GlorotUniform(seed=int(seed) * 1000 + layer)
 
 
+def initialise(model: keras.Model, seed: int) -> None:
+    """Give a CNN built by build_model the initial weights build_model(seed=seed) draws:
+    Glorot-uniform kernels seeded per layer, zero biases (the same values, bit for bit, so a
+    network re-initialised for a new run trains exactly as a freshly built one)."""
+    for layer in [*conv_layers(model), model.get_layer("output")]:
+        number = 0 if layer.name == "output" else int(layer.name[4:])
+        kernel = _glorot(seed, number)(tuple(layer.kernel.shape), dtype=layer.kernel.dtype)
+        layer.kernel.assign(kernel)
+        layer.bias.assign(np.zeros(tuple(layer.bias.shape), dtype=layer.bias.dtype))
+
+
 def count_params(model: keras.Model) -> int:
     """Number of trainable + non-trainable parameters (weights and biases)."""
     return int(sum(np.prod(w.shape) for w in model.weights))

@@ -13,6 +13,7 @@ import pandas as pd
 
 from preemergence.core.constants import time_bin_label
 from preemergence.core.plotdata import with_series
+from preemergence.core.profiling import phase, timed
 from preemergence.core.progress import progress as show_progress
 from preemergence.core.executor import resolve as resolve_executor
 from preemergence.model import fanout
@@ -62,12 +63,14 @@ def epoch_logger(mlflow):
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            mlflow.log_metrics({k: float(logs[k]) for k in ("loss", "val_loss") if k in logs},
-                               step=int(epoch))
+            with phase("MLflow logging"):
+                mlflow.log_metrics({k: float(logs[k]) for k in ("loss", "val_loss")
+                                    if k in logs}, step=int(epoch))
             self.logged.add(int(epoch))
     return EpochLogger()
 
 
+@timed("MLflow logging")
 def _log_fold(mlflow, result: dict, folder: Path, register: bool, source: str,
               logged=frozenset()) -> None:
     """Parameters, the epochs not logged live (a reused or resumed run), TSS, counts and

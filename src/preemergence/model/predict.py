@@ -15,6 +15,7 @@ import weakref
 import numpy as np
 
 from preemergence.core.constants import SEGMENT_SIZE_PX
+from preemergence.core.profiling import timed, traced_call
 from preemergence.model import cnn
 from preemergence.model.windows import WindowSource, make_batches, prefetch
 
@@ -53,7 +54,8 @@ def batches_of(windows, batch_size: int = BATCH_SIZE):
 
 def _collect(model, windows, output: int, batch_size: int) -> np.ndarray:
     forward = compiled_forward(model)
-    parts = [forward(x)[output].numpy() for x, _ in batches_of(windows, batch_size)]
+    parts = [traced_call(forward, "forward passes", x)[output]
+             for x, _ in batches_of(windows, batch_size)]
     return np.concatenate(parts).astype(np.float64) if parts else np.empty(0)
 
 
@@ -68,12 +70,13 @@ def max_features(model, windows, batch_size: int = BATCH_SIZE) -> np.ndarray:
     return out if out.size else np.empty((0, cnn.last_conv(model).filters))
 
 
+@timed("validation")
 def evaluate(model, source: WindowSource, batch_size: int = BATCH_SIZE) -> tuple[float, float]:
     """Mean binary cross-entropy (nats) and accuracy (threshold 0.5, i.e. z > 0) of a source."""
     forward = compiled_forward(model)
     loss = correct = n = 0.0
     for x, y in batches_of(source, batch_size):
-        z = forward(x)[0].numpy().astype(np.float64)
+        z = traced_call(forward, "validation", x)[0].astype(np.float64)
         loss += float(np.sum(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
         correct += float(np.sum((z > 0) == (y > 0.5)))
         n += len(y)

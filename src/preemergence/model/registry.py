@@ -19,6 +19,7 @@ import numpy as np
 
 from preemergence.core.constants import SEGMENT_SIZE_PX, time_bin_label
 from preemergence.core.paths import MODEL_FILE
+from preemergence.core.profiling import timed
 
 REGISTERED_PREFIX = "preemergence-cnn"
 MODEL_NAME = "model"        # the logged model's name within its run
@@ -50,6 +51,7 @@ def model_metadata(result: dict, source: str) -> dict:
             "config": config["name"]}
 
 
+@timed("model registration")
 def log_cnn(mlflow, folder: Path, result: dict, register: bool, source: str) -> None:
     """Log the run's network (folder/model.keras) as an MLflow model in the active run;
     with ``register``, as a new version of its time bin's registered model, aliased."""
@@ -68,6 +70,7 @@ def log_cnn(mlflow, folder: Path, result: dict, register: bool, source: str) -> 
         client.set_registered_model_alias(name, f"fold{result['fold']}", version)
 
 
+@timed("model registration")
 def alias_reused(mlflow, result: dict) -> bool:
     """Point fold<k>'s alias at the version logged when this (reused) run was trained;
     False when no version of it is registered (e.g. a store made before registration)."""

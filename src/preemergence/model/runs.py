@@ -32,6 +32,7 @@ from preemergence.core.artifacts import (atomic_output, read_json, remove_leftov
 from preemergence.core.constants import time_bin_label
 from preemergence.core.fingerprint import code_fingerprint
 from preemergence.core.metrics import confusion, tss
+from preemergence.core.profiling import timed
 from preemergence.core.paths import (CHECKPOINT_FILE, MODEL_FILE, PROGRESS_FILE, RESULT_FILE,
                                      STANDARDISATION_FILE, run_store, segment_table_file)
 
@@ -139,6 +140,7 @@ def standardisation(data: TimeBinData, config: TrainConfig) -> tuple[float, floa
     return const["mean_g"], const["std_g"]
 
 
+@timed("checkpoints and model saving")
 def save_model(model, path: Path) -> Path:
     """A Keras model (with optimizer state) saved atomically."""
     with atomic_output(path, suffix=".keras") as tmp:
@@ -246,17 +248,18 @@ def _train(data: TimeBinData, fold: int, config: TrainConfig, home: Path, key: s
 def _resume_or_build(home: Path, key: str, config: TrainConfig, fold: int):
     """(model, history, first epoch): the checkpoint of an interrupted run, or a new CNN."""
     import keras
-    from preemergence.model import cnn
+    from preemergence.model import training
     progress = read_json(home / PROGRESS_FILE)
     checkpoint = home / str((progress or {}).get("checkpoint"))
     if progress and progress.get("run_key") == key and checkpoint.is_file():
         return (keras.models.load_model(checkpoint), progress["history"],
                 progress["epochs_done"])
-    model = cnn.build_model(config.depth, final_filters=config.final_filters,
-                            max_filters=config.max_filters, seed=config.seed + fold)
+    model = training.fresh_network(config.depth, config.seed + fold, config.final_filters,
+                                   config.max_filters)
     return model, {}, 0
 
 
+@timed("tile evaluation")
 def score_tiles(model, data: TimeBinData, tiles: pd.DataFrame, mean: float, std: float,
                 config: TrainConfig) -> dict:
     """TSS and confusion counts of a model on evaluation tiles (threshold of the config),
@@ -301,6 +304,7 @@ def run_folder(models_dir: Path, config: TrainConfig, time_h: float, fold: int) 
     return Path(models_dir) / f"depth{config.depth}" / time_bin_label(time_h) / f"fold{fold}"
 
 
+@timed("data loading")
 def load_time_bins(regions_dir: Path, segments_dir: Path, time_bins,
                    n_folds: int | None = None) -> dict[float, TimeBinData]:
     """Region cubes, segment tables and standardisation constants of every time bin.

@@ -9,13 +9,56 @@ package ``__init__``). The validation loss after each epoch comes from ``predict
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 
 from preemergence.core.constants import SEGMENT_SIZE_PX
+from preemergence.core.profiling import phase, traced_call
 from preemergence.model import cnn, predict
 from preemergence.model.windows import WindowSource, make_batches, prefetch
 
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
+
+# One network per architecture in a process: its compiled training step and forward pass
+# are traced once and serve every run (fold, time bin, stage) of that architecture.
+_NETWORKS: dict[tuple, keras.Model] = {}
+_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # model -> (optimizer, step)
+
+
+def fresh_network(depth: int, seed: int, final_filters: int | None = None,
+                  max_filters: int | None = None) -> keras.Model:
+    """A CNN with the initial weights ``cnn.build_model(seed=seed)`` draws and a fresh Adam
+    state: this process's network of the architecture (depth, filters, dtype policy),
+    re-initialised, so that its traced steps are reused; the first one is built."""
+    policy = keras.mixed_precision.global_policy().name
+    key = (depth, final_filters, max_filters, policy)
+    model = _NETWORKS.get(key)
+    if model is None:
+        model = _NETWORKS[key] = cnn.build_model(depth, final_filters=final_filters,
+                                                 max_filters=max_filters, seed=seed)
+        return model
+    cnn.initialise(model, seed)
+    reset_optimizer(model)
+    return model
+
+
+def reset_optimizer(model: keras.Model) -> None:
+    """Zero the model's Adam state (step count, moments), as a new Adam starts."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not optimizer.built:
+        return
+    for variable in optimizer.variables:
+        if variable is not optimizer._learning_rate:
+            variable.assign(keras.ops.zeros(variable.shape, dtype=variable.dtype))
+
+
+def train_step_of(model: keras.Model, optimizer):
+    """The compiled training step of (model, optimizer), traced once and kept."""
+    cached = _STEPS.get(model)
+    if cached is None or cached[0] is not optimizer:
+        _STEPS[model] = (optimizer, make_train_step(model, optimizer))
+    return _STEPS[model][1]
 
 
 def _signature():
@@ -84,7 +127,7 @@ def fit_model(model: keras.Model, train_source: WindowSource,
     on a fresh random subset of that size (see WindowBatches); None = every training
     window once per epoch.
     """
-    train_step = make_train_step(model, ensure_optimizer(model, learning_rate))
+    train_step = train_step_of(model, ensure_optimizer(model, learning_rate))
     batches = make_batches(train_source, batch_size, seed, shuffle=True,
                            samples_per_epoch=samples_per_epoch)
     validate = val_source is not None and len(val_source) > 0
@@ -110,9 +153,10 @@ def fit_model(model: keras.Model, train_source: WindowSource,
 
 def _train_epoch(step, batches, callbacks, input_stats) -> dict:
     loss = correct = n = 0.0
-    for i, (x, y) in enumerate(prefetch(batches, stats=input_stats)):
-        callbacks.on_train_batch_begin(i)
-        batch_loss, batch_correct = step(x, y)
-        callbacks.on_train_batch_end(i)
-        loss, correct, n = loss + float(batch_loss), correct + float(batch_correct), n + len(y)
+    with phase("input pipeline"):
+        for i, (x, y) in enumerate(prefetch(batches, stats=input_stats)):
+            callbacks.on_train_batch_begin(i)
+            batch_loss, batch_correct = traced_call(step, "training steps", x, y)
+            callbacks.on_train_batch_end(i)
+            loss, correct, n = loss + float(batch_loss), correct + float(batch_correct), n + len(y)
     return {"loss": loss / n, "accuracy": correct / n}

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from preemergence.core.profiling import timed
 from preemergence.model.predictions import TILE_KEY
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ def _summed(matrix: np.ndarray, ear, cr) -> np.ndarray:
     return matrix[index].sum(axis=-2)
 
 
+@timed("bootstrap and permutations")
 def _bootstrap(matrix: np.ndarray, strata, statistic, settings: "Stats", seed: int) -> Interval:
     """Stratified region bootstrap of statistic(summed counts) (scipy.stats.bootstrap)."""
     def resampled(ear, cr, axis=-1):
@@ -138,6 +140,7 @@ def paired_difference(first: pd.DataFrame, second: pd.DataFrame, settings: "Stat
     return interval, permutation_p_value(matrix, settings.permutations, seed)
 
 
+@timed("bootstrap and permutations")
 def permutation_p_value(matrix: np.ndarray, n_permutations: int, seed: int) -> float:
     """Paired permutation test of TSS(a) - TSS(b) = 0: under the null the two methods'
     predictions of a region are exchangeable, so each permutation swaps them in a random
