@@ -13,15 +13,18 @@ Layout (each subpackage imports only those before it in this list):
 * ``stages``: one module per ``dvc.yaml`` stage, named after it; stages never import stages.
 
 TensorFlow's environment defaults are set here, once, before any submodule can import
-TensorFlow: oneDNN CPU kernels on (TensorFlow enables them by default only on CPUs with
-AVX512/AMX; a plain ``fit`` ran 2.0x faster with them here, see
-reports/benchmarks/training_throughput.md) and TensorFlow's C++ start-up chatter off. An
-explicit setting in the environment wins (``TF_ENABLE_ONEDNN_OPTS=0`` turns oneDNN off).
+TensorFlow: oneDNN CPU kernels as this machine's measured choice says, else on
+(TensorFlow enables them by default only on CPUs with AVX512/AMX; a plain ``fit`` ran 2.9x
+faster with them, see reports/benchmarks/training_throughput.md and core/compute.py) and
+TensorFlow's C++ start-up chatter off. An explicit setting in the environment wins
+(``TF_ENABLE_ONEDNN_OPTS=0`` turns oneDNN off).
 """
 
 import os
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+from preemergence.core.compute import set_onednn_default
+
+set_onednn_default()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"

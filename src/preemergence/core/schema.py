@@ -177,6 +177,7 @@ class TrainSchedule(Section):
     epochs: Count
     samples_per_epoch: Count | None
     max_val_samples: Count | None
+    lr_schedule: Literal["constant", "cosine"]
 
 
 class Train(Section):

@@ -78,7 +78,8 @@ def _log_fold(mlflow, result: dict, folder: Path, register: bool, source: str,
     from preemergence.core import tracking
     from preemergence.model import registry
     mlflow.log_params(tracking.flatten({"config": result["config"], "time_h": result["time_h"],
-                                        "fold": result["fold"]}))
+                                        "fold": result["fold"],
+                                        "compute": result.get("compute", {})}))
     history = result["history"]
     for step, epoch in enumerate(history.get("epoch", [])):
         if int(epoch) not in logged:

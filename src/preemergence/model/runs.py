@@ -29,6 +29,7 @@ import pandas as pd
 
 from preemergence.core.artifacts import (atomic_output, read_json, remove_leftovers, run_lock,
                                          write_json)
+from preemergence.core import compute
 from preemergence.core.constants import time_bin_label
 from preemergence.core.fingerprint import code_fingerprint
 from preemergence.core.metrics import confusion, tss
@@ -49,6 +50,7 @@ class TrainConfig:
     epochs: int
     samples_per_epoch: int | None = None   # a fresh random subset of the training samples
     max_val_samples: int | None = None     # subsample for the per-epoch validation loss
+    lr_schedule: str = "constant"          # constant | cosine (training.epoch_learning_rate)
     depth: int = 5
     final_filters: int | None = None
     abs_field: bool = False
@@ -97,9 +99,10 @@ def training_code() -> str:
 
 def run_key(config: TrainConfig, data: TimeBinData, fold: int) -> str:
     """Hash of everything that determines a run's result: configuration, data (segment
-    table, maps, constants), time bin, fold and code."""
+    table, maps, constants), time bin, fold, code and how it is computed (oneDNN and XLA,
+    core/compute.py)."""
     text = json.dumps([RUN_KEY_VERSION, config.as_dict(), data.data_key, data.time_h, fold,
-                       training_code()], sort_keys=True)
+                       training_code(), compute.settings()], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -231,8 +234,10 @@ def _train(data: TimeBinData, fold: int, config: TrainConfig, home: Path, key: s
     training.fit_model(model, source, val_source, config.epochs, config.learning_rate,
                        config.batch_size, seed=config.seed + fold,
                        callbacks=[checkpoint_callback(home, key, history), *callbacks],
-                       initial_epoch=start, samples_per_epoch=config.samples_per_epoch)
+                       initial_epoch=start, samples_per_epoch=config.samples_per_epoch,
+                       lr_schedule=config.lr_schedule)
     result = {"run_key": key, "time_h": data.time_h, "fold": fold, "config": config.as_dict(),
+              "compute": compute.settings(),
               **score_tiles(model, data, tiles, mean, std, config),
               "n_train": len(train), "n_val": len(val), "n_tiles": len(tiles),
               "history": history,

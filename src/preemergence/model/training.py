@@ -9,6 +9,7 @@ package ``__init__``). The validation loss after each epoch comes from ``predict
 
 from __future__ import annotations
 
+import math
 import weakref
 
 import keras
@@ -67,16 +68,22 @@ def _signature():
     return [tf.TensorSpec((None, size, size, 1), tf.float32), tf.TensorSpec((None,), tf.float32)]
 
 
-def make_train_step(model: keras.Model, optimizer):
+def make_train_step(model: keras.Model, optimizer, jit_compile: bool | None = None):
     """Compiled step: one Adam update; returns (sum of losses, number correct) of the batch.
+    XLA-compiled where this machine's measured choice says so (core/compute.py), unless
+    ``jit_compile`` says otherwise (benchmarks).
 
     Correct: output >= 0.5 (logit >= 0) agrees with the label, as Keras' accuracy counts it
     during training (the classification threshold of the results is train.threshold).
     """
     import tensorflow as tf
+    from preemergence.core import compute
     variables = model.trainable_variables
 
-    @tf.function(input_signature=_signature())
+    if jit_compile is None:
+        jit_compile = compute.settings()["jit_compile"]
+
+    @tf.function(input_signature=_signature(), jit_compile=jit_compile)
     def step(x, y):
         with tf.GradientTape() as tape:
             z = cnn.logits(model, x, training=True)[:, 0]
@@ -114,7 +121,8 @@ def fit_model(model: keras.Model, train_source: WindowSource,
               val_source: WindowSource | None, epochs: int, learning_rate: float,
               batch_size: int = 32, seed: int = 0, callbacks=None,
               initial_epoch: int = 0, input_stats: dict | None = None,
-              samples_per_epoch: int | None = None) -> dict[str, list[float]]:
+              samples_per_epoch: int | None = None,
+              lr_schedule: str = "constant") -> dict[str, list[float]]:
     """Train with Adam + binary cross-entropy; per-epoch history.
 
     Returns {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} (losses in nats per
@@ -125,9 +133,11 @@ def fit_model(model: keras.Model, train_source: WindowSource,
     on_train_batch_begin/end(i) are called too. input_stats: optional dict receiving the
     input stall time "wait_s" (see windows.prefetch). samples_per_epoch: train each epoch
     on a fresh random subset of that size (see WindowBatches); None = every training
-    window once per epoch.
+    window once per epoch. lr_schedule: the learning rate of each epoch
+    (``epoch_learning_rate``).
     """
-    train_step = train_step_of(model, ensure_optimizer(model, learning_rate))
+    optimizer = ensure_optimizer(model, learning_rate)
+    train_step = train_step_of(model, optimizer)
     batches = make_batches(train_source, batch_size, seed, shuffle=True,
                            samples_per_epoch=samples_per_epoch)
     validate = val_source is not None and len(val_source) > 0
@@ -137,6 +147,7 @@ def fit_model(model: keras.Model, train_source: WindowSource,
     callbacks.on_train_begin()
     for epoch in range(initial_epoch, epochs):
         callbacks.on_epoch_begin(epoch)
+        optimizer.learning_rate = epoch_learning_rate(learning_rate, lr_schedule, epoch, epochs)
         batches.set_epoch(epoch)
         logs = _train_epoch(train_step, batches, callbacks, input_stats)
         if validate:
@@ -149,6 +160,16 @@ def fit_model(model: keras.Model, train_source: WindowSource,
             break
     callbacks.on_train_end(history)
     return history
+
+
+def epoch_learning_rate(base: float, schedule: str, epoch: int, epochs: int) -> float:
+    """The learning rate of an epoch (0-based) of a run of ``epochs``: ``constant`` (base)
+    or ``cosine`` (base * (1 + cos(pi * epoch / epochs)) / 2, from base down towards 0)."""
+    if schedule == "constant":
+        return base
+    if schedule == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+    raise ValueError(f"unknown learning-rate schedule {schedule!r} (constant | cosine)")
 
 
 def _train_epoch(step, batches, callbacks, input_stats) -> dict:
