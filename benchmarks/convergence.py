@@ -13,7 +13,11 @@ from 1e-3 to 0 over E epochs, one run per E in COSINE_EPOCHS (scored at its end,
 schedule depends on E). Rows are appended to convergence.json as they come (a killed study
 keeps what it measured; ``--resume`` skips measured runs); ``--report`` writes
 convergence.md and convergence.png from it.
-Usage: python benchmarks/convergence.py [--folds 0 1] [--epochs 36] [--resume] [--report]
+Usage: python benchmarks/convergence.py [--folds 0 1] [--epochs 36] [--depths 1 2 3 4 5]
+       [--cosine 3 6 12 24] [--resume] [--report]
+(a shallow network converges slowest: e.g. --resume --depths 1 --epochs 120 --cosine 48 96
+extends depth 1; a longer constant-rate run repeats the shorter one's first checkpoints
+bit for bit, and the report counts each checkpoint once)
 """
 
 import preemergence  # noqa: F401  first: the package sets TensorFlow's defaults
@@ -27,17 +31,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "reports" / "benchmarks"
-CHECKPOINTS = (1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 30, 36)
+CHECKPOINTS = (1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 30, 36, 48, 60, 72, 96, 120)
 COSINE_EPOCHS = (3, 6, 12, 24)
 DEPTHS = (1, 2, 3, 4, 5)
 
 
-def study_runs(folds, max_epochs: int):
+def study_runs(folds, depths, max_epochs: int, cosine_epochs):
     """(depth, fold, schedule, epochs) of every run, cheap ones first."""
     for fold in folds:
-        for depth in DEPTHS:
+        for depth in depths:
             yield depth, fold, "constant", max_epochs
-            for epochs in COSINE_EPOCHS:
+            for epochs in cosine_epochs:
                 yield depth, fold, "cosine", epochs
 
 
@@ -93,7 +97,7 @@ def run_study(args) -> None:
                  "samples_per_epoch": params.train.configs["fast"].samples_per_epoch,
                  "learning_rate": params.train.configs["fast"].learning_rate, "rows": []}
     done = {(r["depth"], r["fold"], r["schedule"], r["schedule_epochs"]) for r in study["rows"]}
-    for run in study_runs(args.folds, args.epochs):
+    for run in study_runs(args.folds, args.depths, args.epochs, args.cosine):
         if run in done:
             continue
         study["rows"] += measure(data, params, *run, args.time_h)
@@ -103,7 +107,10 @@ def run_study(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--epochs", type=int, default=36)
+    parser.add_argument("--epochs", type=int, default=36, help="of the constant-rate run")
+    parser.add_argument("--depths", type=int, nargs="+", default=list(DEPTHS))
+    parser.add_argument("--cosine", type=int, nargs="+", default=list(COSINE_EPOCHS),
+                        help="lengths (epochs) of the cosine runs")
     parser.add_argument("--time-h", type=float, default=-3.2)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--report", action="store_true")

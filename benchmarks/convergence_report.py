@@ -22,10 +22,14 @@ TOLERANCE = 0.02          # 2 TSS points
 
 def fold_means(rows: list[dict]) -> dict:
     """{(depth, schedule, schedule_epochs, epoch): (mean TSS over folds, n folds)}."""
-    groups = defaultdict(list)
+    groups, seen = defaultdict(list), set()
     for r in rows:
-        key = (r["depth"], r["schedule"], r["schedule_epochs"], r["epoch"])
-        groups[key].append(r["tss"])
+        # constant rate: a checkpoint does not depend on the run's length (count it once)
+        length = 0 if r["schedule"] == "constant" else r["schedule_epochs"]
+        if (r["depth"], r["fold"], r["schedule"], length, r["epoch"]) in seen:
+            continue
+        seen.add((r["depth"], r["fold"], r["schedule"], length, r["epoch"]))
+        groups[(r["depth"], r["schedule"], length, r["epoch"])].append(r["tss"])
     return {k: (float(np.mean(v)), len(v)) for k, v in groups.items()}
 
 

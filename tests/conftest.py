@@ -45,9 +45,9 @@ def prepare_tiny(tiny_params, tiny_store_dir, tmp_path_factory):
     def prepared(name: str):
         from preemergence.stages.prepare import run_prepare
         work = tmp_path_factory.mktemp(name)
-        p = with_overrides(tiny_params, {"train.configs.fast.epochs": 1,
-                                         "train.configs.fast.samples_per_epoch": 48,
-                                         "train.configs.fast.max_val_samples": 16})
+        p = with_overrides(tiny_params, {"train.configs.default.epochs": 1,
+                                         "train.configs.default.samples_per_epoch": 48,
+                                         "train.configs.default.max_val_samples": 16})
         run_prepare(p, tiny_store_dir, work / "segments", work / "reports", progress=False)
         return p, tiny_store_dir, work
     return prepared

@@ -238,6 +238,7 @@ def test_the_filter_rule_has_one_home():
     assert homes == ["preemergence/core/filters.py"], homes
 
 
+@pytest.mark.slow
 def test_make_install_gpu_python_line_runs():
     """The last line of `make install-gpu` (what TensorFlow sees) runs on a CPU machine."""
     import subprocess

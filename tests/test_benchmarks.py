@@ -25,6 +25,7 @@ def test_paper_scale_counts_follow_params_yaml():
     assert steps["prune (3 variants)"]["epochs"] == 32 + 7 * 32 + 50
 
 
+@pytest.mark.slow
 def test_bench_gpu_runs_on_the_cpu(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py"), "--cpu",
                            "--concurrency", "1", "2", "--batches", "10", "--out",

@@ -119,6 +119,7 @@ def test_a_window_short_of_frames_is_a_missing_bin_named_in_the_report(catalogue
     assert not (tmp_path / "regions").exists()
 
 
+@pytest.mark.slow
 def test_regions_from_a_loopback_jsoc_then_nothing_fetched_again(catalogue_and_frames,
                                                                  tmp_path):
     import jsoc_server as srv     # tests/acquire/conftest.py puts it on the path

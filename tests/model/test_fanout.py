@@ -90,6 +90,7 @@ def loopback_cluster(tmp_path_factory):
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_results_are_byte_identical_in_process_locally_and_on_a_loopback_cluster(
         tiny_bin, tmp_path, monkeypatch, loopback_cluster):
     params, data, _ = tiny_bin
@@ -117,6 +118,7 @@ def test_results_are_byte_identical_in_process_locally_and_on_a_loopback_cluster
         expected[result["run_key"]]
 
 
+@pytest.mark.slow
 def test_a_failing_task_names_itself(tiny_bin, tmp_path, monkeypatch):
     params, data, _ = tiny_bin
     config = train_config(params)
@@ -125,6 +127,7 @@ def test_a_failing_task_names_itself(tiny_bin, tmp_path, monkeypatch):
         produce(executors.resolve("local:1"), [bad], tmp_path / "store", monkeypatch)
 
 
+@pytest.mark.slow
 def test_train_cv_through_a_loopback_cluster_equals_train_cv_in_process(
         tiny_bin, tiny_store_dir, tmp_path, monkeypatch, loopback_cluster):
     """The stage end to end: same metrics, same out-of-fold predictions, the runs logged
@@ -153,6 +156,7 @@ def test_train_cv_through_a_loopback_cluster_equals_train_cv_in_process(
     assert outputs["cluster"] == outputs["inprocess"]
 
 
+@pytest.mark.slow
 def test_a_task_whose_process_dies_is_retried(tmp_path, monkeypatch):
     """A lost training process (exit without a result) is run again by Dask."""
     from preemergence.model.runs import TimeBinData

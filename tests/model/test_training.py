@@ -97,3 +97,24 @@ def test_batches_work_with_keras_fit():
     model.compile(optimizer="adam", loss="binary_crossentropy")
     history = model.fit(dataset.make_batches(train, 4, seed=0), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_learning_rate_schedules():
+    assert training.epoch_learning_rate(1e-3, "constant", 7, 10) == 1e-3
+    cosine = [training.epoch_learning_rate(1e-3, "cosine", e, 4) for e in range(4)]
+    assert cosine[0] == 1e-3 and all(a > b > 0 for a, b in zip(cosine, cosine[1:]))
+    assert abs(cosine[2] - 0.5e-3) < 1e-12
+
+
+def test_a_cosine_schedule_is_what_the_optimizer_sees_each_epoch():
+    cube, index, table = toy_problem(n_regions=6, n_per_region=8)
+    train, _, _ = toy_sources(cube, index, table)
+    model, seen = tiny_model(), []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(float(self.model.optimizer.learning_rate))
+    training.fit_model(model, train, None, epochs=3, learning_rate=1e-2, batch_size=8,
+                       seed=1, callbacks=[Record()], lr_schedule="cosine")
+    assert np.allclose(seen, [training.epoch_learning_rate(1e-2, "cosine", e, 3)
+                              for e in range(3)], rtol=1e-6)

@@ -3,10 +3,12 @@
 import json
 
 import pandas as pd
+import pytest
 
 from preemergence.core.config import with_overrides
 
 
+@pytest.mark.slow
 def test_prepare_writes_a_gx_project_with_data_docs(tiny_params, tiny_store_dir, tmp_path,
                                                      monkeypatch):
     from preemergence.data.expectations import derive_columns, import_gx

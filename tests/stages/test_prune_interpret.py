@@ -23,11 +23,11 @@ def tiny(tiny_params, tiny_store_dir, tmp_path_factory, output_guard):
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
     p = with_overrides(tiny_params, {
         "time_bins": [-3.2], "prepare.n_folds": 2,
-        "train.configs.fast.epochs": 1, "train.configs.fast.samples_per_epoch": 48,
-        "train.configs.fast.max_val_samples": 16,
-        "prune.schedules.fast.first_epochs": 1,
-        "prune.schedules.fast.epochs": {128: 0, 64: 1, 32: 0, 16: 0, 8: 1},
-        "prune.schedules.fast.finetune_samples_per_epoch": 32,
+        "train.configs.default.epochs": 1, "train.configs.default.samples_per_epoch": 48,
+        "train.configs.default.max_val_samples": 16,
+        "prune.schedules.default.first_epochs": 1,
+        "prune.schedules.default.epochs": {128: 0, 64: 1, 32: 0, 16: 0, 8: 1},
+        "prune.schedules.default.finetune_samples_per_epoch": 32,
         "prune.score_samples": 40,
         "interpret.max_samples": 200, "interpret.fold": 0,
         "interpret.bipole.radius_step_mm": 20.0,
@@ -41,6 +41,7 @@ def tiny(tiny_params, tiny_store_dir, tmp_path_factory, output_guard):
     return p, tiny_store_dir, work, metrics
 
 
+@pytest.mark.slow
 def test_prune_stage_reaches_four_filters_with_controls(tiny):
     p, store, work, metrics = tiny
     assert set(metrics) == {"pruned", "random", "n4", "pruned_n2"}
@@ -77,6 +78,7 @@ def test_prune_stage_reaches_four_filters_with_controls(tiny):
     assert (folder / "model.keras").stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_interpret_stage_writes_every_figure_and_verdict(tiny, output_guard):
     from preemergence.stages.interpret import run_interpret
     p, store, work, _ = tiny
@@ -131,6 +133,7 @@ def test_verdicts_can_fail():
     assert depth(no_scale_at_3) == "no"
 
 
+@pytest.mark.slow
 def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output_guard):
     """stats on the tiny data: every method's interval, the paired differences, the guard;
     the saved predictions reproduce train-cv's fold TSS; a rerun gives the same numbers."""

@@ -19,13 +19,14 @@ def tiny_run(tiny_params, tiny_store_dir, tmp_path_factory):
     import os
     work = tmp_path_factory.mktemp("train")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
-    params = with_overrides(tiny_params, {"train.configs.fast.epochs": 1,
-                                          "train.configs.fast.samples_per_epoch": 48,
-                                          "train.configs.fast.max_val_samples": 16})
+    params = with_overrides(tiny_params, {"train.configs.default.epochs": 1,
+                                          "train.configs.default.samples_per_epoch": 48,
+                                          "train.configs.default.max_val_samples": 16})
     run_prepare(params, tiny_store_dir, work / "segments", work / "reports", progress=False)
     return params, tiny_store_dir, work
 
 
+@pytest.mark.slow
 def test_train_cv_end_to_end_and_rerun_reuses_finished_folds(tiny_run, output_guard):
     params, store, work = tiny_run
     guard = output_guard(work)
@@ -37,7 +38,7 @@ def test_train_cv_end_to_end_and_rerun_reuses_finished_folds(tiny_run, output_gu
         assert len(folds) == 5 and all(-1.0 <= v <= 1.0 for v in folds)
         assert entry["tss_mean"] == pytest.approx(np.mean(folds))
     metrics = json.loads((work / "reports" / "train_cv_metrics.json").read_text())
-    assert metrics["depth"] == 5 and metrics["config"] == "fast"
+    assert metrics["depth"] == 5 and metrics["config"] == "default"
     assert "84.57 ± 6.4" in (work / "reports" / "table3.md").read_text()
     assert (work / "reports" / "figures" / "tss_vs_time.png").stat().st_size > 10_000
     result = json.loads((work / "models/depth5/t-3.2h/fold0/result.json").read_text())
@@ -55,9 +56,9 @@ def test_train_cv_end_to_end_and_rerun_reuses_finished_folds(tiny_run, output_gu
     assert len(reused) == 25 and all(r.data.tags["data_source"] for r in reused)
     # names lead with what differs between runs; parents carry the DVC experiment
     names = {r.info.run_name for r in reused}
-    assert "t-3.2h fold0 · depth5 · fast" in names and "t-24.5h fold4 · depth5 · fast" in names
+    assert "t-3.2h fold0 · depth5 · default" in names and "t-24.5h fold4 · depth5 · default" in names
     parents = client.search_runs([experiment], "tags.mlflow.parentRunId IS NULL")
-    assert {r.info.run_name for r in parents} == {"workspace · depth5 · fast"}
+    assert {r.info.run_name for r in parents} == {"workspace · depth5 · default"}
     assert (work / "models/depth5/t-3.2h/fold0/model.keras").stat().st_mtime_ns == before
 
 

@@ -157,3 +157,15 @@ def test_a_run_on_the_reused_network_is_byte_identical_to_a_fresh_build(
     reused, before = result_bytes("reused", 1, 2)
     assert len(before) == 1                        # ... here on the one fold 2 left trained
     assert fresh == reused
+
+
+def test_how_a_run_is_computed_is_part_of_its_key_and_result(tiny, monkeypatch):
+    """oneDNN and XLA change a result's last bits: a run made another way is another run,
+    and its result says how it was computed (issue 24)."""
+    from preemergence.core import compute
+    params, store_dir, work = tiny
+    data, config = load(store_dir, work / "segments"), train_config(params)
+    key = runs.run_key(config, data, 0)
+    monkeypatch.setattr(compute, "settings", lambda: {"onednn": True, "jit_compile": True,
+                                                      "chosen_by": "measured"})
+    assert runs.run_key(config, data, 0) != key

@@ -6,6 +6,7 @@ import pytest
 from preemergence.stats import resampling
 
 
+@pytest.mark.slow
 def test_interval_covers_the_true_tss_about_95_percent_of_the_time(synthetic, settings):
     """200 data sets of 180 EARs and 180 CRs whose regions differ in skill (tiles of one
     region correlated): the 95 % region-bootstrap interval must cover hit - false alarm."""
@@ -32,6 +33,7 @@ def test_tile_resampling_would_be_too_narrow(synthetic, settings):
     assert np.mean(ratios) < 0.95
 
 
+@pytest.mark.slow
 def test_permutation_test_keeps_its_false_positive_rate_on_nulls(synthetic, settings):
     """Two methods with the same skill on the same regions: p < 0.05 in about 5 % of
     200 data sets, and the paired interval then contains 0 about 95 % of the time."""

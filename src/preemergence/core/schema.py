@@ -187,6 +187,7 @@ class Train(Section):
     abs_field: StrictBool
     mixed_precision: StrictBool
     threshold: Annotated[Number, Field(gt=0, lt=1)]
+    seed: Annotated[StrictInt, Field(ge=0)] | None     # training only; None: the global seed
 
 
 class DepthStudy(Section):

@@ -19,14 +19,15 @@ if TYPE_CHECKING:
 
 def train_config(params: "Params", schedule: str | None = None, **overrides) -> TrainConfig:
     """The configuration of a run: the named schedule of train.configs (default
-    train.config) with the network and seed of params; ``overrides`` replace fields
+    train.config) with the network of params and the training seed (train.seed, else the
+    global seed); ``overrides`` replace fields
     (e.g. ``depth=3``, ``abs_field=True``)."""
     train = params.train
     name = schedule or train.config
     values = {**train.configs[name].model_dump(), "depth": params.depth,
               "final_filters": train.final_filters, "abs_field": train.abs_field,
               "mixed_precision": train.mixed_precision, "threshold": train.threshold,
-              "seed": params.seed, **overrides}
+              "seed": params.seed if train.seed is None else train.seed, **overrides}
     return TrainConfig(name=name, **values)
 
 
