@@ -5,7 +5,10 @@ Plateau of a depth: the folds' mean TSS over the last PLATEAU_TAIL checkpoints o
 constant-rate run, or the best longest cosine run's, whichever is higher. A candidate
 schedule (constant rate for E epochs: the long run's checkpoint at E; cosine over E epochs)
 qualifies when, for every depth, its folds' mean TSS is within TOLERANCE of that depth's
-plateau; the default is the cheapest qualifying one (fewest sample-steps).
+plateau; the default is the cheapest qualifying one (fewest sample-steps). A depth whose
+TSS still moves by more than SWING_LIMIT (std of the folds' mean over the constant-rate
+run's last 6 checkpoints) has no plateau to state to 2 points; if no schedule qualifies at
+every depth, the choice is made on the others, and the report says so.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import numpy as np
 
 PLATEAU_TAIL = 3
 TOLERANCE = 0.02          # 2 TSS points
+SWING_LIMIT = 0.04        # a depth whose TSS moves more (std) late in training has no plateau
+                          # that 2 folds can state to 2 points
 
 
 def fold_means(rows: list[dict]) -> dict:
@@ -51,18 +56,30 @@ def candidates(means: dict, samples_per_epoch: int) -> list[dict]:
     by_schedule = defaultdict(dict)
     for (depth, schedule, _, epoch), (tss, _) in means.items():
         by_schedule[(schedule, epoch)][depth] = tss     # cosine: epoch = its length
-    depths = {k[0] for k in means}
     return sorted(({"schedule": s, "epochs": e, "sample_steps": e * samples_per_epoch,
-                    "tss": tss} for (s, e), tss in by_schedule.items()
-                   if set(tss) == depths), key=lambda c: (c["sample_steps"], c["schedule"]))
+                    "tss": tss} for (s, e), tss in by_schedule.items()),
+                  key=lambda c: (c["sample_steps"], c["schedule"]))
 
 
-def choose(cands: list[dict], plateau: dict[int, float]) -> dict | None:
-    """The cheapest candidate within TOLERANCE of the plateau at every depth."""
+def choose(cands: list[dict], plateau: dict[int, float], depths=None) -> dict | None:
+    """The cheapest candidate within TOLERANCE of the plateau at every depth (of depths)."""
+    depths = sorted(plateau) if depths is None else depths
     for cand in cands:
-        if all(cand["tss"][d] >= plateau[d] - TOLERANCE for d in plateau):
+        if all(d in cand["tss"] and cand["tss"][d] >= plateau[d] - TOLERANCE for d in depths):
             return cand
     return None
+
+
+def swings(rows: list[dict], tail: int = 6) -> dict[int, float]:
+    """Per depth: std (over checkpoints) of the folds' mean TSS over the last ``tail``
+    checkpoints of the long constant-rate run: how much TSS moves while training goes on."""
+    means = fold_means(rows)
+    out = {}
+    for depth in sorted({k[0] for k in means}):
+        curve = sorted((k[3], v[0]) for k, v in means.items()
+                       if k[0] == depth and k[1] == "constant" and v[1] > 1)
+        out[depth] = float(np.std([tss for _, tss in curve[-tail:]]))
+    return out
 
 
 def figure(study: dict, plateau: dict, chosen: dict | None, path: Path) -> None:
@@ -70,30 +87,37 @@ def figure(study: dict, plateau: dict, chosen: dict | None, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     depths = sorted(plateau)
-    fig, axes = plt.subplots(1, len(depths), figsize=(3.2 * len(depths), 3.4), sharey=True)
-    colours = plt.get_cmap("viridis")(np.linspace(0, 0.85, len(depths)))
-    for ax, depth, colour in zip(np.atleast_1d(axes), depths, colours):
+    from matplotlib.ticker import NullFormatter
+    fig, axes = plt.subplots(1, len(depths), figsize=(3.3 * len(depths), 3.6), sharey=True,
+                             sharex=True)
+    styles = ("-", "--", ":", "-.")
+    markers = ("o", "s", "^", "D")
+    for ax, depth in zip(np.atleast_1d(axes), depths):
         rows = [r for r in study["rows"] if r["depth"] == depth]
-        for fold in sorted({r["fold"] for r in rows}):
-            curve = sorted((r["sample_steps"], r["tss"]) for r in rows
-                           if r["fold"] == fold and r["schedule"] == "constant")
-            ax.plot(*zip(*[(s, 100 * t) for s, t in curve]), color=colour, alpha=0.8,
-                    lw=1.2, marker=".", label=f"constant rate, fold {fold}")
+        for n, fold in enumerate(sorted({r["fold"] for r in rows})):
+            curve = sorted({(r["sample_steps"], r["tss"]) for r in rows
+                            if r["fold"] == fold and r["schedule"] == "constant"})
+            ax.plot(*zip(*[(s, 100 * t) for s, t in curve]), color="tab:blue", alpha=0.7,
+                    lw=1.0, ls=styles[n % 4], label=f"constant rate, fold {fold}")
             cos = sorted((r["sample_steps"], r["tss"]) for r in rows
                          if r["fold"] == fold and r["schedule"] == "cosine")
-            ax.plot(*zip(*[(s, 100 * t) for s, t in cos]), ls="none", marker="x",
-                    color="tab:red", label=f"cosine decay, fold {fold}")
+            ax.plot(*zip(*[(s, 100 * t) for s, t in cos]), ls=styles[n % 4],
+                    marker=markers[n % 4], ms=4, lw=0.8, color="tab:red",
+                    label=f"cosine decay (end of each run), fold {fold}")
         ax.axhline(100 * plateau[depth], color="0.3", ls="--", lw=1, label="plateau")
         ax.axhspan(100 * (plateau[depth] - TOLERANCE), 100 * plateau[depth], color="0.85")
         if chosen:
             ax.axvline(chosen["sample_steps"], color="tab:green", lw=1, label="default")
         ax.axvline(3600, color="tab:orange", lw=1, ls=":", label="earlier default (fast)")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(f"depth {depth}")
         ax.set_xlabel("training samples seen")
     axes[0].set_ylabel(f"TSS at {study['time_h']} h (%)")
     handles, labels = axes[-1].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    for ax in np.atleast_1d(axes):
+        ax.grid(alpha=0.3)
     fig.suptitle("Convergence: TSS on a fold's evaluation tiles against training length "
                  "(simulated data)", fontsize=10)
     fig.tight_layout(rect=(0, 0.13, 1, 0.95))
@@ -107,13 +131,20 @@ def write_report(out: Path) -> dict:
     means = fold_means(study["rows"])
     plateau = plateaus(means)
     cands = candidates(means, study["samples_per_epoch"])
-    chosen = choose(cands, plateau)
+    swing = swings(study["rows"])
+    settled = [d for d in sorted(plateau) if swing[d] <= SWING_LIMIT]
+    chosen = choose(cands, plateau) or choose(cands, plateau, settled)
     figure(study, plateau, chosen, out / "convergence.png")
-    atomic_write_text(out / "convergence.md", markdown(study, plateau, cands, chosen))
-    return {"plateau": plateau, "chosen": chosen}
+    text = markdown(study, plateau, cands, chosen, swing, settled)
+    seeds = out / "seeds.json"
+    if seeds.exists():
+        text += seeds_markdown(json.loads(seeds.read_text()))
+    atomic_write_text(out / "convergence.md", text)
+    return {"plateau": plateau, "chosen": chosen, "settled": settled}
 
 
-def markdown(study: dict, plateau: dict, cands: list[dict], chosen: dict | None) -> str:
+def markdown(study: dict, plateau: dict, cands: list[dict], chosen: dict | None,
+             swing: dict, settled: list[int]) -> str:
     depths = sorted(plateau)
     m = study["machine"]
     folds = sorted({r["fold"] for r in study["rows"]})
@@ -132,16 +163,51 @@ def markdown(study: dict, plateau: dict, cands: list[dict], chosen: dict | None)
              + " | within 2 points at every depth |",
              "|---|---:|---:|" + "---:|" * len(depths) + "---|"]
     for c in cands:
-        ok = all(c["tss"][d] >= plateau[d] - TOLERANCE for d in depths)
+        ok = choose([c], plateau) is not None
         lines.append(f"| {c['schedule']} | {c['epochs']} | {c['sample_steps']:,} | "
-                     + " | ".join(f"{100 * c['tss'][d]:.1f}" for d in depths)
+                     + " | ".join(f"{100 * c['tss'][d]:.1f}" if d in c["tss"] else "–"
+                                  for d in depths)
                      + f" | {'yes' if ok else ''} |")
-    lines.append("")
-    if chosen:
+    unsettled = [d for d in depths if d not in settled]
+    lines += ["", "– : not measured at that depth (the longer runs only where they were cheap).",
+              "", "How much TSS still moves at the end of the long constant-rate run (std of "
+              "the folds' mean over its last 6 checkpoints, points): "
+              + ", ".join(f"depth {d} {100 * swing[d]:.1f}" for d in depths) + ".", ""]
+    every = choose(cands, plateau)
+    if every:
         lines.append(f"**Cheapest schedule within 2 points of the plateau at every depth:** "
-                     f"{chosen['schedule']} learning rate, {chosen['epochs']} epochs "
-                     f"({chosen['sample_steps']:,} samples seen).")
+                     f"{every['schedule']} learning rate, {every['epochs']} epochs "
+                     f"({every['sample_steps']:,} samples seen).")
+    elif chosen:
+        lines.append(f"**No measured schedule is within 2 points of the plateau at every "
+                     f"depth.** Depth {', '.join(map(str, unsettled))} does not settle: its "
+                     f"TSS at the 0.5 threshold moves by more than {100 * SWING_LIMIT:.0f} "
+                     "points (std) late in training while its loss keeps falling, so no "
+                     "plateau can be stated to 2 points. **Cheapest schedule within 2 points "
+                     "of the plateau at depths "
+                     f"{', '.join(map(str, settled))}:** {chosen['schedule']} learning rate, "
+                     f"{chosen['epochs']} epochs ({chosen['sample_steps']:,} samples seen); "
+                     "the default (`train.configs.default`).")
     else:
-        lines.append("**No measured schedule is within 2 points of the plateau at every "
-                     "depth.**")
+        lines.append("**No measured schedule is within 2 points of the plateau at the "
+                     "depths that settle.**")
     return "\n".join(lines) + "\n"
+
+
+def seeds_markdown(seeds: dict) -> str:
+    """Two training seeds side by side (benchmarks/seeds.py)."""
+    a, b = (f"seed{s}" for s in seeds["seeds"])
+    lines = ["", f"## Two training seeds ({seeds['seeds'][0]} and {seeds['seeds'][1]}), "
+             "whole pipeline", "",
+             f"| comparison | {a} (points, 95 % CI) | {b} | same verdict |", "|---|---|---|---|"]
+    for r in seeds["rows"]:
+        cells = [f"{100 * r[k]['tss']:+.1f} ({100 * r[k]['low']:.1f} to "
+                 f"{100 * r[k]['high']:.1f})" for k in (a, b)]
+        lines.append(f"| {r['comparison']} | {cells[0]} | {cells[1]} | "
+                     f"{'yes' if r['agree'] else '**no**'} |")
+    stds = seeds["cnn_fold_std_t-3.2h"]
+    lines += ["", f"CNN fold TSS std at -3.2 h: {a} {100 * stds[a]:.1f}, {b} "
+              f"{100 * stds[b]:.1f} points (paper: {100 * seeds['paper_fold_std']:.1f}; "
+              f"goal <= {100 * seeds['max_fold_std']:.0f}). Verdicts agree: "
+              f"{'yes' if seeds['verdicts_agree'] else 'no'}.", ""]
+    return "\n".join(lines)
