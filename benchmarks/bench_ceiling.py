@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WARMUP, MIN_SECONDS, MIN_STEPS, SEED = 3, 4.0, 6, 7
+SAVED_NOTE = "; saved as this machine's choice"
 
 
 def step_rate(batch: int, jit: bool) -> float:
@@ -108,7 +109,7 @@ def markdown(report: dict) -> str:
               f"**Chosen for training at batch 32** (fastest at that batch): oneDNN "
               f"{'on' if chosen['onednn'] else 'off'}, XLA "
               f"{'on' if chosen['jit'] else 'off'}"
-              f"{'; saved as this machine`s choice' if report['saved'] else ''}.", "",
+              f"{SAVED_NOTE if report['saved'] else ''}.", "",
               f"**A run** (`fit_model`, batch 32, windows cropped from a cube, as chosen): "
               f"{run['samples_per_s']:.0f} samples/s, **{run['ratio']:.0%} of the ceiling** "
               f"(goal 70%).", ""]
