@@ -136,6 +136,9 @@ def write_report(out: Path) -> dict:
     chosen = choose(cands, plateau) or choose(cands, plateau, settled)
     figure(study, plateau, chosen, out / "convergence.png")
     text = markdown(study, plateau, cands, chosen, swing, settled)
+    profile = out / "profile.json"
+    if profile.exists():
+        text += frontier_markdown(json.loads(profile.read_text()), cands, plateau)
     seeds = out / "seeds.json"
     if seeds.exists():
         text += seeds_markdown(json.loads(seeds.read_text()))
@@ -192,6 +195,59 @@ def markdown(study: dict, plateau: dict, cands: list[dict], chosen: dict | None,
         lines.append("**No measured schedule is within 2 points of the plateau at the "
                      "depths that settle.**")
     return "\n".join(lines) + "\n"
+
+
+BUDGET_MIN = 15                                           # make run's budget (minutes)
+SCALED_STAGES = ("train-cv", "depth-study", "interpret")   # train on the default schedule
+TRAINING_PHASES = ("training steps", "validation", "graph tracing", "input pipeline",
+                   "checkpoints and model saving")
+
+
+def frontier_markdown(profiles: list, cands: list[dict], plateau: dict) -> str:
+    """TSS against `make run` time: the profiled `make run` (benchmarks/profile_run.py
+    pipeline), its training phases in the stages that train on the default schedule scaled
+    linearly with the number of epochs."""
+    runs = [p for p in profiles if p["kind"] == "pipeline"]
+    if not runs:
+        return ""
+    run = runs[-1]
+    total = sum(s["wall_s"] for s in run["stages"])
+    scaled = sum(s["phases"].get(k, 0.0) for s in run["stages"] if s["stage"] in SCALED_STAGES
+                 for k in TRAINING_PHASES)
+    epochs = run.get("default_epochs", 24)
+    depths = sorted(plateau)
+    from preemergence.core.catalog import pipeline
+    measured = [s["stage"] for s in run["stages"]]
+    missing = [s for s in pipeline() if s not in measured]
+    what = "make run" if not missing else f"the stages {', '.join(measured)}"
+    lines = ["", f"## Frontier: TSS against the time of {what}", "",
+             f"From the profiled `make run` ({run['label']}, {run['machine'].get('cpu')}, "
+             f"{run['machine'].get('cpus')} CPUs: {total / 60:.0f} min in the stage "
+             f"processes it finished, {scaled / 60:.0f} min of it training on the default "
+             "schedule), that training time scaled linearly with the schedule's epochs (an "
+             "estimate; only the default's row is measured), next to the study's TSS (mean "
+             "of 2 folds, -3.2 h)."
+             + (f" **Partial:** the run was stopped before {', '.join(missing)}; their "
+                "time is not in the table." if missing else ""), "",
+             f"| schedule | epochs | {what} (min, estimated) | "
+             + " | ".join(f"depth {d}" for d in depths) + " |",
+             "|---|---:|---:|" + "---:|" * len(depths)]
+    within_budget = []
+    for c in cands:
+        if c["schedule"] != "cosine" or not all(d in c["tss"] for d in depths):
+            continue
+        minutes = (total - scaled + scaled * c["epochs"] / epochs) / 60
+        lines.append(f"| cosine | {c['epochs']} | {minutes:.0f} | "
+                     + " | ".join(f"{100 * c['tss'][d]:.1f}" for d in depths) + " |")
+        if minutes <= BUDGET_MIN:
+            gap = max(plateau[d] - c["tss"][d] for d in depths if d > 1)
+            within_budget.append(f"cosine over {c['epochs']} epochs (up to "
+                                 f"{100 * gap:.1f} points below the plateau at depths 2-5)")
+    lines += ["", f"Within {BUDGET_MIN} minutes on this machine ({what}): "
+              + ("; ".join(within_budget) or "none of the measured schedules")
+              + ". The default is the converged schedule, at the time its row states; "
+              "`fast` remains for a quick look.", ""]
+    return "\n".join(lines)
 
 
 def seeds_markdown(seeds: dict) -> str:

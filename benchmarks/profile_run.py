@@ -116,8 +116,11 @@ def measure_pipeline(path: Path, label: str) -> dict:
         stages.append({"stage": Path(name).name, "wall_s": entry["wall_s"],
                        "phases": entry["phases"], "counts": entry["counts"]})
     from preemergence.core import hardware
+    from preemergence.core.config import load_params
+    params = load_params(ROOT / "params.yaml")
     return {"label": label, "kind": "pipeline", "date": time.strftime("%Y-%m-%d %H:%M"),
-            "machine": {**hardware.describe(), "cpus": os.cpu_count()}, "stages": stages}
+            "machine": {**hardware.describe(), "cpus": os.cpu_count()}, "stages": stages,
+            "default_epochs": params.train.configs[params.train.config].epochs}
 
 
 def markdown(measurements: list[dict]) -> str:

@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # Training runs of the tests go to a store of their own, never the repository's models/runs.
 os.environ["PREEMERGENCE_RUN_STORE"] = tempfile.mkdtemp(prefix="preemergence-run-store-")
+# A resume point after every epoch (the tests kill and resume tiny runs between epochs).
+os.environ["PREEMERGENCE_CHECKPOINT_S"] = "0"
 
 
 @pytest.fixture(scope="session")

@@ -183,3 +183,28 @@ def test_fold_runs_are_open_while_they_train_and_log_each_epoch_once(tiny_run):
         assert steps == [0]                                   # 1 epoch, logged once
     for run in client.search_runs([experiment], "tags.reused_result = 'true'")[:5]:
         assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [0]
+
+
+def test_resume_points_are_spaced_in_time_not_written_every_epoch(tiny_run, tmp_path,
+                                                                   monkeypatch):
+    """A resume point at most every $PREEMERGENCE_CHECKPOINT_S seconds (issue 24: saving
+    after every epoch cost a 24-epoch run 1.9 s); 0 gives one after every epoch."""
+    from preemergence.core.paths import PROGRESS_FILE
+    params, store, work = tiny_run
+    data = train_cv.load_time_bins(store, work / "segments", [-3.2])[-3.2]
+    config = train_config(params, epochs=3)
+    saved = []
+    real_save = train_cv.save_model
+    monkeypatch.setattr(train_cv, "save_model", lambda m, p: saved.append(p.name) or
+                        real_save(m, p))
+    for interval, store_name in (("3600", "spaced"), ("0", "every")):
+        monkeypatch.setenv(train_cv.CHECKPOINT_ENV, interval)
+        monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / store_name))
+        saved.clear()
+        result = train_cv.train_fold(data, 2, config)
+        home = tmp_path / store_name / result["run_key"]
+        checkpoints = [name for name in saved if name.startswith("checkpoint")]
+        assert checkpoints == ([] if interval == "3600" else
+                               ["checkpoint-1.keras", "checkpoint-2.keras", "checkpoint-3.keras"])
+        assert (home / "model.keras").exists() and not list(home.glob("checkpoint*"))
+        assert (home / PROGRESS_FILE).exists() == (interval == "0")
