@@ -26,7 +26,6 @@ def tiny_run(tiny_params, tiny_store_dir, tmp_path_factory):
     return params, tiny_store_dir, work
 
 
-@pytest.mark.slow
 def test_train_cv_end_to_end_and_rerun_reuses_finished_folds(tiny_run, output_guard):
     params, store, work = tiny_run
     guard = output_guard(work)
