@@ -63,9 +63,9 @@ def epoch_logger(mlflow):
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            with phase("MLflow logging"):       # queued: logged off the training's path
+            with phase("MLflow logging"):
                 mlflow.log_metrics({k: float(logs[k]) for k in ("loss", "val_loss")
-                                    if k in logs}, step=int(epoch), synchronous=False)
+                                    if k in logs}, step=int(epoch))
             self.logged.add(int(epoch))
     return EpochLogger()
 
@@ -77,7 +77,6 @@ def _log_fold(mlflow, result: dict, folder: Path, register: bool, source: str,
     the network of one run."""
     from preemergence.core import tracking
     from preemergence.model import registry
-    mlflow.flush_async_logging()          # the epochs queued while the run trained
     mlflow.log_params(tracking.flatten({"config": result["config"], "time_h": result["time_h"],
                                         "fold": result["fold"],
                                         "compute": result.get("compute", {})}))
