@@ -84,6 +84,7 @@ def run_study(args) -> None:
     from preemergence.core.artifacts import read_json, write_json
     from preemergence.core import hardware
     from preemergence.core.config import load_params
+    from preemergence.model.configs import train_config
     from preemergence.model.runs import load_time_bins
     params = load_params(ROOT / "params.yaml")
     data = load_time_bins(ROOT / "data/regions", ROOT / "data/segments", [args.time_h],
@@ -91,11 +92,12 @@ def run_study(args) -> None:
     path = OUT / "convergence.json"
     study = read_json(path) if args.resume else None
     if not study:
+        config = train_config(params)           # what measure() varies the length of
         study = {"machine": {**hardware.describe(), "cpus": os.cpu_count(),
                              "python": platform.python_version()},
-                 "time_h": args.time_h, "seed": params.seed,
-                 "samples_per_epoch": params.train.configs["fast"].samples_per_epoch,
-                 "learning_rate": params.train.configs["fast"].learning_rate, "rows": []}
+                 "time_h": args.time_h, "seed": config.seed,
+                 "samples_per_epoch": config.samples_per_epoch,
+                 "learning_rate": config.learning_rate, "rows": []}
     done = {(r["depth"], r["fold"], r["schedule"], r["schedule_epochs"]) for r in study["rows"]}
     for run in study_runs(args.folds, args.depths, args.epochs, args.cosine):
         if run in done:

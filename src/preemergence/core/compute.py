@@ -14,6 +14,7 @@ run's key and result, so a run says how it was computed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -36,8 +37,10 @@ def tensorflow_version() -> str:
     return "none"
 
 
+@functools.cache
 def machine_signature() -> str:
-    """CPU model, core count and TensorFlow version: what the fastest setting depends on."""
+    """CPU model, core count and TensorFlow version: what the fastest setting depends on
+    (read once per process: every run key asks)."""
     return f"{cpu_name()} | {os.cpu_count()} cpus | tensorflow {tensorflow_version()}"
 
 

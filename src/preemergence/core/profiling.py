@@ -56,13 +56,15 @@ def timed(name: str):
     return decorate
 
 
-def traced_call(function, name: str, *args):
+def traced_call(function, name: str, *args, output: int | None = None):
     """Call a tf.function; the call counts as "graph tracing" when it traced, else ``name``.
-    Returns its outputs as NumPy (the work is finished when the clock stops)."""
+    Returns its outputs as NumPy, or only output number ``output`` (only what is returned
+    is copied to the host; the work is finished when the clock stops)."""
     traces = function.experimental_get_tracing_count()
     start = time.perf_counter()
     outputs = function(*args)
-    outputs = tuple(output.numpy() for output in outputs)
+    outputs = (outputs[output].numpy() if output is not None
+               else tuple(out.numpy() for out in outputs))
     traced = function.experimental_get_tracing_count() > traces
     add("graph tracing" if traced else name, time.perf_counter() - start)
     return outputs

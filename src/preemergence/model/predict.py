@@ -54,7 +54,7 @@ def batches_of(windows, batch_size: int = BATCH_SIZE):
 
 def _collect(model, windows, output: int, batch_size: int) -> np.ndarray:
     forward = compiled_forward(model)
-    parts = [traced_call(forward, "forward passes", x)[output]
+    parts = [traced_call(forward, "forward passes", x, output=output)
              for x, _ in batches_of(windows, batch_size)]
     return np.concatenate(parts).astype(np.float64) if parts else np.empty(0)
 
@@ -76,7 +76,7 @@ def evaluate(model, source: WindowSource, batch_size: int = BATCH_SIZE) -> tuple
     forward = compiled_forward(model)
     loss = correct = n = 0.0
     for x, y in batches_of(source, batch_size):
-        z = traced_call(forward, "validation", x)[0].astype(np.float64)
+        z = traced_call(forward, "validation", x, output=0).astype(np.float64)
         loss += float(np.sum(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
         correct += float(np.sum((z > 0) == (y > 0.5)))
         n += len(y)
