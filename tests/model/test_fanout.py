@@ -156,19 +156,34 @@ def test_train_cv_through_a_loopback_cluster_equals_train_cv_in_process(
     assert outputs["cluster"] == outputs["inprocess"]
 
 
-@pytest.mark.slow
-def test_a_task_whose_process_dies_is_retried(tmp_path, monkeypatch):
-    """A lost training process (exit without a result) is run again by Dask."""
+def fixture_task(function: str, tmp_path: Path, monkeypatch) -> tuple[fanout.RunTask, Path]:
+    """A stand-in task of tests/fixtures/tasks/flaky_task.py; the file counting its tries."""
     from preemergence.model.runs import TimeBinData
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "tasks"
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         [str(fixtures), os.environ.get("PYTHONPATH", "")]))
     data = TimeBinData(-3.2, cube=None, index={}, table=None, data_key="flaky")
     attempts = tmp_path / "attempts.txt"
-    task = fanout.RunTask("flaky_task:run", data,
-                          {"key": "k-flaky", "attempts": str(attempts)}, "k-flaky")
+    return fanout.RunTask(f"flaky_task:{function}", data,
+                          {"key": "k-flaky", "attempts": str(attempts)}, "k-flaky"), attempts
+
+
+@pytest.mark.slow
+def test_a_task_whose_process_dies_is_retried(tmp_path, monkeypatch):
+    """A lost training process (exit without a result) is run again by Dask."""
+    task, attempts = fixture_task("run", tmp_path, monkeypatch)
     trained = produce(executors.resolve("local:1"), [task], tmp_path / "store", monkeypatch)
     assert trained == {"k-flaky"} and attempts.read_text() == "xx"
+
+
+def test_a_task_that_raises_fails_at_once_with_its_error(tmp_path, monkeypatch):
+    """An exception would come back on every try: tried once, its message in one line."""
+    task, attempts = fixture_task("fail", tmp_path, monkeypatch)
+    with pytest.raises(executors.TaskFailed,
+                       match=r"training run k-flaky failed in its process \(exit 3\): "
+                             r"ValueError: region 7: no frames \(attempt 1\)"):
+        produce(executors.resolve("local:1"), [task], tmp_path / "store", monkeypatch)
+    assert attempts.read_text() == "x"
 
 
 def test_an_unreachable_scheduler_is_one_clear_error(tiny_bin, tmp_path, monkeypatch):

@@ -16,8 +16,10 @@ hand the runs not yet finished to an executor:
 Chosen by ``--executor`` or ``PREEMERGENCE_EXECUTOR``, never a DVC parameter: the executor
 does not change results. Each task trains one run in a fresh Python process (TensorFlow
 state and GPU memory are per process) and writes it to the run store, which must be a
-folder every worker sees; a task whose process dies is retried (Dask) and resumes from the
-run's last checkpoint. Workers never touch MLflow: the driver logs every run afterwards.
+folder every worker sees; a task whose process dies (killed, lost worker) is retried (Dask)
+and resumes from the run's last checkpoint, while a task that raises an exception fails at
+once (the same inputs raise again). Workers never touch MLflow: the driver logs every run
+afterwards.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +45,7 @@ TRAIN_FOLD = "preemergence.model.runs:train_fold"          # the tasks: one run 
 PRUNE_FOLD = "preemergence.model.prune_runs:prune_fold"
 INPUTS_FOLDER = ".inputs"          # in the run store: each call's task files, a folder each
 RETRIES = 2                        # a task whose worker or process dies is run again
+TASK_RAISED = 3                    # exit status of a task process whose task raised
 
 
 @dataclass
@@ -103,7 +107,9 @@ def produce_runs(tasks: list[RunTask], executor: Executor, label: str,
             with show_progress(finishing, progress, f"{label} · {executor.describe()}",
                                "run") as bar:
                 for future in bar:
-                    future.result()
+                    failure = future.result()
+                    if failure:                  # the task raised: not retried
+                        raise TaskFailed(failure)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return {task.key for task in tasks}
@@ -146,8 +152,10 @@ def _write_task_files(tasks: list[RunTask], folder: Path) -> list[Path]:
 
 
 def run_spec_in_fresh_process(spec: Path) -> str:
-    """A Dask task: train the run in a new Python process (its output in <spec>.log); the
-    run's key. A process that fails raises TaskFailed (Dask retries it)."""
+    """A Dask task: train the run in a new Python process (its output in <spec>.log).
+    Returns "" when the run is done, the one-line failure when its task raised (the driver
+    raises it; the same inputs would raise again); a process that died otherwise raises
+    TaskFailed, so that Dask runs it again."""
     spec = Path(spec)
     task = pickle.loads(spec.read_bytes())
     env = {"TF_FORCE_GPU_ALLOW_GROWTH": "true",        # several runs share one GPU
@@ -156,12 +164,14 @@ def run_spec_in_fresh_process(spec: Path) -> str:
     with log.open("w") as out:
         done = subprocess.run([sys.executable, "-m", __name__, str(spec)], env=env,
                               stdout=out, stderr=subprocess.STDOUT)
-    key = task["key"]
-    if done.returncode != 0:
-        lines = log.read_text(errors="replace").strip().splitlines() or ["no output"]
-        raise TaskFailed(f"training run {key} failed in its process (exit "
-                         f"{done.returncode}): {lines[-1][:300]}")
-    return key
+    if done.returncode == 0:
+        return ""
+    lines = log.read_text(errors="replace").strip().splitlines() or ["no output"]
+    failure = (f"training run {task['key']} failed in its process (exit {done.returncode}): "
+               f"{lines[-1][:300]}")
+    if done.returncode == TASK_RAISED:
+        return failure
+    raise TaskFailed(failure)
 
 
 def _main(spec_path: str) -> None:
@@ -169,7 +179,11 @@ def _main(spec_path: str) -> None:
     hardware.quiet_tensorflow()
     spec = pickle.loads(Path(spec_path).read_bytes())
     data = pickle.loads(Path(spec["data_file"]).read_bytes())
-    call(RunTask(spec["function"], data, spec["kwargs"], spec["key"]))
+    try:
+        call(RunTask(spec["function"], data, spec["kwargs"], spec["key"]))
+    except Exception:                    # noqa: BLE001 - reported whole, then one line
+        traceback.print_exc()
+        sys.exit(TASK_RAISED)
 
 
 if __name__ == "__main__":
