@@ -14,6 +14,40 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ["PREEMERGENCE_RUN_STORE"] = tempfile.mkdtemp(prefix="preemergence-run-store-")
 # A resume point after every epoch (the tests kill and resume tiny runs between epochs).
 os.environ["PREEMERGENCE_CHECKPOINT_S"] = "0"
+# MLflow runs of the tests go to a store of their own (artifacts beside it), never the
+# repository's mlflow.db and mlartifacts/; tests that need another store set their own.
+TEST_TRACKING_DIR = Path(tempfile.mkdtemp(prefix="preemergence-mlflow-"))
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{TEST_TRACKING_DIR / 'mlflow.db'}"
+USER_FILES = ("mlflow.db", "mlartifacts", "mlruns")     # the user's MLflow store
+
+
+def _user_store_state() -> dict:
+    """Size and modification time of every file of the user's MLflow store."""
+    state = {}
+    for name in USER_FILES:
+        top = ROOT / name
+        for path in ([top] if top.is_file() else top.rglob("*") if top.is_dir() else []):
+            if path.is_file():
+                stat = path.stat()
+                state[str(path.relative_to(ROOT))] = (stat.st_size, stat.st_mtime_ns)
+    return state
+
+
+def pytest_sessionstart(session):
+    session.config.user_store_before = _user_store_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The suite fails if it changed the user's MLflow store (mlflow.db, mlartifacts/)."""
+    before = getattr(session.config, "user_store_before", None)
+    if before is None or hasattr(session.config, "workerinput"):
+        return                                  # an xdist worker: the controller checks
+    after = _user_store_state()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if changed:
+        session.config.get_terminal_writer().line(
+            f"the tests changed the user's MLflow store: {', '.join(changed[:5])}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -107,3 +107,30 @@ def test_a_copied_repository_writes_its_runs_into_its_own_folder(tmp_path, monke
             == "a report"
     assert _files(original) == before
     assert tracking.relocate_store(copy) == []          # done once; nothing left to move
+
+
+def test_artifacts_live_beside_the_sqlite_store_the_uri_names(tmp_path, monkeypatch):
+    """A run logged to a store MLFLOW_TRACKING_URI names keeps its artifacts beside that
+    store (the test suite's own store; a user's second store), not in the repository."""
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    (tmp_path / "store").mkdir()
+    assert tracking.artifacts_folder() == (tmp_path / "store" / "mlartifacts").resolve()
+    note = tmp_path / "note.txt"
+    note.write_text("a report")
+    with tracking.start_run("unit-test-artifacts", "one", "synthetic") as mlflow:
+        mlflow.log_artifact(str(note))
+        uri = mlflow.get_artifact_uri()
+    assert uri.startswith((tmp_path / "store" / "mlartifacts").resolve().as_uri())
+    assert list((tmp_path / "store" / "mlartifacts").rglob("note.txt"))
+    assert not list((repo / "mlartifacts").rglob("note.txt"))
+
+
+def test_the_test_session_never_logs_to_the_repository_store():
+    """conftest points MLflow at a temporary store, so `make test` leaves the user's
+    mlflow.db and mlartifacts/ alone (conftest's sessionfinish check fails the suite if
+    anything there changed)."""
+    repo = Path(__file__).resolve().parents[2]
+    store = Path(tracking.tracking_uri().removeprefix("sqlite:///")).resolve()
+    assert store.name == "mlflow.db" and repo not in store.parents
+    assert tracking.artifacts_folder() == store.parent / "mlartifacts"

@@ -1,7 +1,8 @@
 """MLflow tracking: one local SQLite store, telemetry off, runs tagged with git commit and DVC exp.
 
 The store is ``mlflow.db`` at the repository root (an absolute path), unless
-MLFLOW_TRACKING_URI is set, with artifacts in ``mlartifacts/`` beside it; a copied or moved
+MLFLOW_TRACKING_URI is set, with artifacts in ``mlartifacts/`` beside the SQLite file (the
+test suite logs to a temporary store of its own this way); a copied or moved
 repository's store is pointed at its own ``mlartifacts/`` before use (``relocate_store``).
 Runs of ``dvc exp run --queue`` execute in a temporary copy under ``.dvc/tmp/exps/``; they
 resolve to the original repository's store, so every run lands in one place. Open the UI with
@@ -35,6 +36,15 @@ def tracking_uri() -> str:
 
 
 ARTIFACTS_DIR = "mlartifacts"
+
+
+def artifacts_folder() -> Path:
+    """Where new experiments keep their artifacts: mlartifacts/ beside the SQLite file that
+    MLFLOW_TRACKING_URI names, else the repository's (never a temporary DVC workspace)."""
+    chosen = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if chosen.startswith("sqlite:///"):
+        return Path(chosen.removeprefix("sqlite:///")).resolve().parent / ARTIFACTS_DIR
+    return repo_root() / ARTIFACTS_DIR
 # Columns of the MLflow store that hold artifact locations (MLflow 3 schema).
 LOCATION_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"),
                     ("logged_models", "artifact_location"), ("model_versions", "source"),
@@ -98,7 +108,7 @@ def _experiment_id(mlflow, name: str) -> str:
     _tag_default_experiment(mlflow)
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
-        artifacts = (repo_root() / ARTIFACTS_DIR).as_uri()   # never a temporary workspace
+        artifacts = artifacts_folder().as_uri()
         return mlflow.create_experiment(name, artifact_location=artifacts,
                                         tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
     if experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
