@@ -189,3 +189,30 @@ def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output
     p = with_overrides(p, {"stats.comparisons": ["cnn_depth3 - cnn"]})
     with pytest.raises(ValueError, match="stats.comparisons 'cnn_depth3 - cnn'"):
         run_stats(p, store, work / "segments", reports, force=True, progress=False)
+
+
+def test_stats_with_some_stages_missing_names_them_and_computes_the_rest(tiny, capsys):
+    """After prepare, baseline and train-cv only: one line naming the stages whose
+    predictions are missing, the statistics of the methods present; nothing ran at all:
+    a ValueError (exit 2) naming the stages to run."""
+    import shutil
+    from preemergence.stages.baseline import run_baseline
+    from preemergence.stages.stats import run_stats
+    p, store, work, _ = tiny
+    p = with_overrides(p, {"stats.bootstrap_resamples": 100, "stats.permutations": 100})
+    partial = work / "partial_reports"
+    run_baseline(p, work / "segments", partial)
+    shutil.copy(work / "reports" / "predictions" / "train_cv.csv",
+                partial / "predictions" / "train_cv.csv")
+    metrics = run_stats(p, store, work / "segments", partial, progress=False)
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("stats: no predictions of depth-study, prune, interpret in ")
+    assert "statistics of the methods present: cnn, da_mtot, da_mtot_dm" in line
+    entry = metrics["t-3.2h"]
+    assert {"cnn", "da_mtot", "cnn_minus_da_mtot"} <= set(entry)
+    assert "pruned" not in entry and "cnn_depth2" not in entry
+    summary = json.loads((partial / "stats_metrics.json").read_text())
+    assert "cnn" in summary and "pruned" not in summary
+    with pytest.raises(ValueError, match=r"no out-of-fold predictions; run the stages "
+                                         r"train-cv, baseline, depth-study, prune, interpret"):
+        run_stats(p, store, work / "segments", work / "no_reports", progress=False)

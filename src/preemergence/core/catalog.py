@@ -57,6 +57,11 @@ def stage_reports(stage: str) -> tuple[str, ...]:
     return tuple(o[len(prefix):] for o in declared_outputs(stage) if o.startswith(prefix))
 
 
+def producing_stage(report: str) -> str | None:
+    """The stage that writes a file of the reports folder (its name relative to it)."""
+    return next((stage for stage in pipeline() if report in stage_reports(stage)), None)
+
+
 def stage_folders(stage: str) -> tuple[str, ...]:
     """A stage's output folders at their default places (its outputs outside reports/)."""
     prefix = REPORTS_DIR.as_posix() + "/"

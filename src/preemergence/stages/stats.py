@@ -3,6 +3,7 @@ and (optionally) repeated cross-validation, from the stages' out-of-fold predict
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from pathlib import Path
@@ -13,7 +14,7 @@ from preemergence.core import hardware
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
                                          write_json)
 from preemergence.core.paths import (BASELINE_PREDICTIONS, DEPTH_STUDY_PREDICTIONS, INTERPRET_PREDICTIONS, LEAKAGE_PREDICTIONS, PRUNE_PREDICTIONS, STATISTICS_JSON, STATISTICS_MD, STATS_METRICS, STATS_TSS_CSV, STATS_TSS_PNG, TRAIN_CV_PREDICTIONS)
-from preemergence.core.catalog import stage_outputs
+from preemergence.core.catalog import producing_stage, stage_outputs
 from preemergence.data.segments import read_dataset_info
 from preemergence.model.predictions import read_predictions, write_predictions
 from preemergence.model.configs import train_config
@@ -39,7 +40,10 @@ def run_stats(params: "Params", regions_dir: Path, segments_dir: Path, reports_d
     refuse_overwrite_any(stage_outputs("stats", reports_dir), force)
     settings, seed = params.stats, params.seed
     n_folds = params.prepare.n_folds
-    predictions = read_predictions([reports_dir / name for name in PREDICTION_FILES])
+    predictions, missing_stages = available_predictions(reports_dir)
+    comparisons = present_comparisons(settings.comparisons, predictions, missing_stages)
+    summary_methods = [m for m in settings.summary_methods
+                       if not missing_stages or m in set(predictions["method"])]
     source = read_dataset_info(segments_dir)["source"]
     guard_t = settings.leakage_guard.time_h
     hardware.quiet_tensorflow()
@@ -48,11 +52,11 @@ def run_stats(params: "Params", regions_dir: Path, segments_dir: Path, reports_d
     guard, guard_rows = run_guard(guard_data, guard_config, n_folds,
                                   settings.leakage_guard, progress)
     tss = analysis.tss_rows(predictions, settings, seed)
-    differences = analysis.comparison_rows(predictions, settings.comparisons, settings, seed)
-    require_compared(differences, settings.comparisons)
+    differences = analysis.comparison_rows(predictions, comparisons, settings, seed)
+    require_compared(differences, comparisons)
     spread = repeated(params, regions_dir, segments_dir, predictions, tss, progress)
     out = report.details(tss, differences, guard, guard_t)
-    summary = report.summary(tss, guard, settings.summary_methods)
+    summary = report.summary(tss, guard, summary_methods)
     with tracking.start_run("stats", tracking.parent_name("statistics"), source) as mlflow:
         mlflow.log_params(tracking.flatten({"seed": seed, "stats": settings}))
         mlflow.log_metrics(tracking.flatten(
@@ -71,6 +75,34 @@ def run_stats(params: "Params", regions_dir: Path, segments_dir: Path, reports_d
         tracking.log_reports(mlflow, reports_dir,
                              (STATISTICS_MD, STATS_TSS_PNG, STATISTICS_JSON, STATS_METRICS))
     return out
+
+
+def available_predictions(reports_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The out-of-fold predictions of the stages that have run, and the stages whose
+    predictions are missing (named on one line on stderr; a ValueError when none ran)."""
+    present, missing = [], []
+    for name in PREDICTION_FILES:
+        path = Path(reports_dir) / name
+        (present if path.is_file() else missing).append(path if path.is_file() else name)
+    stages = [producing_stage(name) or name for name in missing]
+    if not present:
+        raise ValueError(f"{reports_dir}: no out-of-fold predictions; run the stages "
+                         f"{', '.join(stages)} first (dvc repro stats runs them all)")
+    predictions = read_predictions(present)
+    if stages:
+        print(f"stats: no predictions of {', '.join(stages)} in {reports_dir} (dvc repro "
+              f"{stages[0]} makes them); statistics of the methods present: "
+              f"{', '.join(sorted(set(predictions['method'])))}", file=sys.stderr)
+    return predictions, stages
+
+
+def present_comparisons(comparisons, predictions: pd.DataFrame, missing_stages) -> list:
+    """stats.comparisons, less those of a method a missing stage would have made."""
+    if not missing_stages:
+        return list(comparisons)
+    methods = set(predictions["method"])
+    return [text for text in comparisons
+            if set(analysis.parse_comparison(text)) <= methods]
 
 
 def require_compared(differences: pd.DataFrame, comparisons) -> None:
