@@ -79,6 +79,27 @@ def test_prune_stage_reaches_four_filters_with_controls(tiny):
 
 
 @pytest.mark.slow
+def malformed_tables(markdown: str) -> list[str]:
+    """Table rows whose cell count differs from their header's (an unescaped | in a cell
+    splits it: "|B|" must be written "\\|B\\|")."""
+    bad, width = [], None
+    for line in markdown.splitlines():
+        if not line.startswith("|"):
+            width = None
+            continue
+        cells = len(re.split(r"(?<!\\)\|", line.strip())) - 2
+        width = cells if width is None else width
+        if cells != width:
+            bad.append(line)
+    return bad
+
+
+def test_malformed_tables_finds_an_unescaped_pipe():
+    good = "| time | TSS \\|B\\| (%) |\n|---:|---:|\n| -3.2 | 70 |"
+    assert malformed_tables(good) == []
+    assert malformed_tables(good.replace("\\|", "|")) == ["|---:|---:|", "| -3.2 | 70 |"]
+
+
 def test_interpret_stage_writes_every_figure_and_verdict(tiny, output_guard):
     from preemergence.stages.interpret import run_interpret
     p, store, work, _ = tiny
@@ -89,6 +110,7 @@ def test_interpret_stage_writes_every_figure_and_verdict(tiny, output_guard):
     guard.check("interpret", work / "reports", work / "interpret")
     report = (work / "reports" / "interpretation.md").read_text()
     assert "**synthetic** data" in report and "findings reproduced on our data" in report
+    assert malformed_tables(report) == []
     for name in re.findall(r"\]\((figures/interpret/[^)]+)\)", report):
         assert (work / "reports" / name).stat().st_size > 5_000, name
     metrics = json.loads((work / "reports" / "interpret_metrics.json").read_text())

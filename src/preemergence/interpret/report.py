@@ -25,10 +25,22 @@ if TYPE_CHECKING:
 
 
 
-def _check(id_, figure, paper, criterion, ours, reproduced, inconclusive=False) -> dict:
+# The nine findings checked (interpret_metrics.json "findings") and the paper's figures.
+FINDING_FIGURES = {"fig03_bipole": "Fig. 3",
+                   "fig11_output_bins": "Figs. 10-11",
+                   "fig12_filters_vs_mtot": "Fig. 12",
+                   "fig15_bipole_scale": "Figs. 14-15",
+                   "fig16_filters_vs_radius": "Fig. 16",
+                   "fig17_depth_scale": "Fig. 17",
+                   "fig18_occlusion": "Fig. 18, Table 4",
+                   "table5_uniform_polarity": "Table 5",
+                   "fig24_output_vs_mtot": "Fig. 24"}
+
+
+def _check(id_, paper, criterion, ours, reproduced, inconclusive=False) -> dict:
     """One finding; verdict 'yes', 'no' or 'inconclusive' (too noisy to decide)."""
     verdict = "inconclusive" if inconclusive else ("yes" if reproduced else "no")
-    return {"id": id_, "figure": figure, "paper": paper, "criterion": criterion,
+    return {"id": id_, "figure": FINDING_FIGURES[id_], "paper": paper, "criterion": criterion,
             "ours": ours, "reproduced": verdict == "yes", "verdict": verdict}
 
 
@@ -46,7 +58,7 @@ def _composites(m) -> dict:
     ratio = ear["box_mean_abs_g"] / max(cr["box_mean_abs_g"], 1e-9)
     leading = m.get("hale_leading_sign_north", -1)      # cycle 24: negative in the north
     hale = leading * ear["box_west_mean_g"] > 0 > leading * ear["box_east_mean_g"]
-    return _check("fig03_bipole", "Fig. 3",
+    return _check("fig03_bipole",
                   "the average EAR map shows a bipole (Hale/Joy oriented) in the centre "
                   "before emergence; the average CR map does not",
                   "mean |B| in the central box of the average EAR map > 1.5 x the CR's, and "
@@ -63,7 +75,7 @@ def _output_bins(m) -> dict:
     pe, ne = np.array(o["fraction_pe_per_output_bin"]), np.array(o["fraction_ne_per_output_bin"])
     mtot = o["mean_mtot_predicted_pe_mx"] / 1e20
     ok = pe[-1] > ne[-1] and ne[0] > pe[0] and 8.0 <= mtot <= 12.0
-    return _check("fig11_output_bins", "Figs. 10-11",
+    return _check("fig11_output_bins",
                   "PE samples fill the high-output bins and NE the low ones; segments "
                   "identified as emerging have intermediate MTOT, on average 9-11e20 Mx",
                   "top output bin holds a larger share of PE than of NE, bottom bin the "
@@ -79,7 +91,7 @@ def _filters_vs_mtot(m) -> dict:
     slopes = np.asarray(m["pruned"]["fig12"]["slope_per_1e20_mx"], dtype=float)
     half = len(slopes) // 2
     ok = bool(np.all(slopes[:half] > 0) and np.all(slopes[half:] < 0))
-    return _check("fig12_filters_vs_mtot", "Fig. 12",
+    return _check("fig12_filters_vs_mtot",
                   "the contributions of the two filters correlated with emergence grow with "
                   "MTOT, those of the two anti-correlated filters fall",
                   "linear slope of <F_i> against MTOT (4-16e20 Mx) positive for the first half "
@@ -97,7 +109,7 @@ def _bipole_output(m) -> dict:
     ok = np.isfinite(r100) and 15.0 <= r100 <= 45.0 and out10 < 0.5
     unpruned = m["depth_sweep"]["characteristic_radius_mm"].get(f"depth{m.get('depth', 5)}",
                                                                 {})
-    return _check("fig15_bipole_scale", "Figs. 14-15",
+    return _check("fig15_bipole_scale",
                   "a 100 G bipole gives a high output up to a characteristic radius of "
                   "~30 Mm and ~0 beyond it; a 10 G bipole stays low (y ~ 0.2)",
                   "a clear drop of the 100 G output (from >= 0.7 to <= 0.3, crossing 0.5) at a "
@@ -126,7 +138,7 @@ def _bipole_filters(m) -> dict:
     corr = [float(np.corrcoef(radii[small], c[small])[0, 1]) if np.std(c[small]) > 0 else 0.0
             for c in contrib]
     ok = corr[0] > 0 and corr[1] > 0 and corr[2] < 0 and corr[3] < 0
-    return _check("fig16_filters_vs_radius", "Fig. 16",
+    return _check("fig16_filters_vs_radius",
                   "filters 1-2 contribute more as the bipole grows (to ~30 Mm), filters 3-4 "
                   "less",
                   "correlation of F_i with radius (0-30 Mm, 100 G) positive for filters 1-2, "
@@ -142,7 +154,7 @@ def _depth(m) -> dict:
     ok = (2 in r and not np.isfinite(r[2]) and bool(np.all(np.isfinite(middle)))
           and all(b >= a for a, b in zip(middle, middle[1:])) and middle[-1] > middle[0])
     cap = sweep.get("max_filters")
-    return _check("fig17_depth_scale", "Fig. 17",
+    return _check("fig17_depth_scale",
                   "no length scale for 2 layers; with more layers the output drops beyond a "
                   "characteristic radius that grows with depth up to 6 layers (~40 Mm), "
                   "then falls (7-8 layers, ~25 Mm)",
@@ -163,7 +175,7 @@ def _occlusion(m) -> dict:
     ok = (bool(ear) and bool(cr) and len(hit) == len(ear)
           and all(r["output_in_box"] < 0.5 for r in cr)
           and all(r["occlusion_in_box"] > r["occlusion_outside_box"] for r in hit))
-    return _check("fig18_occlusion", "Fig. 18, Table 4",
+    return _check("fig18_occlusion",
                   "recombined output maps are high where emergence follows (EAR centres) and "
                   "low elsewhere, with false positives at compact bipolar flux; occlusion "
                   "highlights those areas",
@@ -205,7 +217,7 @@ def _table5(m, train_cv) -> dict:
                  f"{len(diffs)} folds")
     if collapsed:
         text += f"; {collapsed} |B| fold(s) collapsed (TSS < {100 * COLLAPSED_TSS:.0f} %)"
-    return _check("table5_uniform_polarity", "Table 5",
+    return _check("table5_uniform_polarity",
                   "a CNN trained on |B| scores as well as one trained on B (polarity not "
                   "needed)",
                   f"median over folds of TSS(|B|) - TSS(B) on the same folds within "
@@ -225,10 +237,10 @@ def _output_vs_mtot(m) -> dict:
     ne_ok = np.array(o["ne"]["count"]) >= MIN_BIN_COUNT
     mid = pe_ok & (centres >= 5) & (centres <= 20)
     if not (ne_ok.any() and mid.any()):
-        return _check("fig24_output_vs_mtot", "Fig. 24", _FIG24_PAPER, _FIG24_CRITERION,
+        return _check("fig24_output_vs_mtot", _FIG24_PAPER, _FIG24_CRITERION,
                       "too few samples per MTOT bin", False, inconclusive=True)
     ne_max, pe_mid = float(ne[ne_ok].max()), float(pe[mid].min())
-    return _check("fig24_output_vs_mtot", "Fig. 24", _FIG24_PAPER, _FIG24_CRITERION,
+    return _check("fig24_output_vs_mtot", _FIG24_PAPER, _FIG24_CRITERION,
                   f"max <y>_NE {ne_max:.2f} over {int(ne_ok.sum())} bins; min <y>_PE "
                   f"(5-20e20 Mx) {pe_mid:.2f} over {int(mid.sum())} bins",
                   ne_max < 0.2 and pe_mid > 0.5)
@@ -304,7 +316,7 @@ def table4_markdown(regions: list[dict]) -> list[str]:
 
 
 def table5_markdown(table5: dict) -> list[str]:
-    lines = ["| time (h) | TSS |B| CNN, ours (%) | paper (%) |", "|---:|---:|---:|"]
+    lines = ["| time (h) | TSS \\|B\\| CNN, ours (%) | paper (%) |", "|---:|---:|---:|"]
     for label, entry in table5.items():
         t = float(label[1:-1])
         paper = reference.TABLE5.get(t)
