@@ -238,6 +238,20 @@ def stats(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
                f"{100 * guard['high']:.1f} %); report in {reports / 'statistics.md'}")
 
 
+@app.command("results", epilog=stage_help("results"),
+             short_help="The headline results block, from the reports.")
+@_clear_errors
+def results(segments: Path = SEGMENTS_OPTION, reports: Path = REPORTS_OPTION,
+            readme: Path = typer.Option(None, help="Also replace this file's results block "
+                                        "(README.md: do it when committing reports)."),
+            params: Path = PARAMS_OPTION, force: bool = FORCE_OPTION):
+    """Our TSS next to the paper's, the paired verdicts, the leakage guard and the findings,
+    with the data, schedule, machine and commit that produced them."""
+    from preemergence.stages.results import run_results
+    run_results(load_params(params), segments, reports, readme, force)
+    typer.echo(f"results in {reports / 'results.md'}" + (f" and {readme}" if readme else ""))
+
+
 @app.command("mlflow-ui")
 @_clear_errors
 def mlflow_ui(port: int = typer.Option(5000, help="Port on 127.0.0.1."),

@@ -29,6 +29,18 @@ DA_BOUNDARIES_3H = "0.2, 2.7, 7.9, 20.2"
 PRUNE_TSS = {"pruned": (82.50, 4.52), "random": (34.71, 28.86), "n4": (78.38, 6.60),
              "pruned_n2": (68.9, 17.1), "unpruned": (84.57, 6.40)}
 
+# The nine findings checked (interpret/report.py; interpret_metrics.json "findings"): the paper's
+# figures each rests on.
+FINDING_FIGURES = {"fig03_bipole": "Fig. 3",
+                   "fig11_output_bins": "Figs. 10-11",
+                   "fig12_filters_vs_mtot": "Fig. 12",
+                   "fig15_bipole_scale": "Figs. 14-15",
+                   "fig16_filters_vs_radius": "Fig. 16",
+                   "fig17_depth_scale": "Fig. 17",
+                   "fig18_occlusion": "Fig. 18, Table 4",
+                   "table5_uniform_polarity": "Table 5",
+                   "fig24_output_vs_mtot": "Fig. 24"}
+
 # Table 5: the |B| CNN per time bin.
 TABLE5 = {-3.2: (88.20, 4.78), -8.5: (60.07, 1.53), -13.9: (50.66, 7.32),
           -19.2: (43.89, 7.30), -24.5: (40.68, 2.03)}

@@ -97,6 +97,7 @@ REALISM_METRICS = "realism_metrics.json"
 STATISTICS_MD, STATS_METRICS = "statistics.md", "stats_metrics.json"
 STATISTICS_JSON = "statistics.json"
 STATS_TSS_PNG, STATS_TSS_CSV = "figures/stats_tss_vs_time.png", "statistics_tss.csv"
+RESULTS_MD = "results.md"                 # the headline block (stages/results.py)
 
 
 def predictions_file(name: str) -> str:

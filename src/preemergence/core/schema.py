@@ -299,6 +299,11 @@ class Params(Section):
     interpret: Interpret
     stats: Stats
 
+    @property
+    def training_seed(self) -> int:
+        """The seed of training (weights, batch order): train.seed, else the global seed."""
+        return self.seed if self.train.seed is None else self.train.seed
+
     @model_validator(mode="after")
     def _cross_field_rules(self) -> "Params":
         problems = [*self._named_configs(), *self._time_bins(), *self._prune_stages()]

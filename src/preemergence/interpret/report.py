@@ -25,23 +25,12 @@ if TYPE_CHECKING:
 
 
 
-# The nine findings checked (interpret_metrics.json "findings") and the paper's figures.
-FINDING_FIGURES = {"fig03_bipole": "Fig. 3",
-                   "fig11_output_bins": "Figs. 10-11",
-                   "fig12_filters_vs_mtot": "Fig. 12",
-                   "fig15_bipole_scale": "Figs. 14-15",
-                   "fig16_filters_vs_radius": "Fig. 16",
-                   "fig17_depth_scale": "Fig. 17",
-                   "fig18_occlusion": "Fig. 18, Table 4",
-                   "table5_uniform_polarity": "Table 5",
-                   "fig24_output_vs_mtot": "Fig. 24"}
-
-
 def _check(id_, paper, criterion, ours, reproduced, inconclusive=False) -> dict:
     """One finding; verdict 'yes', 'no' or 'inconclusive' (too noisy to decide)."""
     verdict = "inconclusive" if inconclusive else ("yes" if reproduced else "no")
-    return {"id": id_, "figure": FINDING_FIGURES[id_], "paper": paper, "criterion": criterion,
-            "ours": ours, "reproduced": verdict == "yes", "verdict": verdict}
+    return {"id": id_, "figure": reference.FINDING_FIGURES[id_], "paper": paper,
+            "criterion": criterion, "ours": ours, "reproduced": verdict == "yes",
+            "verdict": verdict}
 
 
 def findings(metrics: dict, train_cv: dict) -> list[dict]:

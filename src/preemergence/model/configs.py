@@ -27,7 +27,7 @@ def train_config(params: "Params", schedule: str | None = None, **overrides) -> 
     values = {**train.configs[name].model_dump(), "depth": params.depth,
               "final_filters": train.final_filters, "abs_field": train.abs_field,
               "mixed_precision": train.mixed_precision, "threshold": train.threshold,
-              "seed": params.seed if train.seed is None else train.seed, **overrides}
+              "seed": params.training_seed, **overrides}
     return TrainConfig(name=name, **values)
 
 

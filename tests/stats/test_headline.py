@@ -1,0 +1,61 @@
+"""The headline results block: read from the reports, never typed in; the README's copy is
+the committed reports' block."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from preemergence.stats import headline
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTEXT = {"data": "synthetic", "schedule": "`default`", "machine": "a 2-core CPU",
+           "commit": "abc", "date": "2026-12-03", "depth": 5}
+SETTINGS = SimpleNamespace(confidence=0.95, permutations=2000)
+
+
+def tss_rows():
+    rows = [("cnn", 0.70), ("da_mtot", 0.63), ("abs_field", 0.67), ("cnn_depth1", 0.24),
+            ("cnn_depth5", 0.70)]
+    return pd.DataFrame([{"time_h": t, "method": m, "tss": v, "low": v - 0.06,
+                          "high": v + 0.06, "fold_mean": v, "fold_std": 0.1}
+                         for t in (-3.2, -8.5) for m, v in rows])
+
+
+def statistics(low: float):
+    return {"t-3.2h": {"cnn_minus_da_mtot": {"difference": 0.07, "low": low, "high": 0.13,
+                                             "p_value": 0.02}},
+            "t-13.9h": {"cnn_minus_da_mtot": {"difference": 0.3, "low": 0.1, "high": 0.5,
+                                              "p_value": 0.01}},
+            "leakage_guard": {"time_h": -3.2, "tss": 0.01, "low": -0.03, "high": 0.04,
+                              "passed": True}}
+
+
+def test_the_block_states_the_reports_numbers_and_verdicts():
+    findings = {"fig03_bipole": "yes", "fig18_occlusion": "no", "fig24_output_vs_mtot":
+                "inconclusive"}
+    text = headline.block(tss_rows(), statistics(0.015), findings, SETTINGS, CONTEXT)
+    assert text.startswith(headline.BEGIN) and text.rstrip().endswith(headline.END)
+    assert "Data: **synthetic**" in text and "Machine: a 2-core CPU" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ")][1:]
+    assert [r.split(" | ")[0] for r in rows] == ["| CNN", "| MTOT analysis", "| \\|B\\| CNN",
+                                                 "| depth-1 CNN"]      # depth 5 is the CNN
+    assert rows[0] == "| CNN | 70.0 (64.0 to 76.0) | 70.0 ± 10.0 | 84.6 ± 6.4 % |"
+    assert ("- At -3.2 h the CNN beats the MTOT analysis: +7.0 points, 95 % CI 1.5 to 13.0, "
+            "p = 0.02.") in text
+    assert "-13.9 h" not in text                           # verdicts at -3.2 and -8.5 h only
+    assert "TSS 1.0 %, 95 % CI -3.0 to 4.0: passes" in text
+    assert ("1 of 3 of the paper's findings reproduced on these data (Fig. 3); not "
+            "reproduced: Fig. 18, Table 4; inconclusive: Fig. 24") in text
+    unclear = headline.block(tss_rows(), statistics(-0.01), findings, SETTINGS, CONTEXT)
+    assert "the CNN and the MTOT analysis cannot be told apart" in unclear
+
+
+def test_replace_block_swaps_only_the_block_and_names_a_file_without_one():
+    old = f"intro\n{headline.BEGIN}\nold numbers\n{headline.END}\noutro\n"
+    new = f"{headline.BEGIN}\nnew numbers\n{headline.END}\n"
+    assert headline.replace_block(old, new) == f"intro\n{new}outro\n"
+    with pytest.raises(ValueError, match="README.md: no results block"):
+        headline.replace_block("no block here", new)
+
