@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install install-gpu bench clean-venv
+.PHONY: run test install install-gpu bench plots-offline clean-venv
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The DVC plots of your last `make run` as PNGs, rendered offline (`dvc plots show` loads
+# Vega from a CDN): reports/benchmarks/dvc_plots/<plot>.png and dvc_plots.md.
+plots-offline: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[views]"
+	$(BIN)/python benchmarks/dvc_plots_check.py
 
 # Self-contained benchmarks (benchmarks/scan.py and bench_bf16_tss.py need `make run` first).
 bench: $(STAMP)

@@ -6,7 +6,8 @@ vl-convert (Vega bundled, no network) and counts the lines each draws (the disti
 of the template's colour, dash, detail and facet fields), next to the x values a line
 holds. A line holding one x value twice is several series drawn as one (a zigzag).
 
-Needs:  `make run` first (the plots' CSVs) and `pip install vl-convert-python==1.9.0.post1`.
+Needs:  `make run` first (the plots' CSVs) and the `views` extra (vl-convert-python, pinned):
+        `make plots-offline` installs it and runs this check.
 Writes: reports/benchmarks/dvc_plots/<plot>.png and reports/benchmarks/dvc_plots.md.
 Usage:  .venv/bin/python benchmarks/dvc_plots_check.py
 """
