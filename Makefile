@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install install-gpu bench plots-offline clean-venv
+.PHONY: run test install install-gpu bench plots-offline exps clean-venv
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Experiments in under 120 columns: name, state, the parameters an experiment changed, the
+# CNN's and the MTOT analysis's TSS at -3.2 h and the leakage guard's (%).
+EXPS_DROP := Created|Executor|(pruned|abs_field)\..*|.*\.t-(?!03\.2h).*
+exps: $(STAMP)
+	$(BIN)/dvc exp show --no-pager --only-changed --drop '$(EXPS_DROP)'
 
 # The DVC plots of your last `make run` as PNGs, rendered offline (`dvc plots show` loads
 # Vega from a CDN): reports/benchmarks/dvc_plots/<plot>.png and dvc_plots.md.

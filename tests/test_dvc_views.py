@@ -42,19 +42,69 @@ def declared_metric_files() -> list[str]:
             for stage in stages.values() for m in stage.get("metrics", [])]
 
 
-def test_the_declared_metrics_are_one_short_tss_table():
+def summary_metrics(params: dict) -> dict:
+    """The stats stage's DVC metrics for a run scoring every summary method at every bin."""
+    from preemergence.stats import report
+    from preemergence.stats.resampling import Interval
+    methods = params["stats"]["summary_methods"]
+    tss = pd.DataFrame([{"time_h": t, "method": m, "tss": 0.70326}
+                        for t in params["time_bins"] for m in methods])
+    return report.summary(tss, Interval(0.11339, -0.2, 0.4), methods)
+
+
+def test_the_declared_metrics_are_one_short_tss_table_in_percent_by_time():
     """`dvc exp show` leads with the metrics: they must fit a terminal (a few dozen columns,
-    not the per-fold detail) and share no name with a parameter."""
-    files = declared_metric_files()
-    assert files == ["reports/stats_metrics.json"]
-    metrics = json.loads((ROOT / files[0]).read_text())
-    columns = flat_keys(metrics)
+    not the per-fold detail), share no name with a parameter, read in % as the reports do
+    and sort by time before emergence (`dvc metrics show` sorts keys as text)."""
+    assert declared_metric_files() == ["reports/stats_metrics.json"]
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    assert len(columns) <= 16, columns
+    metrics = summary_metrics(params)
+    columns = flat_keys(metrics)
+    assert len(columns) <= 16 + 5 * len(params["stats"]["summary_methods"]), columns
     assert not set(columns) & set(flat_keys(params))
-    for method in params["stats"]["summary_methods"]:
-        assert set(metrics[method]) <= {f"t{t}h" for t in params["time_bins"]}
-    assert set(metrics["cnn"]) == {f"t{t}h" for t in params["time_bins"]}
+    assert list(metrics["cnn"]) == sorted(metrics["cnn"]) == \
+        ["t-03.2h", "t-08.5h", "t-13.9h", "t-19.2h", "t-24.5h"]
+    assert metrics["cnn"]["t-03.2h"] == 70.3 and metrics["leakage_guard_tss"] == 11.3
+
+
+def make_command(target: str) -> list[str]:
+    """The command a Makefile target runs (make -n), split as the shell would."""
+    import shlex
+    printed = subprocess.run(["make", "-n", "-o", ".venv/.installed", target], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
+    return shlex.split(printed.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_make_exps_fits_120_columns_and_shows_a_queued_depth(tmp_path):
+    """`make exps` (the README's short experiment table) on a repository with the real
+    dvc.yaml and params.yaml and an experiment queued with -S depth=4: every line within 120
+    columns, the depth column there with 4 for the experiment, the headline TSS in %."""
+    import os
+    import yaml as _yaml
+    repo = tmp_path / "repo"
+    (repo / "reports").mkdir(parents=True)
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / name, repo / name)
+    params = _yaml.safe_load((ROOT / "params.yaml").read_text())
+    (repo / "reports" / "stats_metrics.json").write_text(json.dumps(summary_metrics(params)))
+    env = {**os.environ, "COLUMNS": "120", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for command in (["git", "init", "-q"], [dvc(), "init", "-q"], ["git", "add", "-A"],
+                    ["git", "commit", "-qm", "init"],
+                    [dvc(), "exp", "run", "--queue", "-S", "depth=4", "-n", "deeper"]):
+        subprocess.run(command, cwd=repo, env=env, check=True, capture_output=True)
+    command = make_command("exps")
+    command[0] = dvc()
+    shown = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 120, shown.stdout
+    header = next(line for line in lines if "Experiment" in line).split()
+    assert header[-1] == "depth" and "cnn.t-03.2h" in header, shown.stdout
+    assert "…" not in shown.stdout
+    assert next(line for line in lines if "deeper" in line).split()[-1] == "4"
+    assert next(line for line in lines if "workspace" in line).split()[2] == "70.3"
 
 
 def test_with_series_names_lines_and_orders_panels_as_they_come():

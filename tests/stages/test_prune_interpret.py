@@ -186,8 +186,8 @@ def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output
     # the DVC metrics: the summary methods' TSS per time bin and the guard's, nothing else
     summary = json.loads((reports / "stats_metrics.json").read_text())
     assert set(summary) == {*p.stats.summary_methods, "leakage_guard_tss"}
-    assert summary["cnn"]["t-3.2h"] == pytest.approx(entry["cnn"]["tss"])
-    assert summary["leakage_guard_tss"] == pytest.approx(metrics["leakage_guard"]["tss"])
+    assert summary["cnn"]["t-03.2h"] == round(100 * entry["cnn"]["tss"], 1)      # in %
+    assert summary["leakage_guard_tss"] == round(100 * metrics["leakage_guard"]["tss"], 1)
     details = json.loads((reports / "statistics.json").read_text())
     assert details["t-3.2h"]["cnn_minus_da_mtot"] == pytest.approx(entry["cnn_minus_da_mtot"])
     report = (reports / "statistics.md").read_text()

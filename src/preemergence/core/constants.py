@@ -34,6 +34,12 @@ def time_bin_label(time_h: float) -> str:
     return f"t{time_h:+.1f}h".replace("+", "")
 
 
+def sortable_time_label(time_h: float) -> str:
+    """A time bin's label that sorts by time (the DVC metrics' keys): -3.2 -> 't-03.2h',
+    before 't-08.5h' and 't-13.9h' (time_bin_label's 't-3.2h' sorts after 't-24.5h')."""
+    return f"t-{abs(time_h):04.1f}h" if time_h < 0 else f"t+{time_h:04.1f}h"
+
+
 def time_from_label(label: str) -> float:
     """Inverse of time_bin_label: 't-3.2h' -> -3.2 (h)."""
     return float(label[1:-1])

@@ -11,7 +11,7 @@ import pandas as pd
 
 from preemergence.core import paper
 from preemergence.core.artifacts import save_figure
-from preemergence.core.constants import time_bin_label
+from preemergence.core.constants import sortable_time_label, time_bin_label
 from preemergence.core.figures import new_figure
 from preemergence.stats.analysis import method_name, paper_value
 from preemergence.stats.resampling import Interval
@@ -67,8 +67,9 @@ def details(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval,
 
 
 def summary(tss: pd.DataFrame, guard: Interval, methods) -> dict:
-    """The DVC metrics, one short table for `dvc exp show`: each of `methods`' TSS per time
-    bin ({method: {"t-3.2h": TSS}}, bins where it was scored) and the leakage guard's TSS."""
+    """The DVC metrics, one short table for `dvc exp show`: each of `methods`' pooled TSS
+    in % (one decimal) per time bin ({method: {"t-03.2h": 70.3}}, keys that sort by time,
+    bins where it was scored) and the leakage guard's TSS in %."""
     missing = [m for m in methods if m not in set(tss["method"])]
     if missing:
         raise ValueError(f"params.yaml: stats.summary_methods {missing}: no out-of-fold "
@@ -76,9 +77,14 @@ def summary(tss: pd.DataFrame, guard: Interval, methods) -> dict:
     out: dict = {method: {} for method in methods}
     for row in tss[tss["method"].isin(methods)].sort_values("time_h", ascending=False) \
             .itertuples():
-        out[row.method][time_bin_label(row.time_h)] = row.tss
-    out["leakage_guard_tss"] = guard.estimate
+        out[row.method][sortable_time_label(row.time_h)] = percent(row.tss)
+    out["leakage_guard_tss"] = percent(guard.estimate)
     return out
+
+
+def percent(value: float) -> float:
+    """A TSS as a DVC metric: % with one decimal (the reports' precision)."""
+    return round(100 * float(value), 1)
 
 
 def tss_table(tss: pd.DataFrame, confidence: float) -> list[str]:
