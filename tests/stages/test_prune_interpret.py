@@ -119,6 +119,10 @@ def test_interpret_stage_writes_every_figure_and_verdict(tiny, output_guard):
     assert set(metrics["table5"]) == {"t-3.2h"}
     assert (work / "interpret" / "abs_field" / "depth5" / "t-3.2h" / "fold1" /
             "result.json").exists()
+    import mlflow                                  # |B| networks named apart from B ones
+    runs = mlflow.search_runs(experiment_names=["interpret"],
+                              filter_string="params.`config.abs_field` = 'True'")
+    assert len(runs) == 2 and all(n.endswith(" · |B|") for n in runs["tags.mlflow.runName"])
 
 
 def test_characteristic_radius():

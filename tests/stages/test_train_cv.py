@@ -73,6 +73,17 @@ def test_train_cv_models_are_registered_per_time_bin_and_load_by_alias(tiny_run)
     alias = client.get_model_version_by_alias("preemergence-cnn-t-3.2h", "fold2")
     result = json.loads((work / "models/depth5/t-3.2h/fold2/result.json").read_text())
     assert alias.tags["run_key"] == result["run_key"]
+    assert alias.tags["tss"] == f"{result['tss']:.4f}"
+    assert f"TSS {100 * result['tss']:.1f} %" in alias.description
+    assert "one version per cross-validation run" in \
+        client.get_registered_model("preemergence-cnn-t-3.2h").description
+    parent = client.search_runs([client.get_experiment_by_name("train-cv").experiment_id],
+                                "tags.mlflow.parentRunId IS NULL")[0]
+    # the overview's tss_mean (its last step) is -3.2 h's; its chart runs towards emergence
+    history = client.get_metric_history(parent.info.run_id, "tss_mean")
+    assert [m.step for m in sorted(history, key=lambda m: m.step)] == [0, 1, 2, 3, 4]
+    assert parent.data.metrics["tss_mean"] == parent.data.metrics["tss_mean_t-3.2h"]
+    assert "step 0 = -24.5 h" in parent.data.tags["mlflow.note.content"]
     info = mlflow.models.get_model_info("models:/preemergence-cnn-t-3.2h@fold2")
     assert tuple(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == (-1, 85, 85, 1)
     trained = load_scan_model("models:/preemergence-cnn-t-3.2h@fold2")

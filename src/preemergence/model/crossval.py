@@ -44,7 +44,7 @@ def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: i
     with show_progress(jobs, progress and executor.kind == "inprocess",
                        f"{run_prefix} (depth {config.depth}) · in-process", "run") as bar:
         for t, fold in bar:
-            name = f"{time_bin_label(t)} fold{fold} · depth{config.depth} · {config.name}"
+            name = run_name(config, t, fold)
             folder = run_folder(models_dir, config, t, fold)
             with tracking.start_run(run_prefix, name, source, nested=True) as mlflow:
                 live = epoch_logger(mlflow)          # losses appear as the run trains
@@ -55,6 +55,13 @@ def cross_validate(data: dict, config: TrainConfig, models_dir: Path, n_folds: i
                 results.append(result)
                 _log_fold(mlflow, result, folder, register, source, live.logged)
     return results
+
+
+def run_name(config: TrainConfig, time_h: float, fold: int) -> str:
+    """An MLflow run's name, what differs first: 't-3.2h fold0 · depth5 · default', with
+    ' · |B|' for a network trained on |B|."""
+    field = " · |B|" if config.abs_field else ""
+    return f"{time_bin_label(time_h)} fold{fold} · depth{config.depth} · {config.name}{field}"
 
 
 def live_log_interval_s() -> float:

@@ -67,7 +67,31 @@ def log_cnn(mlflow, folder: Path, result: dict, register: bool, source: str) -> 
         version = str(info.registered_model_version)
         client = mlflow.MlflowClient()
         client.set_model_version_tag(name, version, "run_key", result["run_key"])
+        client.set_model_version_tag(name, version, "tss", f"{result['tss']:.4f}")
+        client.update_model_version(name, version, description=version_description(result))
         client.set_registered_model_alias(name, f"fold{result['fold']}", version)
+        if not client.get_registered_model(name).description:
+            client.update_registered_model(name, description=registered_description(
+                result["time_h"]))
+
+
+def registered_description(time_h: float) -> str:
+    """What a registered model is (shown in the MLflow UI's model list)."""
+    return (f"The CNN trained on segments {-time_h:g} h before emergence (PE) against "
+            f"never-emerging (NE), one version per cross-validation run; alias fold<k> = "
+            f"the current parameters' run of fold k. Input: standardised B_LOS windows "
+            f"(85 x 85 px); output: P(PE). Its TSS on its fold's tiles is in each version's "
+            f"description and 'tss' tag.")
+
+
+def version_description(result: dict) -> str:
+    """One version: its fold, depth, schedule and TSS on its fold's evaluation tiles."""
+    config = result["config"]
+    field = "|B|" if config["abs_field"] else "B"
+    return (f"{time_bin_label(result['time_h'])} fold {result['fold']}: depth "
+            f"{config['depth']}, schedule '{config['name']}', trained on {field}; TSS "
+            f"{100 * result['tss']:.1f} % on the fold's {result['n_tiles']} evaluation tiles. "
+            f"Run key {result['run_key']}.")
 
 
 @timed("model registration")

@@ -44,17 +44,29 @@ def run_train_cv(params: "Params", regions_dir: Path, segments_dir: Path, models
         results = cross_validate(data, config, models_dir, params.prepare.n_folds,
                                  "train-cv", source, register=True)
         summary = summarise(results)
-        for label, entry in summary.items():
-            mlflow.log_metrics({f"tss_mean_{label}": entry["tss_mean"],
-                                f"tss_std_{label}": entry["tss_std"]})
-            # TSS against time in the UI's charts: step = tenths of an hour before emergence
-            step = int(round(-10 * time_from_label(label)))
-            mlflow.log_metrics({"tss_mean": entry["tss_mean"], "tss_std": entry["tss_std"]},
-                               step=step)
+        log_summary(mlflow, summary)
         write_reports(reports_dir, data, results, summary, config, source)
         tracking.log_reports(mlflow, reports_dir, (TABLE3_MD, TSS_VS_TIME_PNG,
                                                    TRAIN_CV_LOSS_PNG, TRAIN_CV_METRICS))
     return summary
+
+
+def log_summary(mlflow, summary: dict) -> None:
+    """The parent's metrics: tss_mean_<bin> and tss_std_<bin> per time bin, and tss_mean /
+    tss_std stepped through the bins earliest first (step 0 = the earliest bin), so that the
+    UI's chart of tss_mean reads left to right towards emergence, as the reports' figures
+    do, and its last value, the one the overview shows, is the latest bin's (-3.2 h)."""
+    labels = sorted(summary, key=time_from_label)
+    for step, label in enumerate(labels):
+        entry = summary[label]
+        mlflow.log_metrics({f"tss_mean_{label}": entry["tss_mean"],
+                            f"tss_std_{label}": entry["tss_std"]})
+        mlflow.log_metrics({"tss_mean": entry["tss_mean"], "tss_std": entry["tss_std"]},
+                           step=step)
+    mlflow.set_tag("mlflow.note.content", (
+        "5-fold cross-validated TSS of the CNN per time bin: tss_mean_<bin>, tss_std_<bin>. "
+        "Chart tss_mean: step " + ", ".join(f"{k} = {label[1:-1]} h"
+                                           for k, label in enumerate(labels)) + "."))
 
 
 def write_reports(reports_dir: Path, data: dict, results: list[dict], summary: dict,
