@@ -18,6 +18,12 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
+def epoch_axis(ax) -> None:
+    """Epochs are whole numbers: ticks at integers only (not 1.0, 1.5, 2.0)."""
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def plot_tss_vs_time(series: dict, path: Path, title: str, data_note: str) -> Path:
     """TSS (%) against time before emergence (h) with 1-sigma bars for each named series.
 

@@ -110,6 +110,7 @@ def _plot_pruning_panel(ax, runs: list[dict]) -> None:
         stretch = epochs[filters == n]
         ax.text(stretch.mean(), low - 0.04 * (high - low), f"N={n}", ha="center", va="top",
                 fontsize=9)
+    figures.epoch_axis(ax)
     ax.set(xlabel="epoch", ylabel="binary cross-entropy (nats)",
            ylim=(low - 0.15 * (high - low), high + 0.05 * (high - low)),
            xlim=(0.5, epochs[-1] + 1.0),

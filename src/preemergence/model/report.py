@@ -32,6 +32,7 @@ def plot_losses(results: list[dict], path: Path, note: str) -> Path:
             ax.plot(runs.epoch, runs.val_loss, color="C1", alpha=0.7, marker="s",
                     markersize=3, label="validation" if fold == 0 else None)
         ax.set(title=f"{t} h", xlabel="epoch")
+        figures.epoch_axis(ax)
     axes[0].set_ylabel("binary cross-entropy (nats)")
     axes[0].legend()
     n_folds = frame.fold.nunique()

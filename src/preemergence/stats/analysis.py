@@ -41,6 +41,11 @@ def method_name(method: str) -> str:
     return METHOD_NAMES.get(method, method)
 
 
+def method_title(method: str) -> str:
+    """A method as a legend or table names it: 'CNN', 'MTOT analysis', 'depth-2 CNN'."""
+    return method_name(method).removeprefix("the ")
+
+
 def parse_comparison(text: str) -> tuple[str, str]:
     """'cnn - da_mtot' -> ('cnn', 'da_mtot'); a ValueError naming the key otherwise."""
     parts = [p.strip() for p in str(text).split(" - ")]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from preemergence.core.constants import time_bin_label
 from preemergence.core.paper import FINDING_FIGURES
-from preemergence.stats.analysis import method_name, method_order, paper_value
+from preemergence.stats.analysis import method_order, method_title, paper_value
 from preemergence.stats.report import pct, verdict
 
 BEGIN = "<!-- results: written by `preemergence results --readme` from reports/; do not edit -->"
@@ -25,8 +25,7 @@ HEADLINE_BIN_H = -3.2
 
 def method_label(method: str) -> str:
     """'the MTOT analysis' -> 'MTOT analysis', '|B|' escaped for a table cell."""
-    name = method_name(method).removeprefix("the ")
-    return name.replace("|", "\\|")
+    return method_title(method).replace("|", "\\|")
 
 
 def tss_table(tss: pd.DataFrame, confidence: float, depth: int) -> list[str]:

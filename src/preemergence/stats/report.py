@@ -13,7 +13,7 @@ from preemergence.core import paper
 from preemergence.core.artifacts import save_figure
 from preemergence.core.constants import sortable_time_label, time_bin_label
 from preemergence.core.figures import new_figure
-from preemergence.stats.analysis import method_name, paper_value
+from preemergence.stats.analysis import method_name, method_title, paper_value
 from preemergence.stats.resampling import Interval
 
 if TYPE_CHECKING:
@@ -173,10 +173,10 @@ def plot(tss: pd.DataFrame, differences: pd.DataFrame, path: Path, confidence: f
         if len(rows) == 1:        # one time bin: a bar, as a band would not show
             left.errorbar(rows["time_h"], centre, capsize=3, marker="o", color=colour,
                           yerr=[centre - 100 * rows["low"], 100 * rows["high"] - centre],
-                          label=f"{method} (ours, {level})")
+                          label=f"{method_title(method)} (ours, {level})")
             continue
         left.plot(rows["time_h"], centre, marker="o", color=colour,
-                  label=f"{method} (ours, {level})")
+                  label=f"{method_title(method)} (ours, {level})")
         left.fill_between(rows["time_h"], 100 * rows["low"], 100 * rows["high"],
                           color=colour, alpha=0.2)
     reference = np.array(paper.CNN_TSS)
@@ -201,7 +201,8 @@ def _plot_differences(ax, differences: pd.DataFrame, level: str) -> None:
         centre = 100 * rows["difference"].to_numpy()
         error = [centre - 100 * rows["low"].to_numpy(), 100 * rows["high"].to_numpy() - centre]
         ax.errorbar(rows["time_h"] + 0.25 * (i - (len(names) - 1) / 2), centre, yerr=error,
-                    marker="o", linestyle="none", capsize=3, label=f"{a} − {b}")
+                    marker="o", linestyle="none", capsize=3,
+                    label=f"{method_title(a)} − {method_title(b)}")
     ax.axhline(0, color="0.5", linewidth=0.8)
     ax.set(xlabel="time relative to emergence (h)", ylabel="TSS difference (points)",
            title=f"Paired differences on the same tiles ({level})")
