@@ -47,3 +47,16 @@ def test_outputs_are_refused_unless_forced_and_folders_are_not_files(tmp_path):
     artifacts.refuse_overwrite_any([tmp_path / "mine.md"], force=True)
     with pytest.raises(ValueError, match="is a folder"):
         artifacts.require_file_path(tmp_path)
+
+
+def test_a_training_stage_refusing_to_overwrite_says_its_runs_are_reused(tmp_path):
+    """After a kill, a training stage's outputs exist; its refusal says that --force
+    retrains nothing that finished (the run store keeps the runs)."""
+    import pytest
+    (tmp_path / "table3.md").write_text("half a run")
+    with pytest.raises(FileExistsError, match=r"table3.md: already exists; pass --force to "
+                                              r"replace it; finished training runs are kept"):
+        artifacts.refuse_overwrite_any([tmp_path / "table3.md"], force=False, trains=True)
+    with pytest.raises(FileExistsError) as refused:
+        artifacts.refuse_overwrite_any([tmp_path / "table3.md"], force=False)
+    assert "run store" not in str(refused.value)

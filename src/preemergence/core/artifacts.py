@@ -141,14 +141,19 @@ def require_file_path(path: Path) -> None:
         raise ValueError(f"{path}: is a folder; give the path of the file to write")
 
 
-def refuse_overwrite_any(paths, force: bool) -> None:
-    """refuse_overwrite for every output a command writes, before it writes any."""
+REUSED_RUNS_NOTE = ("; finished training runs are kept in the run store and reused "
+                    "either way, so --force retrains nothing that finished")
+
+
+def refuse_overwrite_any(paths, force: bool, trains: bool = False) -> None:
+    """refuse_overwrite for every output a command writes, before it writes any; a stage
+    that ``trains`` says that its finished runs are reused with --force too."""
     for path in paths:
-        refuse_overwrite(path, force)
+        refuse_overwrite(path, force, REUSED_RUNS_NOTE if trains else "")
 
 
-def refuse_overwrite(path: Path, force: bool) -> None:
+def refuse_overwrite(path: Path, force: bool, note: str = "") -> None:
     """Stop before replacing something that exists, unless the user asked (--force)."""
     path = Path(path)
     if path.exists() and not force and (path.is_file() or any(path.iterdir())):
-        raise FileExistsError(f"{path}: already exists; pass --force to replace it")
+        raise FileExistsError(f"{path}: already exists; pass --force to replace it{note}")

@@ -31,7 +31,8 @@ def run_depth_study(params: "Params", regions_dir: Path, segments_dir: Path, mod
     store, not retrained.
     """
     from preemergence.core import tracking
-    refuse_overwrite_any(stage_outputs("depth-study", reports_dir, models_dir), force)
+    refuse_overwrite_any(stage_outputs("depth-study", reports_dir, models_dir), force,
+                         trains=True)
     study = params.depth_study
     source = read_dataset_info(segments_dir)["source"]
     data = load_time_bins(regions_dir, segments_dir, [study.time_h],

@@ -40,7 +40,8 @@ def run_interpret(params: "Params", regions_dir: Path, segments_dir: Path, model
     models: folders of the networks probed ("train_cv", "prune") and of those this stage
     trains ("own")."""
     from preemergence.core import tracking
-    refuse_overwrite_any(stage_outputs("interpret", reports_dir, models["own"]), force)
+    refuse_overwrite_any(stage_outputs("interpret", reports_dir, models["own"]), force,
+                         trains=True)
     section = params.interpret
     t = section.time_h
     source = read_dataset_info(segments_dir)["source"]

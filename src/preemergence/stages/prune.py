@@ -31,7 +31,7 @@ def run_prune(params: "Params", regions_dir: Path, segments_dir: Path, models_di
               reports_dir: Path, force: bool = False) -> dict:
     """Every variant x time bin x fold; metrics, loss plot (Fig. 21), report."""
     from preemergence.core import tracking
-    refuse_overwrite_any(stage_outputs("prune", reports_dir, models_dir), force)
+    refuse_overwrite_any(stage_outputs("prune", reports_dir, models_dir), force, trains=True)
     config, schedule = prune_train_config(params), prune_schedule(params)
     source = read_dataset_info(segments_dir)["source"]
     data = load_time_bins(regions_dir, segments_dir, params.prune.time_bins,

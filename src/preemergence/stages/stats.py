@@ -37,7 +37,7 @@ def run_stats(params: "Params", regions_dir: Path, segments_dir: Path, reports_d
     stage, writing nothing, when a CNN trained on permuted labels shows skill)."""
     from preemergence.core import tracking
     reports_dir = Path(reports_dir)
-    refuse_overwrite_any(stage_outputs("stats", reports_dir), force)
+    refuse_overwrite_any(stage_outputs("stats", reports_dir), force, trains=True)
     settings, seed = params.stats, params.seed
     n_folds = params.prepare.n_folds
     predictions, missing_stages = available_predictions(reports_dir)

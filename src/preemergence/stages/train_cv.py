@@ -29,7 +29,7 @@ def run_train_cv(params: "Params", regions_dir: Path, segments_dir: Path, models
                  reports_dir: Path, force: bool = False) -> dict:
     """All time bins x folds at the configured depth; metrics, plots, Table 3, figures."""
     from preemergence.core import tracking
-    refuse_overwrite_any(stage_outputs("train-cv", reports_dir, models_dir), force)
+    refuse_overwrite_any(stage_outputs("train-cv", reports_dir, models_dir), force, trains=True)
     config = train_config(params)
     source = read_dataset_info(segments_dir)["source"]
     data = load_time_bins(regions_dir, segments_dir, params.time_bins,
