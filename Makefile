@@ -33,14 +33,16 @@ test: $(STAMP)
 
 # Experiments in under 120 columns: name, state, the parameters an experiment changed, the
 # CNN's and the MTOT analysis's TSS at -3.2 h and the leakage guard's (%).
-EXPS_DROP := Created|Executor|(pruned|abs_field)\..*|.*\.t-(?!03\.2h).*
+EXPS_DROP := Created|Executor|.*/.*|(pruned|abs_field)\..*|.*\.t-(?!03\.2h).*
+EXPS_KEEP := cnn\.t-03\.2h|da_mtot\.t-03\.2h|leakage_guard_tss
 exps: $(STAMP)
-	$(BIN)/dvc exp show --no-pager --only-changed --drop '$(EXPS_DROP)'
+	$(BIN)/dvc exp show --no-pager --only-changed --drop '$(EXPS_DROP)' --keep '$(EXPS_KEEP)'
 
 # The DVC plots of your last `make run` as PNGs, rendered offline (`dvc plots show` loads
 # Vega from a CDN): reports/benchmarks/dvc_plots/<plot>.png and dvc_plots.md.
 plots-offline: $(STAMP)
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[views]"
+	$(BIN)/python -c "import vl_convert" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet -c requirements.lock vl-convert-python
 	$(BIN)/python benchmarks/dvc_plots_check.py
 
 # Self-contained benchmarks (benchmarks/scan.py and bench_bf16_tss.py need `make run` first).

@@ -177,6 +177,7 @@ def test_a_task_whose_process_dies_is_retried(tmp_path, monkeypatch):
     assert trained == {"k-flaky"} and attempts.read_text() == "xx"
 
 
+@pytest.mark.slow
 def test_a_task_that_raises_fails_at_once_with_its_error(tmp_path, monkeypatch):
     """An exception would come back on every try: tried once, its message in one line."""
     task, attempts = fixture_task("fail", tmp_path, monkeypatch)
@@ -195,3 +196,14 @@ def test_an_unreachable_scheduler_is_one_clear_error(tiny_bin, tmp_path, monkeyp
     with pytest.raises(ValueError, match=f"executor '{address}': no Dask scheduler answered"):
         produce(executors.resolve(address), [task], tmp_path / "store", monkeypatch)
     assert not any((tmp_path / "store" / fanout.INPUTS_FOLDER).iterdir())
+
+
+def test_out_of_memory_and_io_errors_are_retried_other_errors_are_not():
+    import errno
+
+    class ResourceExhaustedError(Exception):      # TensorFlow's, by name
+        pass
+    assert fanout.transient(MemoryError()) and fanout.transient(ResourceExhaustedError())
+    assert fanout.transient(OSError(errno.EIO, "I/O error on the run store"))
+    assert not fanout.transient(ValueError("region 7: no frames"))
+    assert not fanout.transient(KeyError("fold"))

@@ -78,7 +78,6 @@ def test_prune_stage_reaches_four_filters_with_controls(tiny):
     assert (folder / "model.keras").stat().st_mtime_ns == before
 
 
-@pytest.mark.slow
 def malformed_tables(markdown: str) -> list[str]:
     """Table rows whose cell count differs from their header's (an unescaped | in a cell
     splits it: "|B|" must be written "\\|B\\|")."""
@@ -100,6 +99,7 @@ def test_malformed_tables_finds_an_unescaped_pipe():
     assert malformed_tables(good.replace("\\|", "|")) == ["|---:|---:|", "| -3.2 | 70 |"]
 
 
+@pytest.mark.slow
 def test_interpret_stage_writes_every_figure_and_verdict(tiny, output_guard):
     from preemergence.stages.interpret import run_interpret
     p, store, work, _ = tiny
@@ -217,6 +217,7 @@ def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output
         run_stats(p, store, work / "segments", reports, force=True, progress=False)
 
 
+@pytest.mark.slow
 def test_stats_with_some_stages_missing_names_them_and_computes_the_rest(tiny, capsys):
     """After prepare, baseline and train-cv only: one line naming the stages whose
     predictions are missing, the statistics of the methods present; nothing ran at all:
@@ -231,7 +232,8 @@ def test_stats_with_some_stages_missing_names_them_and_computes_the_rest(tiny, c
     shutil.copy(work / "reports" / "predictions" / "train_cv.csv",
                 partial / "predictions" / "train_cv.csv")
     metrics = run_stats(p, store, work / "segments", partial, progress=False)
-    line = capsys.readouterr().err.strip().splitlines()[-1]
+    line = next(line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("stats: no predictions of "))
     assert line.startswith("stats: no predictions of depth-study, prune, interpret in ")
     assert "statistics of the methods present: cnn, da_mtot, da_mtot_dm" in line
     entry = metrics["t-3.2h"]

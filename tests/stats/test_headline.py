@@ -11,7 +11,7 @@ from preemergence.stats import headline
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = {"data": "synthetic", "schedule": "`default`", "machine": "a 2-core CPU",
-           "commit": "abc", "date": "2026-12-03", "depth": 5}
+           "commit": "abc", "date": "2026-12-03", "depth": 5, "folds": 5}
 SETTINGS = SimpleNamespace(confidence=0.95, permutations=2000)
 
 

@@ -18,7 +18,8 @@ does not change results. Each task trains one run in a fresh Python process (Ten
 state and GPU memory are per process) and writes it to the run store, which must be a
 folder every worker sees; a task whose process dies (killed, lost worker) is retried (Dask)
 and resumes from the run's last checkpoint, while a task that raises an exception fails at
-once (the same inputs raise again). Workers never touch MLflow: the driver logs every run
+once (the same inputs raise again) unless it is out of memory or an I/O error, which are
+retried too. Workers never touch MLflow: the driver logs every run
 afterwards.
 """
 
@@ -181,9 +182,16 @@ def _main(spec_path: str) -> None:
     data = pickle.loads(Path(spec["data_file"]).read_bytes())
     try:
         call(RunTask(spec["function"], data, spec["kwargs"], spec["key"]))
-    except Exception:                    # noqa: BLE001 - reported whole, then one line
+    except Exception as exc:             # noqa: BLE001 - reported whole, then one line
         traceback.print_exc()
-        sys.exit(TASK_RAISED)
+        sys.exit(1 if transient(exc) else TASK_RAISED)
+
+
+def transient(exc: Exception) -> bool:
+    """An error another try may not meet: out of memory (several runs share a GPU), a
+    file system or network hiccup on a shared run store. Retried, like a dead process."""
+    return isinstance(exc, (MemoryError, OSError)) or \
+        type(exc).__name__ == "ResourceExhaustedError"       # TensorFlow: out of GPU memory
 
 
 if __name__ == "__main__":

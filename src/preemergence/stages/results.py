@@ -1,6 +1,11 @@
 """The results stage: the headline block (reports/results.md) from the reports the pipeline
 wrote, naming the data, schedule, machine and commit; with ``readme`` the README's results
-block too (what a maintainer runs before committing a pipeline's reports)."""
+block too (what a maintainer runs before committing a pipeline's reports).
+
+The machine and commit are those this stage runs on. Under `dvc repro` it runs whenever the
+reports it reads change, in the same reproduction as the stages that wrote them, so they
+name the run that produced the numbers; when nothing changed it does not run again and the
+block keeps naming that run."""
 
 from __future__ import annotations
 
@@ -45,7 +50,9 @@ def context(params: "Params", segments_dir: Path, train_cv: dict) -> dict:
             "schedule": (f"`{name}` ({config.epochs} epochs × {samples}, "
                          f"{config.lr_schedule} learning rate from "
                          f"{config.learning_rate:g}), training seed {params.training_seed}"),
-            "machine": machine(), "commit": git_commit()[:10], "depth": params.depth,
+            "machine": machine(), "commit": git_commit()[:10], "depth": train_cv["depth"],
+            "folds": sum(k.startswith("tss_fold") for k in
+                         next(v for v in train_cv.values() if isinstance(v, dict))),
             "date": datetime.date.today().isoformat()}
 
 
@@ -63,9 +70,10 @@ def run_results(params: "Params", segments_dir: Path, reports_dir: Path,
     text = headline.block(pd.read_csv(needed[0]), read_json(needed[1]),
                           read_json(needed[2])["findings"], params.stats,
                           context(params, segments_dir, read_json(needed[3])))
+    new_readme = None
+    if readme is not None:                   # checked before anything is written
+        new_readme = headline.replace_block(Path(readme).read_text(), text, str(readme))
     atomic_write_text(reports_dir / RESULTS_MD, text)
-    if readme is not None:
-        readme = Path(readme)
-        atomic_write_text(readme, headline.replace_block(readme.read_text(), text,
-                                                         str(readme)))
+    if new_readme is not None:
+        atomic_write_text(Path(readme), new_readme)
     return text

@@ -90,8 +90,8 @@ def available_predictions(reports_dir: Path) -> tuple[pd.DataFrame, list[str]]:
                          f"{', '.join(stages)} first (dvc repro stats runs them all)")
     predictions = read_predictions(present)
     if stages:
-        print(f"stats: no predictions of {', '.join(stages)} in {reports_dir} (dvc repro "
-              f"{stages[0]} makes them); statistics of the methods present: "
+        print(f"stats: no predictions of {', '.join(stages)} in {reports_dir} (`dvc repro "
+              f"stats` runs the stages it lacks); statistics of the methods present: "
               f"{', '.join(sorted(set(predictions['method'])))}", file=sys.stderr)
     return predictions, stages
 

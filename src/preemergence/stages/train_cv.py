@@ -64,7 +64,8 @@ def log_summary(mlflow, summary: dict) -> None:
         mlflow.log_metrics({"tss_mean": entry["tss_mean"], "tss_std": entry["tss_std"]},
                            step=step)
     mlflow.set_tag("mlflow.note.content", (
-        "5-fold cross-validated TSS of the CNN per time bin: tss_mean_<bin>, tss_std_<bin>. "
+        "Cross-validated TSS of the CNN per time bin (mean and std over folds): "
+        "tss_mean_<bin>, tss_std_<bin>. "
         "Chart tss_mean: step " + ", ".join(f"{k} = {label[1:-1]} h"
                                            for k, label in enumerate(labels)) + "."))
 

@@ -28,13 +28,13 @@ def method_label(method: str) -> str:
     return method_title(method).replace("|", "\\|")
 
 
-def tss_table(tss: pd.DataFrame, confidence: float, depth: int) -> list[str]:
+def tss_table(tss: pd.DataFrame, confidence: float, depth: int, folds: int) -> list[str]:
     """Every method scored at -3.2 h: pooled TSS with its interval, fold mean ± std, paper
     (the depth study's network of train-cv's depth is train-cv's CNN: one row)."""
     at = tss[(tss["time_h"].round(1) == HEADLINE_BIN_H)
              & (tss["method"] != f"cnn_depth{depth}")].set_index("method")
     level = f"{round(100 * confidence)} % CI"
-    lines = [f"| method (−3.2 h, 5 folds) | ours: pooled TSS, {level} (%) | "
+    lines = [f"| method (−3.2 h, {folds} folds) | ours: pooled TSS, {level} (%) | "
              "ours: fold mean ± std (%) | paper: fold mean ± std |",
              "|---|---:|---:|---:|"]
     for method in method_order(list(at.index)):
@@ -71,16 +71,18 @@ def findings_line(findings: dict) -> str:
 def block(tss: pd.DataFrame, statistics: dict, findings: dict, settings,
           context: dict) -> str:
     """The results block (markdown, between BEGIN and END). context: data, schedule,
-    machine, commit and date strings, and train-cv's depth."""
+    machine, commit and date strings, train-cv's depth and number of folds."""
     guard = statistics["leakage_guard"]
     guard_text = (f"Leakage guard (CNNs trained on permuted labels, at {guard['time_h']} h): "
                   f"TSS {pct(guard['tss'])} %, {round(100 * settings.confidence)} % CI "
                   f"{pct(guard['low'])} to {pct(guard['high'])}: "
-                  f"{'passes' if guard['passed'] else 'FAILS'} (the interval contains 0).")
+                  + ("passes (the interval contains 0)." if guard["passed"] else
+                     "FAILS (the interval excludes 0: the CNN can score without real labels)."))
     lines = [BEGIN, "",
              f"Data: **{context['data']}**. Schedule: {context['schedule']}. "
              f"Machine: {context['machine']}. Commit {context['commit']}, {context['date']}.",
-             "", *tss_table(tss, settings.confidence, context["depth"]), "",
+             "", *tss_table(tss, settings.confidence, context["depth"], context["folds"]),
+             "",
              "Paired region-bootstrap differences (`reports/statistics.md`):", "",
              *(f"- {verdict(row, settings)}" for row in difference_rows(statistics)),
              f"- {guard_text}", f"- {findings_line(findings)}", "", END]
