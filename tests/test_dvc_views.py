@@ -138,3 +138,26 @@ def test_the_plots_page_declares_its_charset():
     assert "html_template = plots/page.html" in config
     page = (ROOT / ".dvc" / "plots" / "page.html").read_text()
     assert '<meta charset="utf-8">' in page and "{plot_divs}" in page
+
+
+def test_bipole_plot_colours_follow_the_figures_and_show_no_stray_legend():
+    """Vega colours nominal series in text order with d3's category10 (= matplotlib's tab10):
+    the fields must sort as text in field order (10 G, 100 G, 1000 G), as the matplotlib
+    figures draw them; the single-y template draws no dash legend (DVC's 'field' column
+    would add an 'output' entry)."""
+    from preemergence.interpret.report import bipole_rows
+    radii = [0.0, 5.0]
+    metrics = {"pruned": {"bipoles": {"radii_mm": radii, "output": {
+                   f"{b}G": [0.1, 0.2] for b in (1000, 10, 100)}}},
+               "depth_sweep": {"output": {"depth2": {"10G": [0.3, 0.4]}}}}
+    series = list(dict.fromkeys(bipole_rows(metrics)["series"]))
+    assert sorted(series) == ["10 G", "100 G", "1000 G"]
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    plot = next(p["reports/plots/interpret_bipoles.csv"] for p in stages["interpret"]["plots"]
+                if isinstance(p, dict) and "reports/plots/interpret_bipoles.csv" in p)
+    template = json.loads((ROOT / ".dvc" / "plots" / f"{plot['template']}.json").read_text())
+    assert "strokeDash" not in template["spec"]["encoding"]
+    for name in ("series", "panels", "panels_one_y"):
+        spec = json.loads((ROOT / ".dvc" / "plots" / f"{name}.json").read_text())
+        encoding = spec.get("spec", spec)["encoding"]
+        assert encoding["color"]["scale"] == {"scheme": "category10"}, name

@@ -371,4 +371,5 @@ def bipole_rows(metrics: dict) -> pd.DataFrame:
              for depth, by_field in metrics["depth_sweep"]["output"].items()
              for f, ys in by_field.items() for r, y in zip(b["radii_mm"], ys)]
     table = pd.DataFrame(rows)
-    return with_series(table, table["field_g"], table["network"])
+    # "10 G" < "100 G" < "1000 G" as text too: Vega colours them in the order of the figures
+    return with_series(table, table["field_g"].str.replace("G", " G"), table["network"])
