@@ -14,20 +14,21 @@ def predictions(rng, n_ear=180, n_cr=180, hit=0.75, false_alarm=0.10, spread=20.
     with means ``hit`` and ``false_alarm`` (concentration ``spread``), so the tiles of a
     region are correlated; the population TSS is hit - false_alarm. ``hits`` / ``alarms``
     pass per-region probabilities instead (to give two methods the same regions)."""
+    import numpy as np
     n = n_ear + n_cr
     if hits is None:
         hits = rng.beta(hit * spread, (1 - hit) * spread, n)
         alarms = rng.beta(false_alarm * spread, (1 - false_alarm) * spread, n)
-    rows = []
-    for i in range(n):
-        kind = "EAR" if i < n_ear else "CR"
-        labels = [1] + [0] * 8 if kind == "EAR" else [0] * 9
-        for j, label in enumerate(labels):
-            p = hits[i] if label else alarms[i]
-            rows.append((method, -3.2, i % 5, f"R{i:04d}", kind, 85 * (j % 3), 85 * (j // 3),
-                         label, 0.0, int(rng.random() < p)))
-    frame = pd.DataFrame(rows, columns=["method", "time_h", "fold", "region_id", "kind", "x0",
-                                        "y0", "label", "score", "predicted"])
+    region = np.repeat(np.arange(n), 9)                  # 9 tiles a region, in order
+    tile = np.tile(np.arange(9), n)
+    label = ((region < n_ear) & (tile == 0)).astype(int)  # an EAR's first tile is its PE
+    p = np.where(label == 1, hits[region], alarms[region])
+    predicted = (rng.random(len(region)) < p).astype(int)  # the draws of a loop, in order
+    frame = pd.DataFrame({"method": method, "time_h": -3.2, "fold": region % 5,
+                          "region_id": [f"R{i:04d}" for i in region],
+                          "kind": np.where(region < n_ear, "EAR", "CR"),
+                          "x0": 85 * (tile % 3), "y0": 85 * (tile // 3), "label": label,
+                          "score": 0.0, "predicted": predicted})
     frame["score"] = frame["predicted"].astype(float)
     return frame, hits, alarms
 
