@@ -59,3 +59,20 @@ def test_replace_block_swaps_only_the_block_and_names_a_file_without_one():
     with pytest.raises(ValueError, match="README.md: no results block"):
         headline.replace_block("no block here", new)
 
+
+
+def committed(path: str) -> str:
+    """A file as the last commit holds it (your `make run` rewrites reports/ in the working
+    tree; the README states the committed reports); the working tree's without git."""
+    import subprocess
+    shown = subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True,
+                           text=True)
+    return shown.stdout if shown.returncode == 0 else (ROOT / path).read_text()
+
+
+def test_the_readme_states_the_committed_reports_results():
+    """README.md's results block is reports/results.md, as `preemergence results --readme`
+    wrote it: a README number that the committed reports do not hold fails here."""
+    readme, block = committed("README.md"), committed("reports/results.md")
+    assert headline.BEGIN in readme
+    assert headline.replace_block(readme, block) == readme
