@@ -28,8 +28,10 @@ run: $(STAMP)
 	$(BIN)/dvc repro
 	$(BIN)/dvc status
 
+# Test modules spread over the CPU cores (pytest-xdist; at most 4 processes, each module's
+# tests in one, so module fixtures are built once).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadscope
 
 # Experiments in under 120 columns: name, state, the parameters an experiment changed, the
 # CNN's and the MTOT analysis's TSS at -3.2 h and the leakage guard's (%).
