@@ -227,8 +227,9 @@ def frontier_markdown(profiles: list, cands: list[dict], plateau: dict) -> str:
              "schedule), that training time scaled linearly with the schedule's epochs (an "
              "estimate; only the default's row is measured), next to the study's TSS (mean "
              "of 2 folds, -3.2 h)."
-             + (f" **Partial:** the run was stopped before {', '.join(missing)}; their "
-                "time is not in the table." if missing else ""), "",
+             + (f" **Partial:** the profile has no time for {', '.join(missing)} (stopped "
+                "before, or not in the pipeline when it ran); not in the table." if missing
+                else ""), "",
              f"| schedule | epochs | {what} (min, estimated) | "
              + " | ".join(f"depth {d}" for d in depths) + " |",
              "|---|---:|---:|" + "---:|" * len(depths)]
