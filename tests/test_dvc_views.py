@@ -71,10 +71,14 @@ def test_the_declared_metrics_are_one_short_tss_table_in_percent_by_time():
 
 def make_command(target: str) -> list[str]:
     """The command a Makefile target runs (make -n), split as the shell would."""
+    import os
     import shlex
-    printed = subprocess.run(["make", "-n", "-o", ".venv/.installed", target], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout
-    return shlex.split(printed.strip().splitlines()[-1])
+    env = {k: v for k, v in os.environ.items()       # under `make test`: no nested make's
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}   # "Entering directory" lines
+    printed = subprocess.run(["make", "--no-print-directory", "-n", "-o", ".venv/.installed",
+                              target], cwd=ROOT, env=env, capture_output=True, text=True,
+                             check=True).stdout
+    return shlex.split(next(line for line in printed.splitlines() if "/dvc " in line))
 
 
 @pytest.mark.slow
