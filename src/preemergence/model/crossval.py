@@ -91,18 +91,18 @@ def epoch_logger(mlflow):
             self.pending[int(epoch)] = {k: float(logs[k]) for k in LOSSES if k in logs}
             if time.monotonic() - self.last >= interval:
                 with phase("MLflow logging"):
-                    client.log_batch(run_id, metrics=epoch_metrics(self.pending))
+                    client.log_batch(run_id, metrics=metric_entities(self.pending))
                 self.logged.update(self.pending)
                 self.pending, self.last = {}, time.monotonic()
     return EpochLogger()
 
 
-def epoch_metrics(losses: dict[int, dict]) -> list:
-    """MLflow Metric entities of {epoch: {name: value}} (step = epoch)."""
+def metric_entities(values_by_step: dict[int, dict]) -> list:
+    """MLflow Metric entities of {step: {name: value}} (epochs as steps; 0 for a score)."""
     from mlflow.entities import Metric
     now = int(time.time() * 1000)
-    return [Metric(name, float(value), now, int(epoch))
-            for epoch, values in losses.items() for name, value in values.items()]
+    return [Metric(name, float(value), now, int(step))
+            for step, values in values_by_step.items() for name, value in values.items()]
 
 
 @timed("MLflow logging")
@@ -110,7 +110,7 @@ def _log_fold(mlflow, result: dict, folder: Path, register: bool, source: str,
               logged=frozenset()) -> None:
     """Parameters, the epochs not logged live (a reused or resumed run, or the last ones),
     TSS, counts and tags in one batch; then the network of one run."""
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Param, RunTag
     from preemergence.core import tracking
     from preemergence.model import registry
     params = tracking.flatten({"config": result["config"], "time_h": result["time_h"],
@@ -119,12 +119,12 @@ def _log_fold(mlflow, result: dict, folder: Path, register: bool, source: str,
     unlogged = {int(epoch): {k: history[k][step] for k in LOSSES}
                 for step, epoch in enumerate(history.get("epoch", []))
                 if int(epoch) not in logged}
-    now = int(time.time() * 1000)
-    scores = [Metric(k, float(result[k]), now, 0) for k in ("tss", "tp", "fn", "fp", "tn")]
+    scores = {0: {k: result[k] for k in ("tss", "tp", "fn", "fp", "tn")}}
     tags = {"reused_result": str(result.get("reused", False)).lower(),
             "run_key": result["run_key"]}
     mlflow.MlflowClient().log_batch(
-        mlflow.active_run().info.run_id, metrics=epoch_metrics(unlogged) + scores,
+        mlflow.active_run().info.run_id,
+        metrics=metric_entities(unlogged) + metric_entities(scores),
         params=[Param(k, str(v)) for k, v in params.items()],
         tags=[RunTag(k, v) for k, v in tags.items()])
     if result.get("reused") and (not register or registry.alias_reused(mlflow, result)):

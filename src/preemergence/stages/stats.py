@@ -80,11 +80,10 @@ def run_stats(params: "Params", regions_dir: Path, segments_dir: Path, reports_d
 def available_predictions(reports_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     """The out-of-fold predictions of the stages that have run, and the stages whose
     predictions are missing (named on one line on stderr; a ValueError when none ran)."""
-    present, missing = [], []
-    for name in PREDICTION_FILES:
-        path = Path(reports_dir) / name
-        (present if path.is_file() else missing).append(path if path.is_file() else name)
-    stages = [producing_stage(name) or name for name in missing]
+    paths = {name: Path(reports_dir) / name for name in PREDICTION_FILES}
+    present = [path for path in paths.values() if path.is_file()]
+    stages = [producing_stage(name) or name for name, path in paths.items()
+              if not path.is_file()]
     if not present:
         raise ValueError(f"{reports_dir}: no out-of-fold predictions; run the stages "
                          f"{', '.join(stages)} first (dvc repro stats runs them all)")
