@@ -87,12 +87,11 @@ def test_make_exps_fits_120_columns_and_shows_a_queued_depth(tmp_path):
     dvc.yaml and params.yaml and an experiment queued with -S depth=4: every line within 120
     columns, the depth column there with 4 for the experiment, the headline TSS in %."""
     import os
-    import yaml as _yaml
     repo = tmp_path / "repo"
     (repo / "reports").mkdir(parents=True)
     for name in ("dvc.yaml", "params.yaml", "dvc.lock"):    # the lock: a column per dep
         shutil.copy(ROOT / name, repo / name)
-    params = _yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
     (repo / "reports" / "stats_metrics.json").write_text(json.dumps(summary_metrics(params)))
     env = {**os.environ, "COLUMNS": "120", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}

@@ -45,6 +45,8 @@ def artifacts_folder() -> Path:
     if chosen.startswith("sqlite:///"):
         return Path(chosen.removeprefix("sqlite:///")).resolve().parent / ARTIFACTS_DIR
     return repo_root() / ARTIFACTS_DIR
+
+
 # Columns of the MLflow store that hold artifact locations (MLflow 3 schema).
 LOCATION_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"),
                     ("logged_models", "artifact_location"), ("model_versions", "source"),

@@ -19,8 +19,7 @@ state and GPU memory are per process) and writes it to the run store, which must
 folder every worker sees; a task whose process dies (killed, lost worker) is retried (Dask)
 and resumes from the run's last checkpoint, while a task that raises an exception fails at
 once (the same inputs raise again) unless it is out of memory or an I/O error, which are
-retried too. Workers never touch MLflow: the driver logs every run
-afterwards.
+retried too. Workers never touch MLflow: the driver logs every run afterwards.
 """
 
 from __future__ import annotations
