@@ -29,9 +29,10 @@ run: $(STAMP)
 	$(BIN)/dvc status
 
 # Test modules spread over the CPU cores (pytest-xdist; at most 4 processes, each module's
-# tests in one, so module fixtures are built once).
+# tests in one, so module fixtures are built once), the heaviest modules first
+# (tests/conftest.py HEAVIEST_FIRST).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadscope
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadscope --no-loadscope-reorder
 
 # Experiments in under 120 columns: name, state, the parameters an experiment changed, the
 # CNN's and the MTOT analysis's TSS at -3.2 h and the leakage guard's (%).

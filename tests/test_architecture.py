@@ -280,3 +280,19 @@ def test_a_dvc_experiment_changes_one_line_of_params_yaml(tmp_path, override):
     key, value = override.split("=")
     assert len(changed) == 1
     assert changed[0][1].lstrip().startswith(f"{key.split('.')[-1]}: {value}")
+
+
+def test_the_heaviest_first_test_modules_exist_and_come_first():
+    """make test schedules tests/conftest.py's HEAVIEST_FIRST modules first; a renamed
+    module would silently fall back to collection order."""
+    import sys
+    from types import SimpleNamespace
+    conftest = next(m for m in list(sys.modules.values())
+                    if getattr(m, "__file__", None) == str(ROOT / "tests" / "conftest.py"))
+    missing = [m for m in conftest.HEAVIEST_FIRST if not (ROOT / "tests" / m).is_file()]
+    assert not missing, f"tests/conftest.py HEAVIEST_FIRST names missing modules: {missing}"
+    ids = ["tests/test_cli.py::a", "tests/model/test_cnn.py::b", "tests/test_cli.py::c",
+           "tests/model/test_fanout.py::d", "tests/model/test_cnn.py::e"]
+    items = [SimpleNamespace(nodeid=i) for i in ids]
+    conftest.pytest_collection_modifyitems(None, None, items)
+    assert [i.nodeid.split("::")[1] for i in items] == ["d", "a", "c", "b", "e"]

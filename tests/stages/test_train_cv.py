@@ -218,3 +218,29 @@ def test_resume_points_are_spaced_in_time_not_written_every_epoch(tiny_run, tmp_
                                ["checkpoint-1.keras", "checkpoint-2.keras", "checkpoint-3.keras"])
         assert (home / "model.keras").exists() and not list(home.glob("checkpoint*"))
         assert (home / PROGRESS_FILE).exists() == (interval == "0")
+
+
+def test_registration_logs_the_network_in_memory_without_reading_it_back(
+        tiny_run, tmp_path, monkeypatch):
+    """Issue 24 (fixed cost): the run just trained is logged from memory; a run trained
+    elsewhere (reused, or by another process) is read from its folder."""
+    import keras
+    import mlflow
+    from preemergence.model import registry
+    params, store, work = tiny_run
+    data = train_cv.load_time_bins(store, work / "segments", [-3.2])[-3.2]
+    monkeypatch.setenv("PREEMERGENCE_RUN_STORE", str(tmp_path / "store"))
+    result = train_cv.train_fold(data, 4, train_config(params), tmp_path / "run")
+    assert train_cv.just_trained(result["run_key"]) is not None
+    assert train_cv.just_trained("another-key") is None
+    real_load = keras.models.load_model
+    monkeypatch.setattr(keras.models, "load_model", lambda *a, **k: pytest.fail("read back"))
+    mlflow.set_experiment("registration-in-memory")
+    with mlflow.start_run():
+        registry.log_cnn(mlflow, tmp_path / "run", result, False, "synthetic")
+        uri = f"runs:/{mlflow.active_run().info.run_id}/{registry.MODEL_NAME}"
+    monkeypatch.setattr(keras.models, "load_model", real_load)
+    windows = np.random.default_rng(1).normal(size=(2, 85, 85, 1)).astype("float32")
+    logged = mlflow.keras.load_model(uri)
+    saved = real_load(tmp_path / "run" / "model.keras")
+    assert np.allclose(logged.predict(windows, verbose=0), saved.predict(windows, verbose=0))

@@ -53,24 +53,27 @@ def model_metadata(result: dict, source: str) -> dict:
 
 @timed("model registration")
 def log_cnn(mlflow, folder: Path, result: dict, register: bool, source: str) -> None:
-    """Log the run's network (folder/model.keras) as an MLflow model in the active run;
-    with ``register``, as a new version of its time bin's registered model, aliased."""
+    """Log the run's network as an MLflow model in the active run (the one this process
+    just trained, else folder/model.keras); with ``register``, as a new version of its time
+    bin's registered model, tagged, described and aliased fold<k>."""
     import keras
     import tensorflow as tf
-    model = keras.models.load_model(Path(folder) / MODEL_FILE, compile=False)
-    name = registered_name(result["time_h"]) if register else None
+    from preemergence.model.runs import just_trained
+    model = just_trained(result["run_key"])
+    if model is None:
+        model = keras.models.load_model(Path(folder) / MODEL_FILE, compile=False)
     info = mlflow.keras.log_model(
         model, name=MODEL_NAME, signature=signature(), metadata=model_metadata(result, source),
-        registered_model_name=name, await_registration_for=0,
         pip_requirements=[f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"])
     if register:
-        version = str(info.registered_model_version)
+        name = registered_name(result["time_h"])
+        version = mlflow.register_model(
+            info.model_uri, name, await_registration_for=0,
+            tags={"run_key": result["run_key"], "tss": f"{result['tss']:.4f}"}).version
         client = mlflow.MlflowClient()
-        client.set_model_version_tag(name, version, "run_key", result["run_key"])
-        client.set_model_version_tag(name, version, "tss", f"{result['tss']:.4f}")
         client.update_model_version(name, version, description=version_description(result))
         client.set_registered_model_alias(name, f"fold{result['fold']}", version)
-        if not client.get_registered_model(name).description:
+        if str(version) == "1":                     # the registered model was just created
             client.update_registered_model(name, description=registered_description(
                 result["time_h"]))
 

@@ -41,6 +41,7 @@ from preemergence.core.paths import (CHECKPOINT_FILE, MODEL_FILE, PROGRESS_FILE,
 RUN_KEY_VERSION = 2   # bump when the recipe of run_key changes
 CHECKPOINT_ENV = "PREEMERGENCE_CHECKPOINT_S"   # seconds of training between resume points
 CHECKPOINT_DEFAULT_S = 30.0                     # (0: after every epoch)
+_JUST_TRAINED: dict[str, object] = {}           # run key -> the network this process saved last
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,12 @@ def save_model(model, path: Path) -> Path:
     return Path(path)
 
 
+def just_trained(key: str):
+    """The network this process trained and saved last, if its run key is ``key`` (what
+    registration logs, without reading model.keras back: issue 24); else None."""
+    return _JUST_TRAINED.get(key)
+
+
 def checkpoint_name(epochs_done: int) -> str:
     """The checkpoint after a number of epochs, e.g. checkpoint-3.keras."""
     stem, suffix = CHECKPOINT_FILE.rsplit(".", 1)
@@ -263,6 +270,8 @@ def _train(data: TimeBinData, fold: int, config: TrainConfig, home: Path, key: s
     save_model(model, home / MODEL_FILE)
     write_json(home / RESULT_FILE, result)
     remove_checkpoints(home)
+    _JUST_TRAINED.clear()
+    _JUST_TRAINED[key] = model
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("float32")
     return result
