@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install install-gpu bench plots-offline exps clean-venv
+.PHONY: run test install install-gpu bench plots-offline ui-check exps clean-venv
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ plots-offline: $(STAMP)
 	$(BIN)/python -c "import vl_convert" 2>/dev/null || \
 		$(BIN)/python -m pip install --quiet -c requirements.lock vl-convert-python
 	$(BIN)/python benchmarks/dvc_plots_check.py
+
+# The MLflow UI through `preemergence mlflow-ui`, in headless Chromium (Debian: apt-get install
+# chromium), on a small train-cv store made from code: model-training view, TSS columns, name
+# search listing child runs. Screenshots and summary.json in reports/benchmarks/mlflow_ui/fixture/.
+ui-check: $(STAMP)
+	$(BIN)/python benchmarks/mlflow_ui_check.py --fixture --out reports/benchmarks/mlflow_ui/fixture
 
 # Self-contained benchmarks (benchmarks/scan.py and bench_bf16_tss.py need `make run` first).
 bench: $(STAMP)

@@ -14,12 +14,17 @@ or with plain `mlflow ui` (--launcher mlflow), opens every active experiment at
 #/experiments/<id>[?QUERY] in headless Chromium with a fresh profile, saves one PNG per
 experiment, reads the rendered DOM to tell which view rendered, writes summary.json beside the
 PNGs, stops the server and exits 1 if any experiment did not render the model-training runs
-view (2 on a setup error). QUERY defaults to none with the project launcher (the default view
+view (2 on a setup error). With the launcher, each experiment's runs table must also show the
+TSS columns of its default view (saved view `mlflow.sharedViewState.preemergence-default`,
+core.mlflow_views) as column headers, and train-cv must list as rows every child run that the
+documented name search (SEARCH below, sorted by name as the default view is) matches, not one
+collapsed parent. --fixture checks a small store made from code (mlflow_ui_fixture.py)
+instead of --db. QUERY defaults to none with the project launcher (the default view
 must come from the launcher) and to workflowType=machine_learning with `mlflow ui`;
 `--launcher mlflow --query ""` is the negative control (GenAI, every experiment fails).
 
-Usage:  .venv/bin/python benchmarks/mlflow_ui_check.py [--db mlflow.db] [--out DIR]
-            [--launcher project|mlflow] [--query QUERY]
+Usage:  .venv/bin/python benchmarks/mlflow_ui_check.py [--db mlflow.db | --fixture]
+            [--out DIR] [--launcher project|mlflow] [--query QUERY]
 Needs:  chromium (Debian package `chromium`) and mlflow in the running interpreter.
 """
 
@@ -54,6 +59,11 @@ GENAI_MARKERS = ("Training runs", "Sessions", "Judges", "Agent versions", "Promp
 ML_MARKERS = ("Model registry", "Run Name", "matching runs")
 EMPTY_MARKER = "No runs logged"
 ML_QUERY = "workflowType=machine_learning"
+VIEW_TAG = "mlflow.sharedViewState.preemergence-default"
+SEARCH_BIN = "t-3.2h"
+SEARCH = "/runs?" + urllib.parse.urlencode({
+    "searchFilter": f"attributes.run_name LIKE '{SEARCH_BIN}%'",
+    "orderByKey": "tags.`mlflow.runName`", "orderByAsc": "true"}, quote_via=urllib.parse.quote)
 # The project's launcher, started as `python -c LAUNCHER DB ARTIFACTS PORT`.
 LAUNCHER = ("import sys; from pathlib import Path; from preemergence.core.mlflow_ui import serve; "
             "serve(Path(sys.argv[1]), Path(sys.argv[2]), host='127.0.0.1', port=int(sys.argv[3]))")
@@ -62,6 +72,8 @@ LAUNCHER = ("import sys; from pathlib import Path; from preemergence.core.mlflow
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--db", type=Path, default=ROOT / "mlflow.db", help="SQLite store to copy")
+    p.add_argument("--fixture", action="store_true",
+                   help="check a small train-cv store made from code instead of --db")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for PNGs + summary.json")
     p.add_argument("--browser", default=None, help="Chromium binary (default: first on PATH)")
     p.add_argument("--budget-ms", type=int, default=15000, help="Chromium --virtual-time-budget")
@@ -195,6 +207,16 @@ def latest_top_level_run(base: str, exp_id: str) -> str | None:
     return None
 
 
+def view_metrics(base: str, exp_id: str) -> list[str]:
+    """Metric keys among the columns of the experiment's default view (saved-view tag)."""
+    tags = api(base, "experiments/get?experiment_id=" + exp_id)["experiment"].get("tags", [])
+    value = next((t["value"] for t in tags if t["key"] == VIEW_TAG), None)
+    if value is None:
+        return []
+    columns = json.loads(json.loads(value)["state"])["selectedColumns"]
+    return [c[len("metrics.`"):-1] for c in columns if c.startswith("metrics.`")]
+
+
 # ---------------------------------------------------------------- headless Chromium
 
 def find_browser(explicit: str | None) -> str:
@@ -269,19 +291,46 @@ def check_experiment(exp: dict, base: str, browser: str, out: Path, args) -> dic
     except RuntimeError as err:
         return {**row, "view": "error", "passed": False, "problems": [str(err)]}
     view, markers = classify(title, nodes, exp_id)
+    # read after the page load: serving the index writes the saved views
+    metrics = view_metrics(base, exp_id) if args.launcher == "project" else []
     problems = [] if view == "machine_learning" else [f"rendered view is {view!r}"]
     if expected is None and EMPTY_MARKER not in nodes:
         problems.append(f"experiment has no runs but {EMPTY_MARKER!r} is not shown")
     if expected is not None and expected not in nodes:
         problems.append(f"newest top-level run {expected!r} not in the runs table")
-    return {**row, "title": title, "view": view, "markers": markers,
+    problems += [f"no {m!r} column header in the runs table" for m in metrics if m not in nodes]
+    if name == "train-cv" and args.launcher == "project":
+        problems += check_search(base, exp_id, browser, png.with_name(png.stem + "_search.png"),
+                                 args, row)
+    return {**row, "title": title, "view": view, "markers": markers, "tss_columns": metrics,
             "passed": not problems, "problems": problems}
+
+
+def check_search(base: str, exp_id: str, browser: str, png: Path, args, row: dict) -> list:
+    """Open the documented name search for SEARCH_BIN; every matching child run is a row."""
+    runs = [r["info"].get("run_name", "") for r in experiment_runs(base, exp_id)]
+    wanted = sorted(n for n in runs if n.startswith(SEARCH_BIN + " "))
+    url = f"{base}#/experiments/{exp_id}{SEARCH}"
+    row.update(search_url=url, search_screenshot=png.name, search_expected=wanted)
+    try:
+        screenshot(browser, url, png, args)
+        _, nodes = dom_text(browser, url, args)
+    except RuntimeError as err:
+        return [f"search: {err}"]
+    missing = [n for n in wanted if n not in nodes]
+    return ([f"search {SEARCH_BIN!r}: {len(missing)} of {len(wanted)} matching runs not rows"]
+            if missing or not wanted else [])
 
 
 def check_all(args, workdir: Path) -> dict:
     browser = find_browser(args.browser)
     db = workdir / "mlflow.db"
-    copy_store(args.db.resolve(), db)
+    if args.fixture:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from mlflow_ui_fixture import make_store
+        make_store(db)
+    else:
+        copy_store(args.db.resolve(), db)
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
     server = start_server(db, port, workdir, args.launcher)
@@ -296,7 +345,8 @@ def check_all(args, workdir: Path) -> dict:
             rows.append(check_experiment(exp, base, browser, args.out, args))
             print(f"{'PASS' if rows[-1]['passed'] else 'FAIL'}  {exp['experiment_id']:>3} "
                   f"{exp['name']:<22} view={rows[-1]['view']}  {'; '.join(rows[-1]['problems'])}")
-        return {"db": str(args.db.resolve()),
+        return {"db": "fixture (benchmarks/mlflow_ui_fixture.py)" if args.fixture
+                else str(args.db.resolve()),
                 "mlflow_version": importlib.metadata.version("mlflow"),
                 "launcher": args.launcher,
                 "url_form": "#/experiments/<id>" + (f"?{args.query}" if args.query else ""),

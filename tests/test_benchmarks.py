@@ -1,8 +1,10 @@
-"""Benchmarks that must run without a GPU: bench_gpu.py on the CPU (a short measurement)."""
+"""Benchmarks that must run without a GPU: bench_gpu.py on the CPU (a short measurement), and
+the MLflow UI browser check on a small store made from code (where Chromium is installed)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +38,19 @@ def test_bench_gpu_runs_on_the_cpu(tmp_path):
     assert all(rate > 0 for m in result["measurements"] for rate in m["rates"])
     assert result["device"].startswith("CPU") and result["projected_h_1"] > 0
     assert "Projected wall time" in (tmp_path / "gpu_concurrency_cpu.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not any(shutil.which(b) for b in ("chromium", "chromium-browser",
+                                                       "google-chrome")),
+                    reason="needs Chromium (apt-get install chromium)")
+def test_mlflow_ui_opens_train_cv_with_tss_columns(tmp_path):
+    """Through the launcher, train-cv's runs table shows the TSS columns as headers and the
+    name search lists every matching child run (benchmarks/mlflow_ui_check.py --fixture)."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "mlflow_ui_check.py"),
+                           "--fixture", "--experiment", "train-cv", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    [row] = json.loads((tmp_path / "summary.json").read_text())["experiments"]
+    assert row["passed"] and row["tss_columns"][0] == "tss"
+    assert len(row["search_expected"]) == 3

@@ -3,7 +3,9 @@
 import sqlite3
 
 from preemergence.core import mlflow_ui
-from preemergence.core.mlflow_ui import DEFAULT_VIEW_SCRIPT, inject_default_view
+from preemergence.core.mlflow_ui import (DEFAULT_VIEW_SCRIPT, TABLE_SCRIPT_ID,
+                                         inject_default_view, inject_table_views)
+from preemergence.core.mlflow_views import view_state
 
 PAGE = ('<!doctype html><html><head><title>MLflow</title>'
         '<script defer="defer" src="static-files/static/js/main.js"></script>'
@@ -31,7 +33,21 @@ def test_non_html_is_untouched():
         assert inject_default_view(text) == text
 
 
+def test_table_views_script_goes_before_the_app_and_only_with_views():
+    out = inject_table_views(inject_default_view(PAGE), {"3": view_state(["tss"], ["fold"])})
+    assert out.index(TABLE_SCRIPT_ID) < out.index('<script defer="defer"')
+    assert "metrics.`tss`" in out and out.count(TABLE_SCRIPT_ID) == 1
+    assert inject_table_views(PAGE, {}) == PAGE
+
+
+def test_table_views_never_break_the_page(monkeypatch):
+    monkeypatch.setenv("_MLFLOW_SERVER_FILE_STORE", "nosuchscheme://store")
+    assert mlflow_ui.table_views() == {}
+
+
 def test_built_app_serves_index_with_the_script(tmp_path, monkeypatch):
+    # the views are computed per page from the store (tests/core/test_mlflow_views.py)
+    monkeypatch.setattr(mlflow_ui, "table_views", lambda: {"3": view_state(["tss"], [])})
     db, artifacts = tmp_path / "mlflow.db", tmp_path / "mlartifacts"
     sqlite3.connect(db).close()
     for key, value in mlflow_ui.server_env(db, artifacts).items():
@@ -47,6 +63,8 @@ def test_built_app_serves_index_with_the_script(tmp_path, monkeypatch):
     body = page.get_data(as_text=True)
     assert body.count(DEFAULT_VIEW_SCRIPT) == 1
     assert body.index(DEFAULT_VIEW_SCRIPT) < body.index("<script defer")
+    assert body.index(TABLE_SCRIPT_ID) < body.index("<script defer")
+    assert "metrics.`tss`" in body and "ExperimentPage-" in body
     assert page.headers.get("ETag") is None and page.headers["Cache-Control"] == "no-cache"
     health = client.get("/health")
     assert health.get_data(as_text=True) == "OK"    # the rest is MLflow's own

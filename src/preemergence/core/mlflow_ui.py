@@ -18,12 +18,20 @@ before the app's bundle that stores ``"machine_learning"`` under that key if, an
 key is absent. A user who switches to GenAI in the UI keeps that choice; every other route,
 the REST API and artifact serving are MLflow's, unchanged.
 
+Runs table: the same page also carries, per experiment, its default runs-table view (the TSS
+metrics and the parameters that differ as columns, a wide name column, sorted by name so child
+runs are rows of their own; core.mlflow_views), computed from the store on each page load,
+saved in the store as MLflow's own saved view "TSS and differing parameters" (Views menu;
+link ``#/experiments/<id>/runs?viewStateShareKey=preemergence-default``), and stored under
+the experiment's localStorage key when the browser has none, so the table opens with it.
+
 Start:  preemergence mlflow-ui   (then http://127.0.0.1:5000/; the store is relocated first
         when the repository was copied or moved: core.tracking.relocate_store)
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -38,12 +46,18 @@ DEFAULT_VIEW_SCRIPT = (
 )
 
 
-def inject_default_view(html: str) -> str:
-    """``html`` with DEFAULT_VIEW_SCRIPT before its first ``<script`` (else before ``</head>``).
+TABLE_SCRIPT_ID = "preemergence-default-table"
 
-    Idempotent; text holding neither tag (not an HTML page) comes back unchanged.
+
+def inject_default_view(html: str, script: str = DEFAULT_VIEW_SCRIPT,
+                        script_id: str = SCRIPT_ID) -> str:
+    """``html`` with ``script`` (default: DEFAULT_VIEW_SCRIPT) before its first ``<script``
+    (else before ``</head>``).
+
+    Idempotent (per script_id); text holding neither tag (not an HTML page) comes back
+    unchanged.
     """
-    if SCRIPT_ID in html:
+    if script_id in html:
         return html
     lower = html.lower()
     at = lower.find("<script")
@@ -51,7 +65,28 @@ def inject_default_view(html: str) -> str:
         at = lower.find("</head>")
     if at < 0:
         return html
-    return html[:at] + DEFAULT_VIEW_SCRIPT + html[at:]
+    return html[:at] + script + html[at:]
+
+
+def inject_table_views(html: str, views: dict[str, dict]) -> str:
+    """``html`` with the script seeding each experiment's default runs-table view
+    (core.mlflow_views) before its first script; unchanged without views."""
+    from preemergence.core.mlflow_views import seed_script
+    if not views:
+        return html
+    return inject_default_view(html, seed_script(views, TABLE_SCRIPT_ID), TABLE_SCRIPT_ID)
+
+
+def table_views() -> dict[str, dict]:
+    """Each experiment's default table view, freshly computed from the served store (and
+    saved there as MLflow saved views); {} if the store cannot be read."""
+    from mlflow import MlflowClient
+    from preemergence.core.mlflow_views import sync_saved_views
+    try:
+        return sync_saved_views(MlflowClient(os.environ["_MLFLOW_SERVER_FILE_STORE"]))
+    except Exception as err:                # the page must open whatever the store holds
+        logging.getLogger(__name__).warning("default runs-table views skipped: %r", err)
+        return {}
 
 
 def server_env(db: Path, artifacts: Path) -> dict[str, str]:
@@ -84,6 +119,7 @@ def _patch_index_view(flask_app) -> None:
         if not index.is_file():
             return original()                   # MLflow's own "UI not built" message
         page = inject_default_view(index.read_text(encoding="utf-8"))
+        page = inject_table_views(page, table_views())
         # No ETag/Last-Modified: a page cached from a plain `mlflow ui` is never revalidated.
         return Response(page, mimetype="text/html", headers={"Cache-Control": "no-cache"})
 
