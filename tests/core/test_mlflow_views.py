@@ -64,8 +64,8 @@ class FakeClient:
         return [SimpleNamespace(experiment_id=e, tags=dict(t)) for e, t in self.tags.items()]
 
     def search_runs(self, ids, max_results):
-        return [SimpleNamespace(data=SimpleNamespace(metrics=m, params=p))
-                for m, p in self.runs[ids[0]]]
+        return [SimpleNamespace(data=SimpleNamespace(metrics=m, params=p, tags=t))
+                for m, p, *rest in self.runs[ids[0]] for t in [rest[0] if rest else {}]]
 
     def set_experiment_tag(self, eid, key, value):
         self.tags[eid][key] = value
@@ -87,6 +87,18 @@ def test_sync_writes_each_view_once_and_keeps_created_at():
     new = json.loads(client.tags["3"][key])
     assert client.writes == 2 and new["createdAt"] == created
     assert "params.`config.depth`" in json.loads(new["state"])["selectedColumns"]
+
+
+def test_nested_experiments_take_their_metric_columns_from_the_child_runs():
+    """Sorted by name, a parent can fall past the first page of 100 rows, and MLflow hides
+    a metric column no loaded row has (the baseline experiment's parents-only means)."""
+    nested = {"mlflow.parentRunId": "p"}
+    runs = [({"tss": 0.7}, child(t, f), nested) for t in ("3.2", "8.5") for f in ("0", "1")]
+    runs.append(({"mtot_tss_mean_t-3.2h": 0.6}, {}, {}))
+    state = views.sync_saved_views(FakeClient({"1": runs}))["1"]
+    assert [c for c in state["selectedColumns"] if c.startswith("metrics")] == ["metrics.`tss`"]
+    flat = views.sync_saved_views(FakeClient({"1": [({"tss_mean": 0.6}, {}, {})]}))
+    assert flat["1"]["selectedColumns"] == ["metrics.`tss_mean`"]   # no nesting: its own
 
 
 def test_storage_key_is_the_uis():

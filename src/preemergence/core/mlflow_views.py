@@ -87,9 +87,12 @@ def view_state(metrics: list[str], params: list[str]) -> dict:
 
 
 def experiment_view(client, experiment_id: str) -> dict:
-    """view_state of one experiment's active runs (the newest MAX_RUNS)."""
+    """view_state of one experiment's active runs (the newest MAX_RUNS). Where runs are
+    nested, the metric columns are the child runs' (sorted by name, the parents can fall
+    past the table's first page of 100 rows, and MLflow hides a column no loaded row has)."""
     runs = client.search_runs([experiment_id], max_results=MAX_RUNS)
-    metric_keys = {k for run in runs for k in run.data.metrics}
+    children = [r for r in runs if "mlflow.parentRunId" in (r.data.tags or {})]
+    metric_keys = {k for run in children or runs for k in run.data.metrics}
     return view_state(tss_metrics(metric_keys), differing_params(r.data.params for r in runs))
 
 
