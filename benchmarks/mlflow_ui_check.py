@@ -17,7 +17,7 @@ PNGs, stops the server and exits 1 if any experiment did not render the model-tr
 view (2 on a setup error). With the launcher, each experiment's runs table must also show the
 TSS columns of its default view (saved view `mlflow.sharedViewState.preemergence-default`,
 core.mlflow_views) as column headers, and train-cv must list as rows every child run that the
-documented name search (SEARCH below, sorted by name as the default view is) matches, not one
+documented name search (SEARCH below, sorted as the default view is) matches, not one
 collapsed parent. --fixture checks a small store made from code (mlflow_ui_fixture.py)
 instead of --db. QUERY defaults to none with the project launcher (the default view
 must come from the launcher) and to workflowType=machine_learning with `mlflow ui`;
@@ -63,7 +63,7 @@ VIEW_TAG = "mlflow.sharedViewState.preemergence-default"
 SEARCH_BIN = "t-3.2h"
 SEARCH = "/runs?" + urllib.parse.urlencode({
     "searchFilter": f"attributes.run_name LIKE '{SEARCH_BIN}%'",
-    "orderByKey": "tags.`mlflow.runName`", "orderByAsc": "true"}, quote_via=urllib.parse.quote)
+    "orderByKey": "tags.`table_row`", "orderByAsc": "true"}, quote_via=urllib.parse.quote)
 # The project's launcher, started as `python -c LAUNCHER DB ARTIFACTS PORT`.
 LAUNCHER = ("import sys; from pathlib import Path; from preemergence.core.mlflow_ui import serve; "
             "serve(Path(sys.argv[1]), Path(sys.argv[2]), host='127.0.0.1', port=int(sys.argv[3]))")

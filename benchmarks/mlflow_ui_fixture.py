@@ -26,6 +26,7 @@ def make_store(db: Path) -> str:
     """Write the store at db (must not exist); returns the train-cv experiment id."""
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
+    from preemergence.core.tracking import TABLE_ROW_TAG, table_row
 
     db = Path(db).resolve()
     if db.exists():
@@ -34,7 +35,10 @@ def make_store(db: Path) -> str:
     exp = client.create_experiment("train-cv", artifact_location=(db.parent / "mlartifacts")
                                    .as_uri())
     now = int(time.time() * 1000)
-    parent = client.create_run(exp, run_name="workspace · depth5 · default", start_time=now)
+    parent_name = "workspace · depth5 · default"
+    row = table_row(parent_name)                # the tag the default view sorts by
+    parent = client.create_run(exp, run_name=parent_name, start_time=now,
+                               tags={TABLE_ROW_TAG: row})
     pid = parent.info.run_id
     means = {f"tss_mean_t-{t}h": 0.7 - 0.05 * i for i, t in enumerate(BINS)}
     client.log_batch(pid, metrics=[Metric(k, v, now, 0) for k, v in means.items()]
@@ -43,7 +47,8 @@ def make_store(db: Path) -> str:
     for i, t in enumerate(BINS):
         for fold in range(FOLDS):
             run = client.create_run(exp, run_name=child_name(t, fold), start_time=now + 1,
-                                    tags={"mlflow.parentRunId": pid})
+                                    tags={"mlflow.parentRunId": pid,
+                                          TABLE_ROW_TAG: table_row(child_name(t, fold), row)})
             tss = 0.7 - 0.05 * i + 0.01 * fold
             scores = {"tss": tss, "tp": 40 + fold, "fn": 10, "fp": 8, "tn": 42}
             losses = [Metric(k, 0.7 - 0.02 * e, now, e) for e in range(5)

@@ -38,7 +38,7 @@ def test_view_state_has_tss_columns_a_wide_name_and_a_flat_sort():
                                         "params.`time_h`", "params.`fold`"]
     assert state["columnOrder"][0] == "attributes.`Run Name`"
     assert state["columnWidths"]["attributes.`Run Name`"] >= 300
-    assert state["orderByKey"] == "tags.`mlflow.runName`" and state["orderByAsc"] is True
+    assert state["orderByKey"] == "tags.`table_row`" and state["orderByAsc"] is True
 
 
 def test_envelope_round_trip_and_garbage():

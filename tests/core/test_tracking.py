@@ -134,3 +134,23 @@ def test_the_test_session_never_logs_to_the_repository_store():
     store = Path(tracking.tracking_uri().removeprefix("sqlite:///")).resolve()
     assert store.name == "mlflow.db" and repo not in store.parents
     assert tracking.artifacts_folder() == store.parent / "mlartifacts"
+
+
+def test_table_rows_sort_newest_invocation_first_parent_above_children_in_time_order(
+        tmp_path, monkeypatch):
+    """The default runs view sorts by the table_row tag (core/mlflow_views.py): flat rows,
+    grouped as nesting would group them, the time bins in time order."""
+    import time
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for invocation in ("first", "second"):
+        with tracking.start_run("rows", f"workspace · {invocation}", "synthetic") as mlflow:
+            for child in ("t-13.9h fold0", "t-3.2h fold1", "t-3.2h fold0"):
+                with tracking.start_run("rows", child, "synthetic", nested=True):
+                    pass
+        time.sleep(0.01)
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name("rows").experiment_id
+    runs = client.search_runs([experiment], order_by=[f"tags.`{tracking.TABLE_ROW_TAG}` ASC"])
+    assert [r.info.run_name for r in runs] == [
+        "workspace · second", "t-3.2h fold0", "t-3.2h fold1", "t-13.9h fold0",
+        "workspace · first", "t-3.2h fold0", "t-3.2h fold1", "t-13.9h fold0"]

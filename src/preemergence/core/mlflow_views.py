@@ -21,7 +21,9 @@ runs" and shows one collapsed parent. What the UI keeps of the table, read from 
 Columns are named ``<group>.`<key>``` (``metrics.`tss```, ``params.`config.depth```, the name
 column ``attributes.`Run Name```); widths apply only to columns listed in ``columnOrder``.
 Child runs are nested only while the table is sorted by start time, so the default view sorts
-by run name: every run is its own row and a name search lists every match.
+by the runs' ``table_row`` tag (core.tracking.table_row): every run is its own row, each
+parent directly above its children, the newest invocation first, and a name search lists
+every match.
 
 This module computes one such state per experiment from its runs and writes it as the saved
 view ``preemergence-default``; the launcher (core.mlflow_ui) also seeds it into the
@@ -39,7 +41,8 @@ VIEW_TAG_PREFIX = "mlflow.sharedViewState."
 STORAGE_KEY = "MLflowLocalStorage-1.1-ExperimentPage-{}-ReactComponentState"   # {}: '["3"]'
 RUN_NAME_COLUMN = "attributes.`Run Name`"
 RUN_NAME_WIDTH = 330                     # px; 't-3.2h fold0 · depth5 · default · |B|' fits
-ORDER_BY = "tags.`mlflow.runName`"       # not start time: no nesting, every match a row
+ORDER_BY = "tags.`table_row`"            # not start time: no nesting, every match a row;
+                                         # newest invocation first, parent above children
 MAX_METRICS = 3                          # tss, tss_mean, the first bin mean: room for params
 MAX_PARAMS = 6
 FIRST_PARAMS = ("time_h", "fold", "config.depth", "config.name", "variant")
@@ -78,7 +81,8 @@ def differing_params(param_dicts) -> list[str]:
 
 def view_state(metrics: list[str], params: list[str]) -> dict:
     """The runs-table state: those columns (metrics first), a wide name column, sorted by
-    name ascending (flat: child runs are rows of their own)."""
+    the runs' table_row tag (core.tracking.table_row; flat: child runs are rows of their
+    own, each under its parent, the newest invocation first)."""
     columns = [column("metrics", k) for k in metrics] + [column("params", k) for k in params]
     return {"selectedColumns": columns,
             "columnOrder": [RUN_NAME_COLUMN, *columns],
@@ -88,8 +92,9 @@ def view_state(metrics: list[str], params: list[str]) -> dict:
 
 def experiment_view(client, experiment_id: str) -> dict:
     """view_state of one experiment's active runs (the newest MAX_RUNS). Where runs are
-    nested, the metric columns are the child runs' (sorted by name, the parents can fall
-    past the table's first page of 100 rows, and MLflow hides a column no loaded row has)."""
+    nested, the metric columns are the child runs' (the parents of earlier invocations, and
+    of runs logged before the table_row tag, can fall past the table's first page of 100
+    rows, and MLflow hides a column no loaded row has)."""
     runs = client.search_runs([experiment_id], max_results=MAX_RUNS)
     children = [r for r in runs if "mlflow.parentRunId" in (r.data.tags or {})]
     metric_keys = {k for run in children or runs for k in run.data.metrics}

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 from preemergence.core.paths import repo_root
@@ -154,8 +156,11 @@ def start_run(experiment: str, run_name: str, data_source: str, nested: bool = F
         if experiment_id not in _CHECKED:          # once per experiment and process
             close_orphaned_runs(mlflow.MlflowClient(), experiment_id)
             _CHECKED.add(experiment_id)
+        parent = mlflow.active_run() if nested else None
         tags = {**run_tags(data_source), "pid": str(os.getpid()),
-                "host": socket.gethostname()}
+                "host": socket.gethostname(),
+                TABLE_ROW_TAG: table_row(run_name, parent.data.tags.get(TABLE_ROW_TAG)
+                                         if parent else None)}
         active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
                                   nested=nested, tags=tags)
     with active:
@@ -163,6 +168,19 @@ def start_run(experiment: str, run_name: str, data_source: str, nested: bool = F
 
 
 _CHECKED: set[str] = set()
+TABLE_ROW_TAG = "table_row"     # the runs table's sort key (core/mlflow_views.py)
+
+
+def table_row(run_name: str, parent_row: str | None = None) -> str:
+    """A run's place in a flat runs table sorted by this tag, ascending: the newest stage
+    invocation first, each parent directly above its children, the children in time-bin
+    order ('t-3.2h' read as 't-03.2h'). MLflow nests children only under a start-time sort,
+    where a name search shows collapsed parents; this keeps the grouping without nesting."""
+    if parent_row is None:
+        newest_first = 10 ** 13 - int(time.time() * 1000)
+        return f"{newest_first:013d} 0 {run_name}"
+    in_time_order = re.sub(r"\bt([+-])(\d)\.", r"t\g<1>0\2.", run_name)
+    return f"{parent_row.split(' ', 1)[0]} 1 {in_time_order}"
 
 
 def close_orphaned_runs(client, experiment_id: str) -> list[str]:
