@@ -233,7 +233,7 @@ def stats(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
     guard = metrics["leakage_guard"]
-    typer.echo(f"leakage guard passed (mean fold TSS of permuted-label CNNs "
+    typer.echo(f"leakage guard passed (TSS of the random-region-label CNNs "
                f"{100 * guard['tss']:.1f} %, interval {100 * guard['low']:.1f} to "
                f"{100 * guard['high']:.1f} %); report in {reports / 'statistics.md'}")
 

@@ -196,6 +196,12 @@ def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output
     assert details["t-3.2h"]["cnn_minus_da_mtot"] == pytest.approx(entry["cnn_minus_da_mtot"])
     report = (reports / "statistics.md").read_text()
     assert "At -3.2 h the CNN" in report and "**synthetic** data" in report
+    guard_entry = metrics["leakage_guard"]       # its power: the 95 % interval's half-width
+    assert guard_entry["low"] <= guard_entry["tss"] <= guard_entry["high"]
+    assert guard_entry["halfwidth_95"] > 0
+    assert f"half-width is {100 * guard_entry['halfwidth_95']:.1f} points" in report
+    guard_rows = read_predictions([reports / "predictions" / "leakage_guard.csv"])
+    assert (guard_rows.groupby("region_id")["label"].nunique() == 1).all()   # region labels
     assert (reports / "figures" / "stats_tss_vs_time.png").stat().st_size > 10_000
     # the saved predictions give train-cv's own fold TSS
     cv = json.loads((reports / "train_cv_metrics.json").read_text())["t-3.2h"]

@@ -12,7 +12,8 @@ from preemergence.stats import headline
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = {"data": "synthetic", "schedule": "`default`", "machine": "a 2-core CPU",
            "commit": "abc", "date": "2026-12-03", "depth": 5, "folds": 5}
-SETTINGS = SimpleNamespace(confidence=0.95, permutations=2000)
+SETTINGS = SimpleNamespace(confidence=0.95, permutations=2000,
+                           leakage_guard=SimpleNamespace(confidence=0.99))
 
 
 def tss_rows():
@@ -29,7 +30,7 @@ def statistics(low: float):
             "t-13.9h": {"cnn_minus_da_mtot": {"difference": 0.3, "low": 0.1, "high": 0.5,
                                               "p_value": 0.01}},
             "leakage_guard": {"time_h": -3.2, "tss": 0.01, "low": -0.03, "high": 0.04,
-                              "passed": True}}
+                              "passed": True, "halfwidth_95": 0.027}}
 
 
 def test_the_block_states_the_reports_numbers_and_verdicts():
@@ -45,7 +46,8 @@ def test_the_block_states_the_reports_numbers_and_verdicts():
     assert ("- At -3.2 h the CNN beats the MTOT analysis: +7.0 points, 95 % CI 1.5 to 13.0, "
             "p = 0.02.") in text
     assert "-13.9 h" not in text                           # verdicts at -3.2 and -8.5 h only
-    assert "TSS 1.0 %, 95 % CI -3.0 to 4.0: passes" in text
+    assert ("TSS 1.0 %, 99 % CI -3.0 to 4.0, 95 % half-width 2.7 points: passes"
+            in text)                              # the guard's own confidence (params.yaml)
     assert ("1 of 3 of the paper's findings reproduced on these data (Fig. 3); not "
             "reproduced: Fig. 18, Table 4; inconclusive: Fig. 24") in text
     unclear = headline.block(tss_rows(), statistics(-0.01), findings, SETTINGS, CONTEXT)

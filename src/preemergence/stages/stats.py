@@ -34,7 +34,7 @@ PREDICTION_FILES = (TRAIN_CV_PREDICTIONS, BASELINE_PREDICTIONS, DEPTH_STUDY_PRED
 def run_stats(params: "Params", regions_dir: Path, segments_dir: Path, reports_dir: Path,
               force: bool = False, progress: bool = True) -> dict:
     """Statistics of every method and comparison; the leakage guard first (it fails the
-    stage, writing nothing, when a CNN trained on permuted labels shows skill)."""
+    stage, writing nothing, when CNNs trained on random region labels show skill)."""
     from preemergence.core import tracking
     reports_dir = Path(reports_dir)
     refuse_overwrite_any(stage_outputs("stats", reports_dir), force, trains=True)
@@ -49,13 +49,13 @@ def run_stats(params: "Params", regions_dir: Path, segments_dir: Path, reports_d
     hardware.quiet_tensorflow()
     guard_config = train_config(params, settings.leakage_guard.config)
     guard_data = load_time_bins(regions_dir, segments_dir, [guard_t], n_folds)[guard_t]
-    guard, guard_rows = run_guard(guard_data, guard_config, n_folds,
-                                  settings.leakage_guard, progress)
+    guard, guard_95, guard_rows = run_guard(guard_data, guard_config, n_folds, settings,
+                                            seed, progress)
     tss = analysis.tss_rows(predictions, settings, seed)
     differences = analysis.comparison_rows(predictions, comparisons, settings, seed)
     require_compared(differences, comparisons)
     spread = repeated(params, regions_dir, segments_dir, predictions, tss, progress)
-    out = report.details(tss, differences, guard, guard_t)
+    out = report.details(tss, differences, guard, guard_95, guard_t)
     summary = report.summary(tss, guard, summary_methods)
     with tracking.start_run("stats", tracking.parent_name("statistics"), source) as mlflow:
         mlflow.log_params(tracking.flatten({"seed": seed, "stats": settings}))
@@ -63,7 +63,7 @@ def run_stats(params: "Params", regions_dir: Path, segments_dir: Path, reports_d
             {k: {m: {n: float(x) for n, x in v.items()} for m, v in entry.items()}
              for k, entry in out.items() if k != "leakage_guard"}))
         mlflow.log_metrics({f"leakage_guard.{k}": float(out["leakage_guard"][k])
-                            for k in ("tss", "low", "high")})
+                            for k in ("tss", "low", "high", "halfwidth_95")})
         write_predictions(reports_dir / LEAKAGE_PREDICTIONS, [guard_rows])
         write_csv(reports_dir / STATS_TSS_CSV, tss)
         report.plot(tss, differences, reports_dir / STATS_TSS_PNG, settings.confidence,
@@ -71,7 +71,8 @@ def run_stats(params: "Params", regions_dir: Path, segments_dir: Path, reports_d
         write_json(reports_dir / STATISTICS_JSON, out)
         write_json(reports_dir / STATS_METRICS, summary)
         atomic_write_text(reports_dir / STATISTICS_MD,
-                          report.markdown(tss, differences, guard, settings, source, spread))
+                          report.markdown(tss, differences, (guard, guard_95), settings, source,
+                                          spread))
         tracking.log_reports(mlflow, reports_dir,
                              (STATISTICS_MD, STATS_TSS_PNG, STATISTICS_JSON, STATS_METRICS))
     return out

@@ -73,11 +73,15 @@ def block(tss: pd.DataFrame, statistics: dict, findings: dict, settings,
     """The results block (markdown, between BEGIN and END). context: data, schedule,
     machine, commit and date strings, train-cv's depth and number of folds."""
     guard = statistics["leakage_guard"]
-    guard_text = (f"Leakage guard (CNNs trained on permuted labels, at {guard['time_h']} h): "
-                  f"TSS {pct(guard['tss'])} %, {round(100 * settings.confidence)} % CI "
-                  f"{pct(guard['low'])} to {pct(guard['high'])}: "
+    halfwidth = (f", 95 % half-width {pct(guard['halfwidth_95'])} points"
+                 if "halfwidth_95" in guard else "")
+    guard_text = (f"Leakage guard (CNNs trained on a random label per region, at "
+                  f"{guard['time_h']} h): TSS {pct(guard['tss'])} %, "
+                  f"{round(100 * settings.leakage_guard.confidence)} % CI "
+                  f"{pct(guard['low'])} to {pct(guard['high'])}{halfwidth}: "
                   + ("passes (the interval contains 0)." if guard["passed"] else
-                     "FAILS (the interval excludes 0: the CNN can score without real labels)."))
+                     "FAILS (the interval excludes 0: something about the evaluation regions "
+                     "reaches training)."))
     lines = [BEGIN, "",
              f"Data: **{context['data']}**. Schedule: {context['schedule']}. "
              f"Machine: {context['machine']}. Commit {context['commit']}, {context['date']}.",
