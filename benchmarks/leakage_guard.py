@@ -54,15 +54,14 @@ def markdown(result: dict, machine: str) -> str:
              "label per region (stats/leakage.py). Planted leak: every evaluation tile also a "
              "training sample of every fold. Written by `benchmarks/leakage_guard.py`.", "",
              f"| | pooled TSS (%) | 95 % interval | 95 % half-width (points) | {level} % "
-             "interval (the guard's) | guard | fold TSS (%) | time (s) |",
-             "|---|---:|---:|---:|---:|---|---|---:|"]
+             "interval (the guard's) | guard | fold TSS (%) |",
+             "|---|---:|---:|---:|---:|---|---|"]
     for name, r in result["results"].items():
         folds = ", ".join(f"{100 * v:.1f}" for v in r["fold_tss"])
         lines.append(f"| {name} | {100 * r['tss']:.1f} | {100 * r['low_95']:.1f} to "
                      f"{100 * r['high_95']:.1f} | {100 * r['halfwidth_95']:.1f} | "
                      f"{100 * r['low_guard']:.1f} to {100 * r['high_guard']:.1f} | "
-                     f"{'passes' if r['passes'] else 'FAILS'} | {folds} | "
-                     f"{r['seconds']:.0f} |")
+                     f"{'passes' if r['passes'] else 'FAILS'} | {folds} |")
     return "\n".join(lines) + "\n"
 
 

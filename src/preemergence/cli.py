@@ -326,7 +326,7 @@ def scan(magnetogram: Path = typer.Argument(..., help="Full-disk hmi.M_720s FITS
          model: Path = typer.Option(STAGE_MODELS_DIRS["train-cv"] / "depth5" / "t-3.2h" / "fold0",
                                     help="Trained run folder (model.keras + result.json), "
                                     "or a registered MLflow model such as "
-                                    "models:/preemergence-cnn-t-3.2h@fold0."),
+                                    "models:/preemergence-cnn-t-03.2h@fold0."),
          out: Path = typer.Option(..., help="Output FITS: P(PE) on a Stonyhurst lon/lat grid."),
          png: Path = typer.Option(None, help="Also draw the map over the magnetogram (PNG)."),
          step_deg: float = typer.Option(2.5, help="Grid step of segment centres (deg)."),

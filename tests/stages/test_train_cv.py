@@ -68,15 +68,15 @@ def test_train_cv_models_are_registered_per_time_bin_and_load_by_alias(tiny_run)
     from preemergence.solar.scan import load_scan_model
     params, store, work = tiny_run
     client = mlflow.MlflowClient()
-    versions = client.search_model_versions("name = 'preemergence-cnn-t-3.2h'")
+    versions = client.search_model_versions("name = 'preemergence-cnn-t-03.2h'")
     assert len(versions) == 5                     # one per fold, not one per invocation
-    alias = client.get_model_version_by_alias("preemergence-cnn-t-3.2h", "fold2")
+    alias = client.get_model_version_by_alias("preemergence-cnn-t-03.2h", "fold2")
     result = json.loads((work / "models/depth5/t-3.2h/fold2/result.json").read_text())
     assert alias.tags["run_key"] == result["run_key"]
     assert alias.tags["tss"] == f"{result['tss']:.4f}"
     assert f"TSS {100 * result['tss']:.1f} %" in alias.description
     assert "one version per cross-validation run" in \
-        client.get_registered_model("preemergence-cnn-t-3.2h").description
+        client.get_registered_model("preemergence-cnn-t-03.2h").description
     parent = client.search_runs([client.get_experiment_by_name("train-cv").experiment_id],
                                 "tags.mlflow.parentRunId IS NULL")[0]
     # the overview's tss_mean (its last step) is -3.2 h's; its chart runs towards emergence
@@ -84,9 +84,9 @@ def test_train_cv_models_are_registered_per_time_bin_and_load_by_alias(tiny_run)
     assert [m.step for m in sorted(history, key=lambda m: m.step)] == [0, 1, 2, 3, 4]
     assert parent.data.metrics["tss_mean"] == parent.data.metrics["tss_mean_t-3.2h"]
     assert "step 0 = -24.5 h" in parent.data.tags["mlflow.note.content"]
-    info = mlflow.models.get_model_info("models:/preemergence-cnn-t-3.2h@fold2")
+    info = mlflow.models.get_model_info("models:/preemergence-cnn-t-03.2h@fold2")
     assert tuple(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == (-1, 85, 85, 1)
-    trained = load_scan_model("models:/preemergence-cnn-t-3.2h@fold2")
+    trained = load_scan_model("models:/preemergence-cnn-t-03.2h@fold2")
     assert (trained.mean_g, trained.std_g) == (result["standardisation"]["mean"],
                                               result["standardisation"]["std"])
     assert trained.threshold == params.train.threshold
@@ -97,7 +97,7 @@ def test_train_cv_models_are_registered_per_time_bin_and_load_by_alias(tiny_run)
     assert np.allclose(trained.model.predict(windows, verbose=0),
                        folder_model.predict(windows, verbose=0))
     with pytest.raises(ValueError, match="no such MLflow model"):
-        load_scan_model("models:/preemergence-cnn-t-3.2h@fold9")
+        load_scan_model("models:/preemergence-cnn-t-03.2h@fold9")
 
 
 def test_changed_configuration_is_retrained(tiny_run):
@@ -244,3 +244,10 @@ def test_registration_logs_the_network_in_memory_without_reading_it_back(
     logged = mlflow.keras.load_model(uri)
     saved = real_load(tmp_path / "run" / "model.keras")
     assert np.allclose(logged.predict(windows, verbose=0), saved.predict(windows, verbose=0))
+
+
+def test_registered_models_list_in_time_order():
+    """The MLflow registry lists models by name: zero-padded time bins keep them in order."""
+    from preemergence.model.registry import registered_name
+    names = [registered_name(t) for t in (-3.2, -8.5, -13.9, -19.2, -24.5)]
+    assert names[0] == "preemergence-cnn-t-03.2h" and sorted(names) == names

@@ -4,11 +4,12 @@ Every newly trained train-cv / depth-study / |B| run logs its network as an MLfl
 (Keras flavour) with its input/output signature and, as model metadata, what a user needs
 to apply it: the standardisation constants (G), the classification threshold, |B| or B,
 the run key, time bin, fold, depth and schedule. train-cv's models are registered as
-``preemergence-cnn-<t-3.2h>`` (one registered model per time bin), one version per run,
-with the alias ``fold<k>`` on the version of the current parameters' run of fold k; a
-reused run moves the alias back to the version logged when it was trained. Load one with
-``preemergence scan --model models:/preemergence-cnn-t-3.2h@fold0`` or
-``mlflow.keras.load_model("models:/preemergence-cnn-t-3.2h@fold0")``.
+``preemergence-cnn-<t-03.2h>`` (one registered model per time bin, named so that the
+registry lists them in time order), one version per run, with the alias ``fold<k>`` on the
+version of the current parameters' run of fold k; a reused run moves the alias back to
+the version logged when it was trained. Load one with
+``preemergence scan --model models:/preemergence-cnn-t-03.2h@fold0`` or
+``mlflow.keras.load_model("models:/preemergence-cnn-t-03.2h@fold0")``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from preemergence.core.constants import SEGMENT_SIZE_PX, time_bin_label
+from preemergence.core.constants import SEGMENT_SIZE_PX, sortable_time_label, time_bin_label
 from preemergence.core.paths import MODEL_FILE
 from preemergence.core.profiling import timed
 
@@ -26,8 +27,9 @@ MODEL_NAME = "model"        # the logged model's name within its run
 
 
 def registered_name(time_h: float) -> str:
-    """The registered model of a time bin, e.g. preemergence-cnn-t-3.2h."""
-    return f"{REGISTERED_PREFIX}-{time_bin_label(time_h)}"
+    """The registered model of a time bin, e.g. preemergence-cnn-t-03.2h (names that the
+    MLflow model registry lists in time order: t-03.2h ... t-24.5h)."""
+    return f"{REGISTERED_PREFIX}-{sortable_time_label(time_h)}"
 
 
 def signature():

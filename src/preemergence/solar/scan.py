@@ -227,7 +227,7 @@ class ScanModel:
 
 def load_scan_model(folder) -> ScanModel:
     """Load ``model.keras`` and ``result.json`` of a train-cv run folder, or an MLflow
-    model by URI (``models:/preemergence-cnn-t-3.2h@fold0``: model/registry.py)."""
+    model by URI (``models:/preemergence-cnn-t-03.2h@fold0``: model/registry.py)."""
     from preemergence.core.paths import MODEL_FILE, RESULT_FILE
     if str(folder).startswith(("models:/", "runs:/")):
         from preemergence.model.registry import load_registered
