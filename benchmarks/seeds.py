@@ -23,14 +23,15 @@ MAX_FOLD_STD = 0.07        # issue 24: no larger than the paper's (6.4 points), 
 
 
 def comparisons(reports: Path) -> dict:
-    """{"<t-label> <a>_minus_<b>": {tss, low, high, excludes_zero}} of one run."""
+    """{"<t-label> <a>_minus_<b>": {tss (the difference), low, high, excludes_zero}} of one
+    run."""
     stats = json.loads((reports / "statistics.json").read_text())
     out = {}
     for label, methods in stats.items():
         for name, value in methods.items() if isinstance(methods, dict) else ():
             if "_minus_" in name and isinstance(value, dict):
                 excludes = value["low"] > 0 or value["high"] < 0
-                out[f"{label} {name}"] = {"tss": value["tss"], "low": value["low"],
+                out[f"{label} {name}"] = {"tss": value["difference"], "low": value["low"],
                                           "high": value["high"], "excludes_zero": excludes}
     return out
 
