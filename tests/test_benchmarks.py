@@ -54,3 +54,25 @@ def test_mlflow_ui_opens_train_cv_with_tss_columns(tmp_path):
     [row] = json.loads((tmp_path / "summary.json").read_text())["experiments"]
     assert row["passed"] and row["tss_columns"][0] == "tss"
     assert len(row["search_expected"]) == 3
+
+
+def test_seeds_compares_the_differences_and_their_verdicts(tmp_path):
+    """benchmarks/seeds.py reads each comparison's difference (statistics.json has no 'tss'
+    there: the first run of the seed comparison failed on it)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("seeds", ROOT / "benchmarks" / "seeds.py")
+    seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seeds)
+    for name, low in (("a", 0.02), ("b", -0.03)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "statistics.json").write_text(json.dumps({"t-3.2h": {
+            "cnn": {"tss": 0.7, "low": 0.6, "high": 0.8},
+            "cnn_minus_da_mtot": {"difference": 0.1, "low": low, "high": 0.2,
+                                  "p_value": 0.01}}, "leakage_guard": {"tss": 0.0}}))
+        (folder / "statistics_tss.csv").write_text("method,time_h,fold_std\ncnn,-3.2,0.05\n")
+    result = seeds.compare([tmp_path / "a", tmp_path / "b"], [42, 7])
+    [row] = result["rows"]
+    assert row["comparison"] == "t-3.2h cnn_minus_da_mtot" and row["seed42"]["tss"] == 0.1
+    assert not row["agree"] and not result["verdicts_agree"]
+    assert result["spread_within_paper"]
