@@ -235,8 +235,8 @@ def test_registration_logs_the_network_in_memory_without_reading_it_back(
     assert train_cv.just_trained("another-key") is None
     real_load = keras.models.load_model
     monkeypatch.setattr(keras.models, "load_model", lambda *a, **k: pytest.fail("read back"))
-    mlflow.set_experiment("registration-in-memory")
-    with mlflow.start_run():
+    from preemergence.core import tracking       # artifacts beside the store, not ./mlruns
+    with tracking.start_run("registration-in-memory", "in memory", "synthetic"):
         registry.log_cnn(mlflow, tmp_path / "run", result, False, "synthetic")
         uri = f"runs:/{mlflow.active_run().info.run_id}/{registry.MODEL_NAME}"
     monkeypatch.setattr(keras.models, "load_model", real_load)
