@@ -19,8 +19,8 @@ key is absent. A user who switches to GenAI in the UI keeps that choice; every o
 the REST API and artifact serving are MLflow's, unchanged.
 
 Runs table: the same page also carries, per experiment, its default runs-table view (the TSS
-metrics and the parameters that differ as columns, a wide name column, sorted by name so child
-runs are rows of their own; core.mlflow_views), computed from the store on each page load,
+metrics and the parameters that differ as columns, a wide name column, sorted by the runs'
+table_row tag so child runs are rows of their own, under their parent; core.mlflow_views), computed from the store on each page load,
 saved in the store as MLflow's own saved view "TSS and differing parameters" (Views menu;
 link ``#/experiments/<id>/runs?viewStateShareKey=preemergence-default``), and stored under
 the experiment's localStorage key when the browser has none, so the table opens with it.

@@ -19,6 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from preemergence.core.constants import sortable_time_label, time_from_label
 from preemergence.core.paths import repo_root
 from preemergence.core.profiling import phase, timed
 
@@ -179,7 +180,8 @@ def table_row(run_name: str, parent_row: str | None = None) -> str:
     if parent_row is None:
         newest_first = 10 ** 13 - int(time.time() * 1000)
         return f"{newest_first:013d} 0 {run_name}"
-    in_time_order = re.sub(r"\bt([+-])(\d)\.", r"t\g<1>0\2.", run_name)
+    in_time_order = re.sub(r"\bt[+-]\d+\.\dh\b",
+                           lambda m: sortable_time_label(time_from_label(m.group())), run_name)
     return f"{parent_row.split(' ', 1)[0]} 1 {in_time_order}"
 
 
