@@ -25,7 +25,7 @@ LAYERS = ["core", "data", "model", "stats", "interpret", "solar", "acquire", "st
 ALLOWED = {"core": {"core"}, "data": {"core", "data"},
            "model": {"core", "data", "model"},
            "stats": {"core", "data", "model", "stats"},
-           "interpret": {"core", "data", "model", "interpret"},
+           "interpret": {"core", "data", "model", "stats", "interpret"},
            "solar": {"core", "data", "model", "solar"},
            "acquire": {"core", "data", "solar", "acquire"},
            "stages": {"core", "data", "model", "stats", "interpret", "solar", "acquire"}}

@@ -17,31 +17,9 @@ from preemergence.core.filters import filter_counts, pruning_stages
 MAX_DEPTH = 8   # depth 8 (uncapped) is 25 M parameters; depth 9 needs ~10 GB per fold
 
 
-def _number(value: Any) -> Any:
-    """A real number: YAML text ('high', '1e21') and booleans are refused."""
-    if isinstance(value, (bool, str)) or value is None:
-        raise ValueError("must be a number")
-    return value
-
-
-def _ordered(pair: tuple[float, float]) -> tuple[float, float]:
-    if pair[0] > pair[1]:
-        raise ValueError(f"must be [low, high] with low <= high, not {list(pair)}")
-    return pair
-
-
-Number = Annotated[float, BeforeValidator(_number)]
-Positive = Annotated[Number, Field(gt=0)]
-NonNegative = Annotated[Number, Field(ge=0)]
-Fraction = Annotated[Number, Field(ge=0, le=1)]
-Count = Annotated[StrictInt, Field(ge=1)]
-Range = Annotated[tuple[Number, Number], AfterValidator(_ordered)]
-PositiveRange = Annotated[tuple[Positive, Positive], AfterValidator(_ordered)]
-TimeBin = Annotated[Number, Field(ge=-1000, le=0)]   # h before emergence
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from preemergence.core.schema_types import (Count, Fraction, NonNegative, Number, Positive,
+                                             PositiveRange, Range, Section, TimeBin, _ordered)
+from preemergence.core.schema_planted import InterpretValidate
 
 
 class Data(Section):
@@ -297,6 +275,7 @@ class Params(Section):
     depth_study: DepthStudy
     prune: Prune
     interpret: Interpret
+    interpret_validate: InterpretValidate
     stats: Stats
 
     @property
@@ -321,6 +300,7 @@ class Params(Section):
                  "interpret.depth_sweep.config": self.interpret.depth_sweep.config,
                  "interpret.abs_field.config": self.interpret.abs_field.config,
                  "stats.leakage_guard.config": self.stats.leakage_guard.config,
+                 "interpret_validate.config": self.interpret_validate.config,
                  **{f"prune.schedules.{k}.train_config": s.train_config
                     for k, s in self.prune.schedules.items()}}
         for key, name in named.items():

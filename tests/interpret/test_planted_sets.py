@@ -1,0 +1,126 @@
+"""Planted-truth sets hold what they plant (interpret/planted_sets.py), and the report reads
+"probe not validated" for a finding whose probe failed its planted truth."""
+
+import numpy as np
+import pytest
+
+from preemergence.core.config import with_overrides
+from preemergence.core.constants import BOX_START_PX, BOX_STOP_PX
+from preemergence.interpret.planted_sets import PLANTED_SETS, planted_store, sampling_plan
+from preemergence.interpret.validate import planted_set
+from preemergence.interpret.validation_report import (apply_validation, planted_sections,
+                                                      probe_status)
+
+BOX = slice(BOX_START_PX, BOX_STOP_PX)
+
+
+@pytest.fixture(scope="module")
+def small(params):
+    return with_overrides(params, {"interpret_validate.n_ear": 8, "interpret_validate.n_cr": 8})
+
+
+def cube(small, name):
+    store = planted_store(name, small.interpret_validate, -3.2, small.seed, -1)
+    kinds = np.array([r.kind for r in store.regions])
+    return store, store.maps[-3.2], kinds
+
+
+def test_a_planted_set_is_a_function_of_its_seed(small):
+    a = planted_store("polarity", small.interpret_validate, -3.2, 42)
+    b = planted_store("polarity", small.interpret_validate, -3.2, 42)
+    c = planted_store("polarity", small.interpret_validate, -3.2, 7)
+    np.testing.assert_array_equal(a.maps[-3.2], b.maps[-3.2])
+    assert not np.array_equal(a.maps[-3.2], c.maps[-3.2])
+    with pytest.raises(ValueError, match="no planted set 'size'"):
+        planted_store("size", small.interpret_validate, -3.2, 42)
+
+
+def test_location_plants_a_hale_bipole_inside_the_box_and_nothing_elsewhere(small):
+    _, maps, kinds = cube(small, "location")
+    rms = small.interpret_validate.background_rms_g
+    strong = np.abs(maps) > 6 * rms
+    assert not strong[kinds == "CR"].any()                       # CRs: noise only
+    outside = strong[kinds == "EAR"].copy()
+    outside[:, BOX, BOX] = False
+    assert not outside.any() and strong[kinds == "EAR"][:, BOX, BOX].any(axis=(1, 2)).all()
+    ear = maps[kinds == "EAR"].mean(axis=0)[BOX, BOX]
+    half = ear.shape[1] // 2
+    assert ear[:, half:].mean() < 0 < ear[:, :half].mean()       # west negative (Hale, north)
+
+
+def test_length_scale_separates_size_not_flux(small):
+    _, maps, kinds = cube(small, "length_scale")
+    flux = np.abs(maps).sum(axis=(1, 2))
+    ear, cr = np.median(flux[kinds == "EAR"]), np.median(flux[kinds == "CR"])
+    assert 0.7 < ear / cr < 1.4                                  # one flux distribution
+    ear_fields = np.abs(maps[kinds == "EAR"])
+    field = np.median(ear_fields[ear_fields > 30])               # the discs' own field
+    assert field == pytest.approx(small.interpret_validate.length_scale.field_g, rel=0.3)
+
+
+def test_flux_only_is_a_uniform_excess_and_polarity_keeps_abs_b(small):
+    _, maps, kinds = cube(small, "flux_only")
+    rms = maps.std(axis=(1, 2))
+    ratio = np.exp(np.log(rms[kinds == "EAR"]).mean() - np.log(rms[kinds == "CR"]).mean())
+    assert ratio == pytest.approx(small.interpret_validate.flux_only.excess, rel=0.35)
+    _, maps, kinds = cube(small, "polarity")
+    abs_ear, abs_cr = (np.abs(maps[kinds == k]).mean() for k in ("EAR", "CR"))
+    assert abs_ear == pytest.approx(abs_cr, rel=0.15)            # the same |B|
+    offsets = np.array([polarity_offset_px(m) for m in maps])
+    hale = small.simulate.emergence.hale_leading_sign_north
+    # Hale: the west (+x) disc has Hale's leading sign, so the positive flux lies on the
+    # side of sign -hale and x(+) - x(-) has the sign of hale; anti-Hale the reverse
+    assert (np.sign(offsets[kinds == "EAR"]) == hale).all()
+    assert (np.sign(offsets[kinds == "CR"]) == -hale).all()
+
+
+def polarity_offset_px(field_g, floor_g=30.0):
+    """x of the positive-flux centroid minus x of the negative one (px; +x is west)."""
+    x = np.arange(field_g.shape[1])[None, :]
+    pos, neg = np.where(field_g > floor_g, field_g, 0), np.where(field_g < -floor_g, -field_g, 0)
+    return float((pos * x).sum() / pos.sum() - (neg * x).sum() / neg.sum())
+
+
+def test_only_location_has_ne_windows_in_ears(small):
+    section = small.interpret_validate
+    assert sampling_plan("location", section).ne_per_ear > 0
+    assert all(sampling_plan(n, section).ne_per_ear == 0 for n in PLANTED_SETS
+               if n != "location")
+    planted = planted_set("flux_only", small)
+    table = planted.data.table
+    samples, tiles = table[table.subset == "sample"], table[table.subset == "tile"]
+    assert (samples.label == (samples.kind == "EAR")).all()
+    assert len(samples) == len(tiles)                 # every window scored out of fold
+    assert sorted(table.fold.unique()) == list(range(section.n_folds))
+
+
+def record(name, findings, passed, learned=True):
+    return {"set": name, "findings": findings, "passed": passed, "learned": learned,
+            "tss": {"estimate": 0.9, "low": 0.8, "high": 1.0},
+            "measured": {"characteristic_radius_mm": [12.5, None], "planted_radius_mm": 10.0},
+            "criterion": "c", "control": {"characteristic_radius_mm": None,
+                                          "finds_planted": False},
+            "n_regions": {"EAR": 4, "CR": 4}, "n_windows": 10, "figures": []}
+
+
+def test_a_finding_whose_probe_failed_reads_probe_not_validated():
+    validation = {"depth": 5, "config": "default", "sets": {
+        "length_scale": record("length_scale", ["fig15_bipole_scale", "fig17_depth_scale"],
+                               passed=False)}}
+    checks = [{"id": "fig15_bipole_scale", "verdict": "no", "reproduced": False},
+              {"id": "fig03_bipole", "verdict": "yes", "reproduced": True}]
+    out = apply_validation(checks, validation)
+    assert [c["verdict"] for c in out] == ["unvalidated", "unvalidated"]
+    assert out[0]["criterion_met"] == "no" and "failed" in out[0]["probe"]
+    assert "no planted truth" in probe_status(validation)["fig12_filters_vs_mtot"]["text"]
+    assert all(not s["validated"] for s in probe_status(None).values())
+    text = "\n".join(planted_sections(validation))
+    assert "Probe validated: **no**" in text and "R_c = 12.5, none Mm" in text
+
+
+def test_a_passed_probe_keeps_the_verdict_on_our_data():
+    validation = {"depth": 5, "config": "default", "sets": {
+        "length_scale": record("length_scale", ["fig15_bipole_scale"], passed=True)}}
+    out = apply_validation([{"id": "fig15_bipole_scale", "verdict": "no",
+                             "reproduced": False}], validation)
+    assert out[0]["verdict"] == "no" and out[0]["probe_validated"]
