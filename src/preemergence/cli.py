@@ -199,6 +199,21 @@ def interpret(regions: Path = REGIONS_OPTION, segments: Path = SEGMENTS_OPTION,
     typer.echo(f"wrote {reports / 'interpretation.md'} (time bin {metrics['time_h']} h)")
 
 
+@app.command("interpret-validate", epilog=stage_help("interpret-validate"),
+             short_help="Each interpretation probe on data with a planted answer.")
+@_clear_errors
+def interpret_validate(reports: Path = REPORTS_OPTION, params: Path = PARAMS_OPTION,
+                       force: bool = FORCE_OPTION, executor: str = EXECUTOR_OPTION):
+    """Each probe of interpret (bipoles, occlusion, output vs MTOT, |B| vs B) on planted-truth
+    data: reports/interpret_validation.json, read by interpret."""
+    use_executor(executor)
+    from preemergence.stages.interpret_validate import run_interpret_validate
+    record = run_interpret_validate(load_params(params), reports, force)
+    for name, result in record["sets"].items():
+        typer.echo(f"{name}: probe {'passed' if result['passed'] else 'NOT validated'} "
+                   f"(planted-set TSS {100 * result['tss']['estimate']:.1f} %)")
+
+
 @app.command("prune", epilog=stage_help("prune"),
              short_help="Prune the last convolution 256 -> 4 with the paper's controls.")
 @_clear_errors

@@ -21,6 +21,7 @@ OUTPUT_KINDS = ("outs", "metrics", "plots")
 STAGE_EXPERIMENTS = {"prepare": ("prepare",), "baseline": ("baseline",),
                      "train-cv": ("train-cv",), "depth-study": ("depth-study",),
                      "prune": ("prune",), "interpret": ("interpret",),
+                     "interpret-validate": ("interpret-validate",),
                      "stats": ("stats",), "realism": ("realism",)}
 
 

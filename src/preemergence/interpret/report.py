@@ -255,14 +255,21 @@ FIGURES = {"fig03_bipole": ["fig03_composites.png"],
 
 
 VERDICTS = {"yes": "reproduced", "no": "NOT reproduced",
-            "inconclusive": "inconclusive (the folds disagree too much to decide)"}
+            "inconclusive": "inconclusive (the folds disagree too much to decide)",
+            "unvalidated": "probe not validated on planted truth (see below), so no verdict"}
+SHOWN = {"yes": "yes", "no": "**no**", "inconclusive": "inconclusive",
+         "unvalidated": "probe not validated"}
 
 
-def report_markdown(metrics: dict, checks: list[dict], params: "Params") -> str:
+def report_markdown(metrics: dict, checks: list[dict], params: "Params",
+                    planted: list[str] = ()) -> str:
+    """The report; checks carry their probe's planted-truth status
+    (validation_report.apply_validation), ``planted`` its sections."""
     section = params.interpret
     source = metrics["data_source"]
     n_ok = sum(c["reproduced"] for c in checks)
     n_open = sum(c["verdict"] == "inconclusive" for c in checks)
+    n_unvalidated = sum(c["verdict"] == "unvalidated" for c in checks)
     lines = ["# Interpretation of the CNN (paper Sect. 4, App. B-G)", "",
              f"Our networks were trained on **{source}** data, not on SDO/HEAR: every "
              "number and figure below is ours, placed next to the paper's finding (Dhuri et "
@@ -270,23 +277,29 @@ def report_markdown(metrics: dict, checks: list[dict], params: "Params") -> str:
              f"fold {section.fold}; out-of-fold outputs of {metrics['outputs']['n_samples']} "
              "samples. Each verdict is computed from the criterion stated with it.", "",
              f"**{n_ok} of {len(checks)} findings reproduced on our data"
-             + (f", {n_open} inconclusive" if n_open else "") + ".**", "",
-             "| finding | paper | reproduced on our data? |", "|---|---|---|"]
+             + (f", {n_open} inconclusive" if n_open else "")
+             + (f"; {n_unvalidated} probes not validated on planted truth (no verdict)"
+                if n_unvalidated else "") + ".**", "",
+             "| finding | paper | reproduced on our data? | probe validated on planted "
+             "truth? |", "|---|---|---|---|"]
     for c in checks:
-        shown = {"yes": "yes", "no": "**no**", "inconclusive": "inconclusive"}[c["verdict"]]
         paper = c["paper"].replace("|", "\\|")          # |B| inside a table cell
-        lines.append(f"| {c['figure']} | {paper} | {shown} |")
+        validated = "yes" if c.get("probe_validated") else "**no**"
+        lines.append(f"| {c['figure']} | {paper} | {SHOWN[c['verdict']]} | {validated} |")
     lines.append("")
     for c in checks:
         lines += [f"## {c['figure']}", "", f"- Paper: {c['paper']}.",
                   f"- Criterion: {c['criterion']}.", f"- Ours ({source} data): {c['ours']}.",
-                  f"- Verdict: {VERDICTS[c['verdict']]}.", ""]
+                  f"- Probe on planted truth: {c.get('probe', 'not run')}.",
+                  f"- Verdict: {VERDICTS[c['verdict']]}"
+                  + (f" (criterion on our data: {VERDICTS[c['criterion_met']]})"
+                     if c["verdict"] == "unvalidated" else "") + ".", ""]
         lines += [f"![{name}](figures/interpret/{name})" for name in FIGURES.get(c["id"], [])] + [""]
         if c["id"] == "fig18_occlusion":
             lines += table4_markdown(metrics["occlusion"]["regions"])
         if c["id"] == "table5_uniform_polarity":
             lines += table5_markdown(metrics["table5"])
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *planted]) + "\n"
 
 
 def table4_markdown(regions: list[dict]) -> list[str]:
@@ -358,7 +371,8 @@ def summary_metrics(metrics: dict, checks: list[dict]) -> dict:
                 "characteristic_radius_mm"],
             "mean_mtot_predicted_pe_1e20mx": metrics["outputs"]["mean_mtot_predicted_pe_mx"]
             / 1e20,
-            "findings": {c["id"]: c["verdict"] for c in checks}}
+            "findings": {c["id"]: c["verdict"] for c in checks},
+            "probes_validated": {c["id"]: bool(c.get("probe_validated")) for c in checks}}
 
 
 def bipole_rows(metrics: dict) -> pd.DataFrame:

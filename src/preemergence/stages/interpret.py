@@ -17,12 +17,14 @@ from preemergence.core import hardware
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
                                          write_json)
 from preemergence.core.constants import time_bin_label
-from preemergence.core.paths import (INTERPRET_BIPOLES_CSV, INTERPRET_FIGURES, INTERPRET_METRICS, INTERPRET_PREDICTIONS, INTERPRETATION_MD)
+from preemergence.core.artifacts import read_json
+from preemergence.core.paths import (INTERPRET_BIPOLES_CSV, INTERPRET_FIGURES, INTERPRET_METRICS, INTERPRET_PREDICTIONS, INTERPRET_VALIDATION, INTERPRETATION_MD)
 from preemergence.core.catalog import stage_outputs
 from preemergence.data.segments import read_dataset_info
 from preemergence.interpret.experiments import (Context, composites, depth_sweep, occlusion,
                                                 output_statistics, pruned_network,
                                                 uniform_polarity)
+from preemergence.interpret.validation_report import apply_validation, planted_sections
 from preemergence.model.predictions import write_predictions
 from preemergence.interpret.report import (bipole_rows, comparable_train_cv, findings,
                                            finite_or_none, flat_numbers, report_markdown,
@@ -65,7 +67,9 @@ def run_interpret(params: "Params", regions_dir: Path, segments_dir: Path, model
         metrics["occlusion"] = occlusion(ctx)
         metrics["table5"], abs_field_predictions = uniform_polarity(ctx, regions_dir,
                                                                     segments_dir)
-        checks = findings(metrics, comparable_train_cv(params, reports_dir))
+        validation = read_json(reports_dir / INTERPRET_VALIDATION)
+        checks = apply_validation(findings(metrics, comparable_train_cv(params, reports_dir)),
+                                  validation)
         mlflow.log_metrics(flat_numbers(metrics))
         mlflow.log_metrics({f"reproduced_{c['id']}": float(c["reproduced"]) for c in checks})
         write_json(reports_dir / INTERPRET_METRICS,
@@ -73,7 +77,8 @@ def run_interpret(params: "Params", regions_dir: Path, segments_dir: Path, model
         write_csv(reports_dir / INTERPRET_BIPOLES_CSV, bipole_rows(metrics))
         write_predictions(reports_dir / INTERPRET_PREDICTIONS, [abs_field_predictions])
         atomic_write_text(reports_dir / INTERPRETATION_MD,
-                          report_markdown(metrics, checks, params))
+                          report_markdown(metrics, checks, params,
+                                          planted_sections(validation)))
         tracking.log_reports(mlflow, reports_dir, (INTERPRETATION_MD, INTERPRET_METRICS,
                                                    INTERPRET_FIGURES))
     return metrics

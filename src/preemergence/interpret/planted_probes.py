@@ -1,0 +1,290 @@
+"""The interpretation probes on their planted truths, one function per planted set.
+
+Each returns a record (JSON-ready) with the planted set's CNN skill, the probe's number,
+its criterion (stated before running, interpret_validate.criteria), pass/fail, the same
+probe on the negative control (a network trained on random region labels, which must not
+find the planted answer) and the findings of the main report whose probe it validates.
+Definitions in interpret/validate.py; the sets in interpret/planted_sets.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+from preemergence.core.constants import BOX_START_PX, BOX_STOP_PX
+from preemergence.interpret import figures as figs
+from preemergence.interpret import probes
+from preemergence.interpret.binning import (bin_centres, binned_mean, class_fractions,
+                                            equal_width_bins, output_bins)
+from preemergence.interpret.composite import store_composites
+from preemergence.interpret.occlusion import occlusion_map, recombine
+from preemergence.interpret.validate import (PlantedSet, box_minus_outside, da_mtot_rows,
+                                             difference, interval_dict, load_run,
+                                             planted_config, pooled_tss, predictions,
+                                             random_label_runs, region_mean_interval,
+                                             train_folds)
+from preemergence.model import predict
+from preemergence.model.windows import standardise
+
+FINDINGS = {"length_scale": ["fig15_bipole_scale", "fig17_depth_scale"],
+            "location": ["fig18_occlusion", "fig03_bipole"],
+            "flux_only": ["fig24_output_vs_mtot", "fig11_output_bins"],
+            "polarity": ["table5_uniform_polarity"]}
+OUTPUT_BINS = 6          # the main report's Fig. 11 bins
+BOX = slice(BOX_START_PX, BOX_STOP_PX)
+
+
+def _record(planted: PlantedSet, tss, criterion: str, measured: dict, passed: bool,
+            control: dict, learned: bool, figures: list[str]) -> dict:
+    """passed: the network learned the planted set, the probe found the planted answer
+    (probe_found) and the negative control did not (a probe that also "finds" the answer in
+    a network trained on random labels says nothing about the network)."""
+    return {"set": planted.name, "findings": FINDINGS[planted.name],
+            "n_regions": {"EAR": planted.section.n_ear, "CR": planted.section.n_cr},
+            "n_windows": int((planted.data.table.subset == "tile").sum()),
+            "tss": interval_dict(tss), "learned": learned, "criterion": criterion,
+            "measured": measured, "probe_found": bool(passed),
+            "passed": bool(learned and passed and not control["finds_planted"]),
+            "control": control, "figures": figures}
+
+
+def _learned(planted: PlantedSet, tss) -> bool:
+    return tss.estimate >= planted.section.criteria.min_planted_tss
+
+
+# --- length_scale: Figs. 14-15, 17 -------------------------------------------------------
+
+def length_scale(planted: PlantedSet, radii_mm, figures_dir: Path) -> dict:
+    s, crit = planted.section.length_scale, planted.section.criteria
+    config = planted_config(planted.params)
+    results = train_folds(planted.data, config, planted.section.n_folds, "length_scale")
+    tss = pooled_tss(planted, predictions(planted, results, "cnn"))
+    low = s.radius_mm - crit.radius_tolerance_mm
+    high = min(lo for lo, _ in s.ne_radii_mm if lo > s.radius_mm)
+    radii = [_characteristic_radius(r, radii_mm, s.field_g, planted, figures_dir, k == 0)
+             for k, r in enumerate(results)]
+    control = _characteristic_radius(random_label_runs(planted, config)[0], radii_mm,
+                                     s.field_g, planted, None, False)
+
+    def inside(value):
+        return bool(np.isfinite(value) and low <= value < high)
+    criterion = (f"at the planted field B* = {s.field_g:g} G, the bipole probe's "
+                 f"characteristic radius R_c of every fold's network within "
+                 f"[{low:g}, {high:g}) Mm (R* = {s.radius_mm:g} Mm; the larger NE radii "
+                 f"start at {high:g} Mm)")
+    return _record(planted, tss, criterion,
+                   {"characteristic_radius_mm": radii, "planted_radius_mm": s.radius_mm},
+                   all(inside(r) for r in radii),
+                   {"characteristic_radius_mm": control, "finds_planted": inside(control)},
+                   _learned(planted, tss), ["planted_length_scale_bipoles.png"])
+
+
+def _characteristic_radius(result, radii_mm, field_g, planted, figures_dir, draw) -> float:
+    model, mean, std = load_run(result)
+    fields = sorted({float(field_g), *planted.params.interpret.bipole.fields_g})
+    response = probes.bipole_response(model, radii_mm, fields, mean, std)
+    if draw:
+        figs.plot_bipole_response(radii_mm, dict(zip(fields, response)),
+                                  figures_dir / "planted_length_scale_bipoles.png",
+                                  _note(planted), threshold=planted.threshold,
+                                  title=f"Planted R* = {planted.section.length_scale.radius_mm:g}"
+                                        " Mm: output vs bipole (fold 0)")
+    return probes.characteristic_radius(radii_mm, response[fields.index(float(field_g))])
+
+
+def _note(planted: PlantedSet) -> str:
+    return f"data: planted set {planted.name} (interpret/planted_sets.py); {planted.data.time_h} h"
+
+
+# --- location: Fig. 18 / Table 4, Fig. 3 ---------------------------------------------------
+
+def location(planted: PlantedSet, figures_dir: Path) -> tuple[dict, list[dict]]:
+    """(record, the B networks' results, for the |B| converse of the polarity set)."""
+    config = planted_config(planted.params)
+    results = train_folds(planted.data, config, planted.section.n_folds, "location")
+    tss = pooled_tss(planted, predictions(planted, results, "cnn"))
+    occ = _occlusion(planted, results[0], figures_dir, draw=True)
+    control = _occlusion(planted, random_label_runs(planted, config)[0], None, draw=False)
+    composite = _composite(planted, figures_dir)
+    criterion = ("occlusion of the fold-0 held-out EARs: mean over EARs of (mean occlusion "
+                 "in the box - mean outside) > 0, region-bootstrap 95 % interval above 0; and "
+                 "the main report's Fig. 3 criterion on the planted composites (EAR/CR box "
+                 "mean |B| > 1.5, west half of Hale's leading sign)")
+    passed = occ["ear_box_minus_outside"]["low"] > 0 and composite["passed"]
+    return _record(planted, tss, criterion, {**occ, "composite": composite}, passed,
+                   {**occ_summary(control), "finds_planted":
+                    control["ear_box_minus_outside"]["low"] > 0},
+                   _learned(planted, tss),
+                   ["planted_location_occlusion.png", "planted_location_composites.png"]
+                   ), results
+
+
+def occ_summary(occ: dict) -> dict:
+    return {k: v for k, v in occ.items() if k != "regions"}
+
+
+def _occlusion(planted: PlantedSet, result: dict, figures_dir, draw: bool) -> dict:
+    occ_params = planted.params.interpret.occlusion
+    model, mean, std = load_run(result)
+    table = planted.data.table
+    held_out = table[(table.subset == "tile") & (table.fold == result["fold"])]
+    n = planted.section.occlusion_regions
+    regions = [rid for kind in ("EAR", "CR")
+               for rid in sorted(held_out[held_out.kind == kind].region_id.unique())[:n]]
+    rows, panels = [], []
+    for rid in regions:
+        windows = held_out[held_out.region_id == rid]
+        inputs = standardise(probes.crop_fields(planted.data, windows), mean, std)
+        maps = np.stack([occlusion_map(lambda x: predict.probabilities(model, x), image,
+                                       occ_params.mask_px, occ_params.stride_px,
+                                       fill=-mean / std, threshold=planted.threshold)
+                         for image in inputs])
+        origins = windows[["x0", "y0"]].to_numpy()
+        occ_map, _ = recombine(maps, origins)
+        out_map, _ = recombine(predict.probabilities(model, inputs), origins)
+        kind = windows.kind.iloc[0]
+        rows.append({"region": rid, "kind": kind, "box_minus_outside": box_minus_outside(
+            occ_map), "output_in_box": float(np.nanmean(out_map[BOX, BOX]))})
+        panels.append({"field_g": planted.data.cube[planted.data.index[rid]],
+                       "output": out_map, "occlusion": occ_map, "title": f"{kind} {rid}"})
+    if draw:
+        figs.plot_occlusion_regions(panels[:2] + panels[n:n + 2],
+                                    figures_dir / "planted_location_occlusion.png",
+                                    _note(planted), title="Planted location: CNN output and "
+                                    "occlusion maps, fold-0 held-out regions")
+    stats = planted.params.stats
+    ear = [r["box_minus_outside"] for r in rows if r["kind"] == "EAR"]
+    cr = [r["box_minus_outside"] for r in rows if r["kind"] == "CR"]
+    return {"regions": rows, "n_ear": len(ear), "n_cr": len(cr),
+            "ear_box_minus_outside": interval_dict(region_mean_interval(
+                ear, stats.confidence, stats.bootstrap_resamples, planted.params.seed)),
+            "cr_box_minus_outside_mean": float(np.mean(cr)) if cr else float("nan")}
+
+
+def _composite(planted: PlantedSet, figures_dir: Path) -> dict:
+    t = planted.data.time_h
+    maps = store_composites(planted.store)
+    figs.plot_composites(maps, figures_dir / "planted_location_composites.png",
+                         _note(planted), title="Planted location: average maps")
+    ear, cr = maps[("EAR", t)][BOX, BOX], maps[("CR", t)][BOX, BOX]
+    half = ear.shape[1] // 2
+    ratio = float(np.abs(ear).mean() / max(np.abs(cr).mean(), 1e-9))
+    sign = planted.params.simulate.emergence.hale_leading_sign_north
+    west, east = float(ear[:, half:].mean()), float(ear[:, :half].mean())
+    return {"box_ratio": ratio, "west_mean_g": west, "east_mean_g": east,
+            "passed": bool(ratio > 1.5 and sign * west > 0 > sign * east)}
+
+
+# --- flux_only: Fig. 24, Figs. 10-11 -----------------------------------------------------
+
+def flux_only(planted: PlantedSet, figures_dir: Path) -> dict:
+    crit = planted.section.criteria
+    config = planted_config(planted.params)
+    results = train_folds(planted.data, config, planted.section.n_folds, "flux_only")
+    cnn_rows = predictions(planted, results, "cnn")
+    tss = pooled_tss(planted, cnn_rows)
+    measured = _flux_probe(planted, cnn_rows, figures_dir)
+    control_rows = predictions(planted, random_label_runs(planted, config), "cnn")
+    control = _flux_probe(planted, control_rows, None)
+    criterion = ("TSS(CNN) - TSS(MTOT discriminant) on the same held-out windows: "
+                 "region-bootstrap 95 % interval contains 0; Spearman rho(CNN output, MTOT) "
+                 f">= {crit.min_rank_correlation:g}; the top output bin holds a larger share "
+                 "of PE than of NE and the bottom bin the reverse")
+    return _record(planted, tss, criterion, measured, measured["passed"],
+                   {**control, "finds_planted": control["passed"]}, _learned(planted, tss),
+                   ["planted_flux_only_output_vs_mtot.png"])
+
+
+def _flux_probe(planted: PlantedSet, cnn_rows, figures_dir) -> dict:
+    crit = planted.section.criteria
+    table = planted.data.table
+    tiles = table[table.subset == "tile"]
+    da_rows = da_mtot_rows(planted)
+    da_rows = da_rows[da_rows.fold.isin(cnn_rows.fold.unique())]   # the control: fold 0
+    diff = difference(planted, cnn_rows, da_rows)
+    merged = cnn_rows.merge(tiles[["region_id", "x0", "y0", "mtot_mx"]],
+                            on=["region_id", "x0", "y0"])
+    y, mtot, labels = (merged.score.to_numpy(), merged.mtot_mx.to_numpy(),
+                       merged.label.to_numpy())
+    rho = float(scipy_stats.spearmanr(y, mtot).statistic)
+    frac_pe, frac_ne = class_fractions(output_bins(y, OUTPUT_BINS), labels, OUTPUT_BINS)
+    sorted_bins = bool(frac_pe[-1] > frac_ne[-1] and frac_ne[0] > frac_pe[0])
+    if figures_dir is not None:
+        lo, hi = np.quantile(mtot, [0.01, 0.99])
+        bins = equal_width_bins(mtot, lo, hi, 8)
+        stats = [binned_mean(y[labels == c], bins[labels == c], 8) for c in (1, 0)]
+        figs.plot_output_vs_mtot(bin_centres(lo, hi, 8), stats[0][0], stats[0][1],
+                                 stats[1][0], stats[1][1],
+                                 figures_dir / "planted_flux_only_output_vs_mtot.png",
+                                 _note(planted), threshold=planted.threshold,
+                                 title="Planted flux only: mean CNN output vs MTOT")
+    return {"cnn_minus_da_mtot": interval_dict(diff), "spearman_output_mtot": rho,
+            "fraction_pe_top_bin": float(frac_pe[-1]), "fraction_ne_top_bin":
+            float(frac_ne[-1]), "fraction_pe_bottom_bin": float(frac_pe[0]),
+            "fraction_ne_bottom_bin": float(frac_ne[0]),
+            "passed": bool(diff.contains(0.0) and rho >= crit.min_rank_correlation
+                           and sorted_bins)}
+
+
+# --- polarity: Table 5 (and its converse on the location set) -------------------------------
+
+def polarity(planted: PlantedSet, location_set: PlantedSet, location_results) -> dict:
+    config = planted_config(planted.params)
+    n = planted.section.n_folds
+    signed = predictions(planted, train_folds(planted.data, config, n, "polarity"), "cnn")
+    unsigned = predictions(planted, train_folds(
+        planted.data, planted_config(planted.params, abs_field=True), n, "polarity |B|"),
+        "abs_field")
+    tss, tss_abs = pooled_tss(planted, signed), pooled_tss(planted, unsigned)
+    gap = difference(planted, signed, unsigned)
+    loc_abs = predictions(location_set, train_folds(
+        location_set.data, planted_config(planted.params, abs_field=True), n,
+        "location |B|"), "abs_field")
+    converse = difference(location_set, loc_abs,
+                          predictions(location_set, location_results, "cnn"))
+    control = predictions(planted, random_label_runs(planted, config), "cnn")
+    control_tss = pooled_tss(planted, control)
+    criterion = ("polarity set: TSS(B) - TSS(|B|) interval above 0 and the |B| network's "
+                 "TSS interval contains 0; location set (|B| suffices): TSS(|B|) - TSS(B) "
+                 "interval contains 0")
+    passed = gap.low > 0 and tss_abs.contains(0.0) and converse.contains(0.0)
+    return _record(planted, tss, criterion,
+                   {"tss_abs_field": interval_dict(tss_abs),
+                    "b_minus_abs_field": interval_dict(gap),
+                    "location_abs_field_minus_b": interval_dict(converse)}, passed,
+                   {"tss": interval_dict(control_tss),
+                    "finds_planted": bool(control_tss.low > 0)},
+                   _learned(planted, tss), [])
+
+
+# --- all sets ------------------------------------------------------------------------------
+
+def validate_all(params, radii_mm, figures_dir: Path, progress: bool = True) -> dict:
+    """Every planted set of interpret_validate.sets through its probe: {set: record}. The
+    polarity set's converse needs the location set's networks (trained here if the
+    location set is not among the sets)."""
+    from preemergence.core.progress import progress as show_progress
+    from preemergence.interpret.validate import planted_set
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    out, location_runs = {}, None
+    names = sorted(params.interpret_validate.sets, key=lambda n: n != "location")
+    with show_progress(names, progress, "planted truths", "set") as bar:
+        for name in bar:
+            planted = planted_set(name, params)
+            if name == "length_scale":
+                out[name] = length_scale(planted, radii_mm, figures_dir)
+            elif name == "location":
+                out[name], location_runs = location(planted, figures_dir)
+            elif name == "flux_only":
+                out[name] = flux_only(planted, figures_dir)
+            else:
+                loc = planted_set("location", params)
+                if location_runs is None:
+                    location_runs = train_folds(loc.data, planted_config(params),
+                                                params.interpret_validate.n_folds, "location")
+                out[name] = polarity(planted, loc, location_runs)
+    return {name: out[name] for name in params.interpret_validate.sets}

@@ -1,0 +1,169 @@
+"""Each interpretation probe on data with a planted, known answer (interpret/planted_sets.py).
+
+Per planted set, one CNN per region fold (the interpretation's architecture, schedule
+``interpret_validate.config``) is trained and every region is scored by the network that
+never saw it, on all its windows. The probe of the paper's findings then runs as on the
+real data, and its pass criterion (stated in params.yaml ``interpret_validate.criteria`` and
+in docs/interpretation.md before any run) says whether it found the planted answer:
+
+- length_scale (Figs. 14-15, 17): the bipole probe's characteristic radius R_c at the
+  planted field B* lies in [R* - tolerance, smallest larger NE radius), for every fold;
+- location (Fig. 18 / Table 4; Fig. 3): occlusion of held-out EARs is larger inside the box
+  than outside (region-bootstrap interval above 0), and the EAR composite shows the planted
+  Hale bipole in the box (the main report's own Fig. 3 criterion);
+- flux_only (Figs. 10-11, 24): the CNN does no better than the MTOT discriminant (paired
+  interval of TSS(CNN) - TSS(DA) contains 0), its output rises with MTOT (Spearman rho of
+  held-out windows >= min_rank_correlation) and the output bins sort PE from NE;
+- polarity (Table 5): the B network beats the |B| network (paired interval above 0), the
+  |B| network has no skill (interval contains 0), and on the location set (where |B|
+  suffices) the two cannot be told apart.
+
+A planted set the CNN does not learn (pooled TSS < min_planted_tss) validates nothing. The
+negative control trains the same network on a random label per region (stats/leakage.py's
+labels) and runs the same probe; the probe must not find the planted answer there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from preemergence.core.constants import BOX_START_PX, BOX_STOP_PX
+from preemergence.core.executor import resolve as resolve_executor
+from preemergence.core.paths import MODEL_FILE, run_store
+from preemergence.interpret.planted_sets import planted_store, sampling_plan
+from preemergence.data.segments import assign_folds, segment_table
+from preemergence.model import fanout
+from preemergence.model.configs import train_config
+from preemergence.model.discriminant import evaluate_folds
+from preemergence.model.predictions import runs_table
+from preemergence.model.runs import TimeBinData, TrainConfig, train_fold
+from preemergence.stats.leakage import region_labels
+from preemergence.stats.resampling import Interval, paired_difference, tss_interval
+
+if TYPE_CHECKING:
+    from preemergence.core.schema import Params
+
+
+@dataclass
+class PlantedSet:
+    """One planted set: its data (one time bin), region store and the parameters."""
+
+    name: str
+    data: TimeBinData
+    store: object
+    params: "Params"
+
+    @property
+    def section(self):
+        return self.params.interpret_validate
+
+    @property
+    def threshold(self) -> float:
+        return float(self.params.train.threshold)
+
+
+def planted_set(name: str, params: "Params") -> PlantedSet:
+    """Maps, windows (each sample also an evaluation 'tile': every window of a held-out
+    region is scored), folds and standardisation of one planted set."""
+    section, t, seed = params.interpret_validate, params.interpret.time_h, params.seed
+    store = planted_store(name, section, t, seed,
+                          params.simulate.emergence.hale_leading_sign_north)
+    folds = assign_folds(store, section.n_folds, seed)
+    table, const = segment_table(store, t, folds, sampling_plan(name, section), seed)
+    samples = table[table.subset == "sample"]
+    table = pd.concat([samples, samples.assign(subset="tile")], ignore_index=True)
+    index = {r.region_id: i for i, r in enumerate(store.regions)}
+    digest = hashlib.sha256(json.dumps([name, section.model_dump(), seed, t, const],
+                                       sort_keys=True, default=str).encode())
+    digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    digest.update(np.ascontiguousarray(store.maps[t]).tobytes())
+    data = TimeBinData(t, store.maps[t], index, table, const["mean_g"], const["std_g"],
+                       data_key=digest.hexdigest()[:16])
+    return PlantedSet(name, data, store, params)
+
+
+def planted_config(params: "Params", **overrides) -> TrainConfig:
+    """The planted networks' configuration: schedule interpret_validate.config."""
+    return train_config(params, params.interpret_validate.config, **overrides)
+
+
+def train_folds(data: TimeBinData, config: TrainConfig, n_folds: int, label: str,
+                folds=None) -> list[dict]:
+    """One run per fold (finished runs reused from the run store)."""
+    folds = list(range(n_folds)) if folds is None else list(folds)
+    fanout.produce_runs([fanout.train_task(data, k, config) for k in folds],
+                        resolve_executor(), label)
+    return [train_fold(data, k, config) for k in folds]
+
+
+def load_run(result: dict):
+    """(model, mean, std) of a finished run of the run store."""
+    import keras
+    model = keras.models.load_model(run_store() / result["run_key"] / MODEL_FILE)
+    const = result["standardisation"]
+    return model, const["mean"], const["std"]
+
+
+def predictions(planted: PlantedSet, results: list[dict], method: str) -> pd.DataFrame:
+    """Out-of-fold prediction rows of runs, against the planted (true) labels (runs on
+    random region labels keep their row order, so their outputs map onto these rows)."""
+    return runs_table({planted.data.time_h: planted.data}, results, method,
+                      planted.threshold)
+
+
+def pooled_tss(planted: PlantedSet, rows: pd.DataFrame) -> Interval:
+    """Pooled TSS of prediction rows with its region-bootstrap interval (params stats)."""
+    return tss_interval(rows, planted.params.stats, planted.params.seed)
+
+
+def difference(planted: PlantedSet, first: pd.DataFrame, second: pd.DataFrame) -> Interval:
+    """TSS(first) - TSS(second) on the same windows, region-bootstrap interval."""
+    return paired_difference(first, second, planted.params.stats, planted.params.seed)[0]
+
+
+def random_label_runs(planted: PlantedSet, config: TrainConfig) -> list[dict]:
+    """The negative control: the same network trained on a random label per region (fold
+    0 only)."""
+    shuffled = region_labels(planted.data, planted.params.seed)
+    return train_folds(shuffled, config, planted.section.n_folds,
+                       f"{planted.name}: random labels", folds=[0])
+
+
+def da_mtot_rows(planted: PlantedSet) -> pd.DataFrame:
+    """Out-of-fold predictions of the MTOT discriminant on the same windows."""
+    return pd.concat([r.predictions for r in evaluate_folds(planted.data.table, "mtot")],
+                     ignore_index=True)
+
+
+def region_mean_interval(values, confidence: float, resamples: int, seed: int) -> Interval:
+    """Mean over regions with its bootstrap (BCa, percentile when degenerate) interval."""
+    values = np.asarray(values, dtype=float)
+    estimate = float(values.mean())
+    if len(values) < 2 or np.allclose(values, values[0]):
+        return Interval(estimate, estimate, estimate)
+    result = scipy_stats.bootstrap((values,), np.mean, confidence_level=confidence,
+                                   n_resamples=resamples, method="BCa",
+                                   rng=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    return Interval(estimate, float(low), float(high))
+
+
+def box_minus_outside(occlusion_map: np.ndarray) -> float:
+    """Mean occlusion inside the emergence box minus the mean outside it (NaN-aware)."""
+    box = slice(BOX_START_PX, BOX_STOP_PX)
+    inside = occlusion_map[box, box]
+    outside = occlusion_map.astype(float).copy()
+    outside[box, box] = np.nan
+    return float(np.nanmean(inside) - np.nanmean(outside))
+
+
+def interval_dict(interval: Interval) -> dict:
+    return {"estimate": interval.estimate, "low": interval.low, "high": interval.high}
