@@ -5,6 +5,7 @@ import os
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from preemergence.core.config import with_overrides
@@ -115,7 +116,13 @@ def test_interpret_stage_writes_every_figure_and_verdict(tiny, output_guard):
         assert (work / "reports" / name).stat().st_size > 5_000, name
     metrics = json.loads((work / "reports" / "interpret_metrics.json").read_text())
     assert len(metrics["findings"]) == 9
-    assert set(metrics["findings"].values()) <= {"yes", "no", "inconclusive"}
+    # interpret-validate has not run here: no probe is validated, so no finding has a verdict
+    assert set(metrics["findings"].values()) == {"unvalidated"}
+    assert "interpret-validate has not run" in report
+    occlusion = pd.read_csv(work / "reports" / "interpret_occlusion_regions.csv")
+    assert set(occlusion.kind) == {"EAR", "CR"} and occlusion.region.is_unique
+    assert np.allclose(occlusion.box_minus_outside,
+                       occlusion.occlusion_in_box - occlusion.occlusion_outside_box)
     assert set(metrics["table5"]) == {"t-3.2h"}
     assert (work / "interpret" / "abs_field" / "depth5" / "t-3.2h" / "fold1" /
             "result.json").exists()
@@ -157,6 +164,29 @@ def test_verdicts_can_fail():
     assert depth(growing) == "yes"
     assert depth(early) == "no"
     assert depth(no_scale_at_3) == "no"
+    by_fold = lambda folds: interpret_report._depth({"depth_sweep": {  # noqa
+        "characteristic_radius_mm": folds[0], "radii_mm": radii,
+        "characteristic_radius_mm_by_fold": {f"fold{k}": r for k, r in enumerate(folds)}}}
+    )["verdict"]
+    assert by_fold([growing, growing]) == "yes"
+    assert by_fold([growing, early]) == "inconclusive"        # the folds disagree
+    assert by_fold([early, no_scale_at_3]) == "no"
+
+
+def test_occlusion_verdict_rests_on_every_region_and_its_interval():
+    def summary(gap_low, occ_low, n=36):
+        entry = lambda low: {"estimate": low + 0.1, "low": low, "high": low + 0.2}  # noqa
+        return {"fold": 0, "summary": {
+            "n_ear": n, "n_cr": n, "ear_box_output": entry(0.5), "cr_box_output": entry(0.1),
+            "ear_minus_cr_box_output": entry(gap_low), "ear_box_minus_outside": entry(occ_low),
+            "cr_box_minus_outside": entry(-0.1), "fraction_ear_box_above_threshold": 0.7,
+            "fraction_cr_box_below_threshold": 0.9}}
+    verdict = lambda occ: interpret_report._occlusion({"occlusion": occ})  # noqa
+    assert verdict(summary(0.2, 0.05))["verdict"] == "yes"
+    assert "over 36 EARs and 36 CRs of fold 0" in verdict(summary(0.2, 0.05))["ours"]
+    assert verdict(summary(-0.05, 0.05))["verdict"] == "no"    # interval reaches 0
+    assert verdict(summary(0.2, -0.01))["verdict"] == "no"
+    assert verdict(summary(0.2, 0.05, n=1))["verdict"] == "inconclusive"
 
 
 @pytest.mark.slow

@@ -92,6 +92,7 @@ PRUNE_MD, PRUNE_LOSS_PNG = "prune.md", "figures/prune_loss.png"
 PRUNE_METRICS, PRUNE_LOSS_CSV = "prune_metrics.json", "plots/prune_loss.csv"
 INTERPRETATION_MD, INTERPRET_FIGURES = "interpretation.md", "figures/interpret"
 INTERPRET_METRICS, INTERPRET_BIPOLES_CSV = "interpret_metrics.json", "plots/interpret_bipoles.csv"
+INTERPRET_OCCLUSION_CSV = "interpret_occlusion_regions.csv"   # Table 4, every region probed
 INTERPRET_VALIDATION, INTERPRET_VALIDATE_FIGURES = ("interpret_validation.json",
                                                   "figures/interpret_validate")
 REALISM_MD, REALISM_PNG = "simulator_realism.md", "figures/simulator_realism.png"

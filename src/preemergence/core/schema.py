@@ -208,6 +208,7 @@ class Bipole(Section):
 
 class DepthSweep(Section):
     depths: Annotated[list[Annotated[StrictInt, Field(ge=1, le=MAX_DEPTH)]], Field(min_length=1)]
+    folds: Annotated[list[Annotated[StrictInt, Field(ge=0)]], Field(min_length=1)]
     config: StrictStr
     max_filters: Count | None
 
@@ -215,7 +216,8 @@ class DepthSweep(Section):
 class Occlusion(Section):
     mask_px: Annotated[StrictInt, Field(ge=1, le=85)]
     stride_px: Count
-    regions_per_kind: Count
+    regions_per_kind: Count | None      # None: every validation region of the fold
+    figure_regions_per_kind: Count
 
 
 class AbsField(Section):
@@ -289,6 +291,10 @@ class Params(Section):
         if self.interpret.fold >= self.prepare.n_folds:
             problems.append(("interpret.fold", f"{self.interpret.fold} is not a fold: "
                              f"prepare.n_folds is {self.prepare.n_folds}"))
+        for fold in self.interpret.depth_sweep.folds:
+            if fold >= self.prepare.n_folds:
+                problems.append(("interpret.depth_sweep.folds", f"{fold} is not a fold: "
+                                 f"prepare.n_folds is {self.prepare.n_folds}"))
         if problems:
             raise CrossFieldError(problems)
         return self

@@ -28,8 +28,8 @@ from preemergence.interpret.binning import (bin_centres, binned_mean, class_frac
                                             equal_width_bins, example_indices, outcome,
                                             output_bins)
 from preemergence.interpret.composite import store_composites
-from preemergence.interpret.occlusion import occlusion_map, recombine
-from preemergence.model import cnn, fanout, predict
+from preemergence.interpret.region_maps import region_maps, summarise_regions
+from preemergence.model import cnn, fanout
 from preemergence.model.crossval import cross_validate, summarise
 from preemergence.model.predictions import runs_table
 from preemergence.model.configs import prune_train_config, train_config
@@ -255,20 +255,24 @@ def _bipoles(ctx, model, mean, std, order, names) -> dict:
 # --- Fig. 17: depth sweep ------------------------------------------------------------------
 
 def depth_sweep(ctx: Context) -> dict:
-    """Fig. 17: bipole response of unpruned CNNs of depth 2-8 (one fold each)."""
-    fold, radii = ctx.section.fold, bipole_radii(ctx.section)
-    responses, radius = {}, {}
+    """Fig. 17: bipole response of unpruned CNNs of depth 2-8 on each fold of
+    depth_sweep.folds (one network per depth and fold); the figure and the per-depth
+    outputs are the first fold's, the characteristic radii are given for every fold."""
+    sweep, radii = ctx.section.depth_sweep, bipole_radii(ctx.section)
+    cells = [(fold, depth) for fold in sweep.folds for depth in sweep.depths]
     fanout.produce_runs([fanout.train_task(ctx.data, fold, _sweep_config(ctx, depth))
-                         for depth in ctx.section.depth_sweep.depths],
-                        resolve_executor(), "depth sweep")
-    with show_progress(ctx.section.depth_sweep.depths, True, "depth sweep",
-                       "depth") as depths:
-        for depth in depths:
-            _sweep_depth(ctx, depth, fold, radii, responses, radius)
+                         for fold, depth in cells], resolve_executor(), "depth sweep")
+    by_fold = {fold: ({}, {}) for fold in sweep.folds}      # fold -> (responses, radii)
+    with show_progress(cells, True, "depth sweep", "network") as bar:
+        for fold, depth in bar:
+            _sweep_depth(ctx, depth, fold, radii, *by_fold[fold])
+    responses, radius = by_fold[sweep.folds[0]]
     figs.plot_depth_bipole(radii, responses, ctx.figure("fig17_depth_bipoles.png"), ctx.note,
                            threshold=ctx.threshold)
-    sweep = ctx.section.depth_sweep
-    return {"radii_mm": radii.tolist(), "characteristic_radius_mm": radius,
+    return {"radii_mm": radii.tolist(), "folds": list(sweep.folds),
+            "characteristic_radius_mm": radius,
+            "characteristic_radius_mm_by_fold": {f"fold{fold}": r for fold, (_, r)
+                                                 in by_fold.items()},
             "config": sweep.config, "max_filters": sweep.max_filters,
             "output": {f"depth{d}": {f"{f:g}G": r.tolist() for f, r in v.items()}
                        for d, v in responses.items()}}
@@ -300,66 +304,34 @@ def _sweep_depth(ctx, depth, fold, radii, responses, radius) -> None:
 # --- Fig. 18, Table 4: occlusion maps ------------------------------------------------------
 
 def occlusion(ctx: Context) -> dict:
-    """Fig. 18 / Table 4: occlusion and output maps recombined over a region's segments."""
+    """Fig. 18 / Table 4: output and occlusion maps recombined over each region's segments,
+    for the validation regions of one fold (all of them, or the first regions_per_kind of
+    each kind), each probed by the train-cv network that never saw it; the figure shows
+    the first figure_regions_per_kind of each kind, the verdict rests on all."""
     occ = ctx.section.occlusion
-    config = train_config(ctx.params)
     fold = ctx.section.fold
-    folder = run_folder(ctx.models["train_cv"], config, ctx.data.time_h, fold)
+    folder = run_folder(ctx.models["train_cv"], train_config(ctx.params), ctx.data.time_h,
+                        fold)
     model, (mean, std) = load_model(folder), standardisation(folder)
     val = ctx.samples[ctx.samples.fold == fold]
     regions = [rid for kind in ("CR", "EAR")
                for rid in sorted(val[val.kind == kind].region_id.unique())[
                    :occ.regions_per_kind]]
-    panels, table4 = [], []
+    panels, table4 = {}, []
     with show_progress(regions, True, "occlusion", "region") as bar:
         for rid in bar:
-            panel, summary = _region_occlusion(ctx, model, mean, std, val, rid)
-            panels.append(panel)
-            table4.append(summary)
-    figs.plot_occlusion_regions(panels, ctx.figure("fig18_occlusion.png"), ctx.note,
+            panels[rid], row = region_maps(model, mean, std, ctx.data,
+                                           val[val.region_id == rid], occ, ctx.threshold)
+            table4.append(row)
+    shown = [r["region"] for kind in ("CR", "EAR")
+             for r in [r for r in table4 if r["kind"] == kind][:occ.figure_regions_per_kind]]
+    figs.plot_occlusion_regions([panels[rid] for rid in shown],
+                                ctx.figure("fig18_occlusion.png"), ctx.note,
                                 title=f"CNN output and occlusion maps (Eqs. D7-D8), fold "
                                       f"{fold} validation regions, {occ.mask_px} px mask")
-    return {"regions": table4}
-
-
-def _region_occlusion(ctx, model, mean, std, val, rid):
-    occ = ctx.section.occlusion
-    rows = val[val.region_id == rid].reset_index(drop=True)
-    fields = probes.crop_fields(ctx.data, rows)
-    inputs = standardise(fields, mean, std)
-    y = predict.probabilities(model, inputs)
-    maps = np.stack([occlusion_map(lambda x: predict.probabilities(model, x), image,
-                                   occ.mask_px, occ.stride_px, fill=-mean / std,
-                                   threshold=ctx.threshold)
-                     for image in inputs])
-    origins = rows[["x0", "y0"]].to_numpy()
-    output_map, _ = recombine(y, origins)
-    occlusion_map_, _ = recombine(maps, origins)
-    kind = rows.kind.iloc[0]
-    panel = {"field_g": ctx.data.cube[ctx.data.index[rid]], "output": output_map,
-             "occlusion": occlusion_map_, "title": f"{kind} {rid}"}
-    return panel, _region_summary(rid, kind, rows, y, y >= ctx.threshold, output_map,
-                                  occlusion_map_)
-
-
-def _region_summary(rid, kind, rows, y, called_pe, output_map, occ_map) -> dict:
-    box = slice(BOX_START_PX, BOX_STOP_PX)
-    hi, lo = int(np.argmax(y)), int(np.argmin(y))
-    return {"region": rid, "kind": kind, "n_segments": int(len(rows)),
-            "fraction_called_pe": float(called_pe.mean()),
-            "mtot_max_output_segment_mx": float(rows.mtot_mx.iloc[hi]),
-            "max_output": float(y[hi]),
-            "mtot_min_output_segment_mx": float(rows.mtot_mx.iloc[lo]),
-            "min_output": float(y[lo]),
-            "output_in_box": float(np.nanmean(output_map[box, box])),
-            "occlusion_in_box": float(np.nanmean(occ_map[box, box])),
-            "occlusion_outside_box": float(np.nanmean(_outside_box(occ_map)))}
-
-
-def _outside_box(image: np.ndarray) -> np.ndarray:
-    out = image.astype(float).copy()
-    out[BOX_START_PX:BOX_STOP_PX, BOX_START_PX:BOX_STOP_PX] = np.nan
-    return out
+    return {"fold": fold, "regions": table4, "shown": shown,
+            "summary": summarise_regions(table4, ctx.params.stats, ctx.params.seed,
+                                         ctx.threshold)}
 
 
 # --- Table 5: uniform polarity -------------------------------------------------------------

@@ -14,27 +14,21 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as scipy_stats
 
-from preemergence.core.constants import BOX_START_PX, BOX_STOP_PX
 from preemergence.interpret import figures as figs
 from preemergence.interpret import probes
 from preemergence.interpret.binning import (bin_centres, binned_mean, class_fractions,
                                             equal_width_bins, output_bins)
 from preemergence.interpret.composite import store_composites
-from preemergence.interpret.occlusion import occlusion_map, recombine
-from preemergence.interpret.validate import (PlantedSet, box_minus_outside, da_mtot_rows,
-                                             difference, interval_dict, load_run,
+from preemergence.interpret.region_maps import BOX, region_maps, summarise_regions
+from preemergence.interpret.validate import (PlantedSet, da_mtot_rows, difference, load_run,
                                              planted_config, pooled_tss, predictions,
-                                             random_label_runs, region_mean_interval,
-                                             train_folds)
-from preemergence.model import predict
-from preemergence.model.windows import standardise
+                                             random_label_runs, train_folds)
 
 FINDINGS = {"length_scale": ["fig15_bipole_scale", "fig17_depth_scale"],
             "location": ["fig18_occlusion", "fig03_bipole"],
             "flux_only": ["fig24_output_vs_mtot", "fig11_output_bins"],
             "polarity": ["table5_uniform_polarity"]}
 OUTPUT_BINS = 6          # the main report's Fig. 11 bins
-BOX = slice(BOX_START_PX, BOX_STOP_PX)
 
 
 def _record(planted: PlantedSet, tss, criterion: str, measured: dict, passed: bool,
@@ -45,7 +39,7 @@ def _record(planted: PlantedSet, tss, criterion: str, measured: dict, passed: bo
     return {"set": planted.name, "findings": FINDINGS[planted.name],
             "n_regions": {"EAR": planted.section.n_ear, "CR": planted.section.n_cr},
             "n_windows": int((planted.data.table.subset == "tile").sum()),
-            "tss": interval_dict(tss), "learned": learned, "criterion": criterion,
+            "tss": tss.as_dict(), "learned": learned, "criterion": criterion,
             "measured": measured, "probe_found": bool(passed),
             "passed": bool(learned and passed and not control["finds_planted"]),
             "control": control, "figures": figures}
@@ -127,41 +121,28 @@ def occ_summary(occ: dict) -> dict:
 
 
 def _occlusion(planted: PlantedSet, result: dict, figures_dir, draw: bool) -> dict:
-    occ_params = planted.params.interpret.occlusion
+    """Output and occlusion maps of the first occlusion_regions held-out regions per kind
+    of the run's fold (region_maps, as the main report), summarised with intervals."""
     model, mean, std = load_run(result)
     table = planted.data.table
     held_out = table[(table.subset == "tile") & (table.fold == result["fold"])]
     n = planted.section.occlusion_regions
-    regions = [rid for kind in ("EAR", "CR")
-               for rid in sorted(held_out[held_out.kind == kind].region_id.unique())[:n]]
     rows, panels = [], []
-    for rid in regions:
-        windows = held_out[held_out.region_id == rid]
-        inputs = standardise(probes.crop_fields(planted.data, windows), mean, std)
-        maps = np.stack([occlusion_map(lambda x: predict.probabilities(model, x), image,
-                                       occ_params.mask_px, occ_params.stride_px,
-                                       fill=-mean / std, threshold=planted.threshold)
-                         for image in inputs])
-        origins = windows[["x0", "y0"]].to_numpy()
-        occ_map, _ = recombine(maps, origins)
-        out_map, _ = recombine(predict.probabilities(model, inputs), origins)
-        kind = windows.kind.iloc[0]
-        rows.append({"region": rid, "kind": kind, "box_minus_outside": box_minus_outside(
-            occ_map), "output_in_box": float(np.nanmean(out_map[BOX, BOX]))})
-        panels.append({"field_g": planted.data.cube[planted.data.index[rid]],
-                       "output": out_map, "occlusion": occ_map, "title": f"{kind} {rid}"})
+    for kind in ("EAR", "CR"):
+        for rid in sorted(held_out[held_out.kind == kind].region_id.unique())[:n]:
+            panel, row = region_maps(model, mean, std, planted.data,
+                                     held_out[held_out.region_id == rid],
+                                     planted.params.interpret.occlusion, planted.threshold)
+            rows.append(row)
+            panels.append(panel)
     if draw:
-        figs.plot_occlusion_regions(panels[:2] + panels[n:n + 2],
+        n_ear = sum(r["kind"] == "EAR" for r in rows)
+        figs.plot_occlusion_regions(panels[:2] + panels[n_ear:n_ear + 2],
                                     figures_dir / "planted_location_occlusion.png",
                                     _note(planted), title="Planted location: CNN output and "
                                     "occlusion maps, fold-0 held-out regions")
-    stats = planted.params.stats
-    ear = [r["box_minus_outside"] for r in rows if r["kind"] == "EAR"]
-    cr = [r["box_minus_outside"] for r in rows if r["kind"] == "CR"]
-    return {"regions": rows, "n_ear": len(ear), "n_cr": len(cr),
-            "ear_box_minus_outside": interval_dict(region_mean_interval(
-                ear, stats.confidence, stats.bootstrap_resamples, planted.params.seed)),
-            "cr_box_minus_outside_mean": float(np.mean(cr)) if cr else float("nan")}
+    return {"regions": rows, **summarise_regions(rows, planted.params.stats,
+                                                 planted.params.seed, planted.threshold)}
 
 
 def _composite(planted: PlantedSet, figures_dir: Path) -> dict:
@@ -221,7 +202,7 @@ def _flux_probe(planted: PlantedSet, cnn_rows, figures_dir) -> dict:
                                  figures_dir / "planted_flux_only_output_vs_mtot.png",
                                  _note(planted), threshold=planted.threshold,
                                  title="Planted flux only: mean CNN output vs MTOT")
-    return {"cnn_minus_da_mtot": interval_dict(diff), "spearman_output_mtot": rho,
+    return {"cnn_minus_da_mtot": diff.as_dict(), "spearman_output_mtot": rho,
             "fraction_pe_top_bin": float(frac_pe[-1]), "fraction_ne_top_bin":
             float(frac_ne[-1]), "fraction_pe_bottom_bin": float(frac_pe[0]),
             "fraction_ne_bottom_bin": float(frac_ne[0]),
@@ -252,10 +233,10 @@ def polarity(planted: PlantedSet, location_set: PlantedSet, location_results) ->
                  "interval contains 0")
     passed = gap.low > 0 and tss_abs.contains(0.0) and converse.contains(0.0)
     return _record(planted, tss, criterion,
-                   {"tss_abs_field": interval_dict(tss_abs),
-                    "b_minus_abs_field": interval_dict(gap),
-                    "location_abs_field_minus_b": interval_dict(converse)}, passed,
-                   {"tss": interval_dict(control_tss),
+                   {"tss_abs_field": tss_abs.as_dict(),
+                    "b_minus_abs_field": gap.as_dict(),
+                    "location_abs_field_minus_b": converse.as_dict()}, passed,
+                   {"tss": control_tss.as_dict(),
                     "finds_planted": bool(control_tss.low > 0)},
                    _learned(planted, tss), [])
 

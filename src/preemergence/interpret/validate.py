@@ -33,9 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
-from preemergence.core.constants import BOX_START_PX, BOX_STOP_PX
 from preemergence.core.executor import resolve as resolve_executor
 from preemergence.core.paths import MODEL_FILE, run_store
 from preemergence.interpret.planted_sets import planted_store, sampling_plan
@@ -141,29 +139,3 @@ def da_mtot_rows(planted: PlantedSet) -> pd.DataFrame:
     """Out-of-fold predictions of the MTOT discriminant on the same windows."""
     return pd.concat([r.predictions for r in evaluate_folds(planted.data.table, "mtot")],
                      ignore_index=True)
-
-
-def region_mean_interval(values, confidence: float, resamples: int, seed: int) -> Interval:
-    """Mean over regions with its bootstrap (BCa, percentile when degenerate) interval."""
-    values = np.asarray(values, dtype=float)
-    estimate = float(values.mean())
-    if len(values) < 2 or np.allclose(values, values[0]):
-        return Interval(estimate, estimate, estimate)
-    result = scipy_stats.bootstrap((values,), np.mean, confidence_level=confidence,
-                                   n_resamples=resamples, method="BCa",
-                                   rng=np.random.default_rng(seed))
-    low, high = result.confidence_interval
-    return Interval(estimate, float(low), float(high))
-
-
-def box_minus_outside(occlusion_map: np.ndarray) -> float:
-    """Mean occlusion inside the emergence box minus the mean outside it (NaN-aware)."""
-    box = slice(BOX_START_PX, BOX_STOP_PX)
-    inside = occlusion_map[box, box]
-    outside = occlusion_map.astype(float).copy()
-    outside[box, box] = np.nan
-    return float(np.nanmean(inside) - np.nanmean(outside))
-
-
-def interval_dict(interval: Interval) -> dict:
-    return {"estimate": interval.estimate, "low": interval.low, "high": interval.high}

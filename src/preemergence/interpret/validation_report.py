@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from preemergence.core.paper import FINDING_FIGURES
 from preemergence.core.paths import INTERPRET_VALIDATE_FIGURES
+from preemergence.interpret.report_tables import interval_text
 
 PLANTED = {"length_scale": "EAR bipoles all of radius R*, CR bipoles of other radii with "
                            "the same flux distribution: size, not flux, separates the classes",
@@ -50,11 +51,6 @@ def _outcome(record: dict) -> str:
     return f"{record['set']}: {verdict} ({measured_text(record)}; {learned})"
 
 
-def _interval(entry: dict, scale: float = 100.0, digits: int = 1) -> str:
-    return (f"{scale * entry['estimate']:+.{digits}f} [{scale * entry['low']:+.{digits}f}, "
-            f"{scale * entry['high']:+.{digits}f}]")
-
-
 def measured_text(record: dict) -> str:
     """The probe's numbers on its planted set, in words."""
     m = record["measured"]
@@ -64,17 +60,17 @@ def measured_text(record: dict) -> str:
         return f"R_c = {radii} Mm per fold for R* = {m['planted_radius_mm']:g} Mm"
     if record["set"] == "location":
         c = m["composite"]
-        return (f"EAR occlusion box - outside {_interval(m['ear_box_minus_outside'], 1.0, 2)} "
+        return (f"EAR occlusion box - outside {interval_text(m['ear_box_minus_outside'], 1.0, 2)} "
                 f"over {m['n_ear']} EARs; composite box ratio {c['box_ratio']:.1f}, west/east "
                 f"{c['west_mean_g']:.1f}/{c['east_mean_g']:.1f} G")
     if record["set"] == "flux_only":
-        return (f"TSS(CNN) - TSS(DA MTOT) {_interval(m['cnn_minus_da_mtot'])} points; "
+        return (f"TSS(CNN) - TSS(DA MTOT) {interval_text(m['cnn_minus_da_mtot'])} points; "
                 f"Spearman rho(y, MTOT) {m['spearman_output_mtot']:.2f}; top bin PE/NE "
                 f"{m['fraction_pe_top_bin']:.2f}/{m['fraction_ne_top_bin']:.2f}, bottom "
                 f"{m['fraction_pe_bottom_bin']:.2f}/{m['fraction_ne_bottom_bin']:.2f}")
-    return (f"TSS(B) - TSS(|B|) {_interval(m['b_minus_abs_field'])} points, TSS(|B|) "
-            f"{_interval(m['tss_abs_field'])} %; on location TSS(|B|) - TSS(B) "
-            f"{_interval(m['location_abs_field_minus_b'])} points")
+    return (f"TSS(B) - TSS(|B|) {interval_text(m['b_minus_abs_field'])} points, TSS(|B|) "
+            f"{interval_text(m['tss_abs_field'])} %; on location TSS(|B|) - TSS(B) "
+            f"{interval_text(m['location_abs_field_minus_b'])} points")
 
 
 def control_text(record: dict) -> str:
@@ -85,12 +81,12 @@ def control_text(record: dict) -> str:
         r = c["characteristic_radius_mm"]
         number = f"R_c = {'none' if r is None else f'{r:g} Mm'}"
     elif record["set"] == "location":
-        number = f"EAR occlusion box - outside {_interval(c['ear_box_minus_outside'], 1.0, 2)}"
+        number = f"EAR occlusion box - outside {interval_text(c['ear_box_minus_outside'], 1.0, 2)}"
     elif record["set"] == "flux_only":
-        number = (f"TSS(CNN) - TSS(DA MTOT) {_interval(c['cnn_minus_da_mtot'])} points, "
+        number = (f"TSS(CNN) - TSS(DA MTOT) {interval_text(c['cnn_minus_da_mtot'])} points, "
                   f"rho {c['spearman_output_mtot']:.2f}")
     else:
-        number = f"TSS {_interval(c['tss'])} %"
+        number = f"TSS {interval_text(c['tss'])} %"
     return f"{number}: the probe {found}"
 
 

@@ -13,12 +13,17 @@ from typing import TYPE_CHECKING
 
 from pathlib import Path
 
+import pandas as pd
+
 from preemergence.core import hardware
 from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
                                          write_json)
 from preemergence.core.constants import time_bin_label
 from preemergence.core.artifacts import read_json
-from preemergence.core.paths import (INTERPRET_BIPOLES_CSV, INTERPRET_FIGURES, INTERPRET_METRICS, INTERPRET_PREDICTIONS, INTERPRET_VALIDATION, INTERPRETATION_MD)
+from preemergence.core.paths import (INTERPRET_BIPOLES_CSV, INTERPRET_FIGURES,
+                                     INTERPRET_METRICS, INTERPRET_OCCLUSION_CSV,
+                                     INTERPRET_PREDICTIONS, INTERPRET_VALIDATION,
+                                     INTERPRETATION_MD)
 from preemergence.core.catalog import stage_outputs
 from preemergence.data.segments import read_dataset_info
 from preemergence.interpret.experiments import (Context, composites, depth_sweep, occlusion,
@@ -75,10 +80,13 @@ def run_interpret(params: "Params", regions_dir: Path, segments_dir: Path, model
         write_json(reports_dir / INTERPRET_METRICS,
                    finite_or_none(summary_metrics(metrics, checks)))
         write_csv(reports_dir / INTERPRET_BIPOLES_CSV, bipole_rows(metrics))
+        write_csv(reports_dir / INTERPRET_OCCLUSION_CSV,
+                  pd.DataFrame(metrics["occlusion"]["regions"]))
         write_predictions(reports_dir / INTERPRET_PREDICTIONS, [abs_field_predictions])
         atomic_write_text(reports_dir / INTERPRETATION_MD,
                           report_markdown(metrics, checks, params,
                                           planted_sections(validation)))
         tracking.log_reports(mlflow, reports_dir, (INTERPRETATION_MD, INTERPRET_METRICS,
+                                                   INTERPRET_OCCLUSION_CSV,
                                                    INTERPRET_FIGURES))
     return metrics

@@ -42,6 +42,9 @@ class Interval:
     def contains(self, value: float) -> bool:
         return bool(self.low <= value <= self.high)
 
+    def as_dict(self) -> dict:
+        return {"estimate": self.estimate, "low": self.low, "high": self.high}
+
 
 def region_counts(predictions: pd.DataFrame) -> pd.DataFrame:
     """One method's predictions -> one row per region: kind and TP, FN, FP, TN of its tiles
@@ -172,3 +175,37 @@ def fold_mean_std(predictions: pd.DataFrame) -> tuple[float, float]:
     """TSS mean and std (population) over the folds, as the paper reports it."""
     values = fold_tss(predictions)
     return float(np.mean(values)), float(np.std(values))
+
+
+def mean_interval(values, settings: "Stats", seed: int) -> Interval:
+    """Mean over regions (one value each) with its region-bootstrap interval (the stats
+    section's method, percentile where BCa is degenerate; a point when all values agree)."""
+    values = np.asarray(values, dtype=float)
+    return _means_interval((values,), lambda a, axis=-1: np.mean(a, axis=axis), settings,
+                           seed)
+
+
+def mean_difference_interval(first, second, settings: "Stats", seed: int) -> Interval:
+    """mean(first) - mean(second) over two independent sets of regions, bootstrap interval
+    (each set resampled on its own)."""
+    samples = (np.asarray(first, dtype=float), np.asarray(second, dtype=float))
+    return _means_interval(samples, lambda a, b, axis=-1: (np.mean(a, axis=axis)
+                                                         - np.mean(b, axis=axis)),
+                           settings, seed)
+
+
+def _means_interval(samples, statistic, settings: "Stats", seed: int) -> Interval:
+    estimate = float(statistic(*samples))
+    if any(len(s) < 2 for s in samples) or all(np.allclose(s, s[0]) for s in samples):
+        return Interval(estimate, estimate, estimate)
+    kwargs = dict(paired=False, vectorized=True, n_resamples=settings.bootstrap_resamples,
+                  confidence_level=settings.confidence, rng=np.random.default_rng(seed))
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)
+        result = scipy_stats.bootstrap(samples, statistic, method=settings.interval_method,
+                                       **kwargs)
+        low, high = result.confidence_interval
+        if not (np.isfinite(low) and np.isfinite(high)):
+            result = scipy_stats.bootstrap(samples, statistic, method="percentile", **kwargs)
+            low, high = result.confidence_interval
+    return Interval(estimate, float(low), float(high))
