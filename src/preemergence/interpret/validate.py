@@ -4,7 +4,7 @@ Per planted set, one CNN per region fold (the interpretation's architecture, sch
 ``interpret_validate.config``) is trained and every region is scored by the network that
 never saw it, on all its windows. The probe of the paper's findings then runs as on the
 real data, and its pass criterion (stated in params.yaml ``interpret_validate.criteria`` and
-in docs/interpretation.md before any run) says whether it found the planted answer:
+in docs/prune-and-interpret.md before any run) says whether it found the planted answer:
 
 - length_scale (Figs. 14-15, 17): the bipole probe's characteristic radius R_c at the
   planted field B* lies in [R* - tolerance, smallest larger NE radius), for every fold;
