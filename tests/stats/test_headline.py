@@ -52,6 +52,9 @@ def test_the_block_states_the_reports_numbers_and_verdicts():
             "reproduced: Fig. 18, Table 4; inconclusive: Fig. 24") in text
     unclear = headline.block(tss_rows(), statistics(-0.01), findings, SETTINGS, CONTEXT)
     assert "the CNN and the MTOT analysis cannot be told apart" in unclear
+    unvalidated = headline.findings_line({**findings, "fig17_depth_scale": "unvalidated"})
+    assert unvalidated.startswith("1 of 4 of the paper's findings reproduced")
+    assert "no verdict, the probe not validated on planted truth: Fig. 17" in unvalidated
 
 
 def test_replace_block_swaps_only_the_block_and_names_a_file_without_one():

@@ -59,12 +59,15 @@ def difference_rows(statistics: dict) -> list[dict]:
 def findings_line(findings: dict) -> str:
     """'5 of 9 ... reproduced: Fig. 3, ...; not: ...; inconclusive: ...'."""
     by = {v: "; ".join(FINDING_FIGURES.get(k, k) for k, x in findings.items() if x == v)
-          for v in ("yes", "no", "inconclusive")}
+          for v in ("yes", "no", "inconclusive", "unvalidated")}
     counts = {v: sum(x == v for x in findings.values()) for v in by}
     text = (f"{counts['yes']} of {len(findings)} of the paper's findings reproduced on these "
             f"data ({by['yes'] or 'none'}); not reproduced: {by['no'] or 'none'}")
     if by["inconclusive"]:
         text += f"; inconclusive: {by['inconclusive']}"
+    if by["unvalidated"]:
+        text += (f"; no verdict, the probe not validated on planted truth: "
+                 f"{by['unvalidated']}")
     return text + " (`reports/interpretation.md`)."
 
 
