@@ -23,7 +23,8 @@ USER_FILES = ("mlflow.db", "mlartifacts", "mlruns")     # the user's MLflow stor
 # 2026-12-03). `make test` hands modules to its processes in collection order
 # (--no-loadscope-reorder), so these start first and the run does not end with one process
 # on a long module while the other idles. A stale list only changes the order, not a result.
-HEAVIEST_FIRST = ("model/test_fanout.py", "stages/test_prune_interpret.py",
+HEAVIEST_FIRST = ("model/test_fanout.py", "interpret/test_planted_probes.py",
+                  "stages/test_prune_interpret.py",
                   "stages/test_train_cv.py", "stats/test_resampling.py", "test_cli.py",
                   "stages/test_trustworthy_runs.py", "data/test_validation.py",
                   "test_benchmarks.py", "test_architecture.py", "model/test_training.py",

@@ -178,7 +178,8 @@ def test_occlusion_verdict_rests_on_every_region_and_its_interval():
         entry = lambda low: {"estimate": low + 0.1, "low": low, "high": low + 0.2}  # noqa
         return {"fold": 0, "summary": {
             "n_ear": n, "n_cr": n, "ear_box_output": entry(0.5), "cr_box_output": entry(0.1),
-            "ear_minus_cr_box_output": entry(gap_low), "ear_box_minus_outside": entry(occ_low),
+            "ear_minus_cr_box_output": entry(gap_low), "ear_box_minus_outside": entry(0.1),
+            "ear_minus_cr_box_minus_outside": entry(occ_low),
             "cr_box_minus_outside": entry(-0.1), "fraction_ear_box_above_threshold": 0.7,
             "fraction_cr_box_below_threshold": 0.9}}
     verdict = lambda occ: interpret_report._occlusion({"occlusion": occ})  # noqa

@@ -36,6 +36,16 @@ def test_region_labels_give_each_region_one_random_label_half_of_each_fold_pe(ti
     assert other.data_key != labelled.data_key and not other.table.equals(table)
 
 
+
+def test_region_labels_within_kind_say_nothing_about_the_true_class(tiny_bin):
+    labelled = leakage.region_labels(tiny_bin, seed=42, within_kind=True)
+    tiles = labelled.table[labelled.table.subset == "tile"].groupby("region_id").agg(
+        fold=("fold", "first"), kind=("kind", "first"), label=("label", "first"))
+    for _, group in tiles.groupby(["fold", "kind"]):
+        assert abs(group.label.sum() - len(group) / 2) <= 0.5   # half of EARs, half of CRs
+    assert labelled.data_key != leakage.region_labels(tiny_bin, seed=42).data_key
+
+
 def test_a_planted_leak_puts_every_fold_s_tiles_in_its_own_training(tiny_bin, params):
     from preemergence.model.configs import train_config
     from preemergence.model.runs import fold_tables

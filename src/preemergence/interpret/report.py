@@ -175,22 +175,23 @@ def _depth_scale_holds(r: dict) -> bool:
 def _occlusion(m) -> dict:
     occ = m["occlusion"]
     s = occ["summary"]
-    gap, ear_occ = s["ear_minus_cr_box_output"], s["ear_box_minus_outside"]
-    ok = gap["low"] > 0 and ear_occ["low"] > 0
+    gap, occ_gap = s["ear_minus_cr_box_output"], s["ear_minus_cr_box_minus_outside"]
+    ok = gap["low"] > 0 and occ_gap["low"] > 0
     return _check("fig18_occlusion",
                   "recombined output maps are high where emergence follows (EAR centres) and "
                   "low elsewhere, with false positives at compact bipolar flux; occlusion "
                   "highlights those areas",
                   "over the fold's validation regions: mean recombined output in the central "
-                  "box higher for EARs than for CRs, and for EARs the occlusion map higher in "
-                  "the box than outside (region-bootstrap 95 % intervals of both differences "
-                  "above 0)",
+                  "box higher for EARs than for CRs, and the occlusion map's box - outside "
+                  "contrast higher for EARs than for CRs (region-bootstrap 95 % intervals of "
+                  "both EAR - CR differences above 0)",
                   f"over {s['n_ear']} EARs and {s['n_cr']} CRs of fold {occ['fold']}: box "
                   f"output EAR {interval_text(s['ear_box_output'], 1.0, 2)}, CR "
                   f"{interval_text(s['cr_box_output'], 1.0, 2)}, difference "
-                  f"{interval_text(gap, 1.0, 2)}; EAR occlusion box - outside "
-                  f"{interval_text(ear_occ, 1.0, 2)} (CRs "
-                  f"{interval_text(s['cr_box_minus_outside'], 1.0, 2)}); "
+                  f"{interval_text(gap, 1.0, 2)}; occlusion box - outside EAR "
+                  f"{interval_text(s['ear_box_minus_outside'], 1.0, 2)}, CR "
+                  f"{interval_text(s['cr_box_minus_outside'], 1.0, 2)}, difference "
+                  f"{interval_text(occ_gap, 1.0, 2)}; "
                   f"{100 * s['fraction_ear_box_above_threshold']:.0f} % of EARs called PE in "
                   f"the box, {100 * s['fraction_cr_box_below_threshold']:.0f} % of CRs not "
                   f"(per region: {INTERPRET_OCCLUSION_CSV})", ok,

@@ -110,11 +110,12 @@ def load_run(result: dict):
     return model, const["mean"], const["std"]
 
 
-def predictions(planted: PlantedSet, results: list[dict], method: str) -> pd.DataFrame:
-    """Out-of-fold prediction rows of runs, against the planted (true) labels (runs on
-    random region labels keep their row order, so their outputs map onto these rows)."""
-    return runs_table({planted.data.time_h: planted.data}, results, method,
-                      planted.threshold)
+def predictions(planted: PlantedSet, results: list[dict], method: str,
+                data: TimeBinData | None = None) -> pd.DataFrame:
+    """Out-of-fold prediction rows of runs, against the labels of ``data`` (default: the
+    planted, true labels; for the negative control, the random labels it was trained on)."""
+    data = planted.data if data is None else data
+    return runs_table({data.time_h: data}, results, method, planted.threshold)
 
 
 def pooled_tss(planted: PlantedSet, rows: pd.DataFrame) -> Interval:
@@ -127,12 +128,14 @@ def difference(planted: PlantedSet, first: pd.DataFrame, second: pd.DataFrame) -
     return paired_difference(first, second, planted.params.stats, planted.params.seed)[0]
 
 
-def random_label_runs(planted: PlantedSet, config: TrainConfig) -> list[dict]:
-    """The negative control: the same network trained on a random label per region (fold
-    0 only)."""
-    shuffled = region_labels(planted.data, planted.params.seed)
-    return train_folds(shuffled, config, planted.section.n_folds,
-                       f"{planted.name}: random labels", folds=[0])
+def random_label_runs(planted: PlantedSet, config: TrainConfig
+                      ) -> tuple[TimeBinData, list[dict]]:
+    """The negative control: the same network trained on a random label per region, half
+    of each fold's EARs and half of its CRs PE, so that the labels say nothing about the
+    planted class (fold 0 only)."""
+    shuffled = region_labels(planted.data, planted.params.seed, within_kind=True)
+    return shuffled, train_folds(shuffled, config, planted.section.n_folds,
+                                 f"{planted.name}: random labels", folds=[0])
 
 
 def da_mtot_rows(planted: PlantedSet) -> pd.DataFrame:

@@ -60,9 +60,9 @@ def measured_text(record: dict) -> str:
         return f"R_c = {radii} Mm per fold for R* = {m['planted_radius_mm']:g} Mm"
     if record["set"] == "location":
         c = m["composite"]
-        return (f"EAR occlusion box - outside {interval_text(m['ear_box_minus_outside'], 1.0, 2)} "
-                f"over {m['n_ear']} EARs; composite box ratio {c['box_ratio']:.1f}, west/east "
-                f"{c['west_mean_g']:.1f}/{c['east_mean_g']:.1f} G")
+        return (f"{_box_text(m)} over {m['n_ear']} EARs and {m['n_cr']} CRs; composite box "
+                f"ratio {c['box_ratio']:.1f}, west/east {c['west_mean_g']:.1f}/"
+                f"{c['east_mean_g']:.1f} G")
     if record["set"] == "flux_only":
         return (f"TSS(CNN) - TSS(DA MTOT) {interval_text(m['cnn_minus_da_mtot'])} points; "
                 f"Spearman rho(y, MTOT) {m['spearman_output_mtot']:.2f}; top bin PE/NE "
@@ -73,6 +73,12 @@ def measured_text(record: dict) -> str:
             f"{interval_text(m['location_abs_field_minus_b'])} points")
 
 
+def _box_text(m: dict) -> str:
+    return (f"PE - NE regions: box output {interval_text(m['ear_minus_cr_box_output'], 1.0, 2)}"
+            f", occlusion box - outside "
+            f"{interval_text(m['ear_minus_cr_box_minus_outside'], 1.0, 2)}")
+
+
 def control_text(record: dict) -> str:
     c = record["control"]
     found = "found it (the probe cannot tell a trained network from an untrained one)" \
@@ -81,12 +87,13 @@ def control_text(record: dict) -> str:
         r = c["characteristic_radius_mm"]
         number = f"R_c = {'none' if r is None else f'{r:g} Mm'}"
     elif record["set"] == "location":
-        number = f"EAR occlusion box - outside {interval_text(c['ear_box_minus_outside'], 1.0, 2)}"
+        number = (f"{_box_text(c)}, the regions split by the random labels the control "
+                  "was trained on")
     elif record["set"] == "flux_only":
         number = (f"TSS(CNN) - TSS(DA MTOT) {interval_text(c['cnn_minus_da_mtot'])} points, "
                   f"rho {c['spearman_output_mtot']:.2f}")
     else:
-        number = f"TSS {interval_text(c['tss'])} %"
+        number = f"TSS on the random labels it was trained on {interval_text(c['tss'])} %"
     return f"{number}: the probe {found}"
 
 

@@ -44,21 +44,29 @@ class LeakageGuardFailed(RuntimeError):
     """The CNNs trained on random region labels scored a TSS whose interval excludes 0."""
 
 
-def region_labels(data: TimeBinData, seed: int) -> TimeBinData:
+def region_labels(data: TimeBinData, seed: int, within_kind: bool = False) -> TimeBinData:
     """The time bin's data with one random label per region on all its training samples and
     evaluation tiles: in each fold, half of the regions (at random; the odd one out PE or NE
-    at random) PE, the others NE, so that every fold can be scored."""
+    at random) PE, the others NE, so that every fold can be scored.
+
+    within_kind: draw the halves among each fold's EARs and among its CRs apart, so that the
+    random labels carry no information about the true class at all (the negative control
+    of interpret-validate: otherwise, with few regions, a chance excess of EARs among the
+    random PE lets a network that detects the planted pattern score on the true labels)."""
     table = data.table.copy()
     rng = np.random.default_rng([seed, 0x1EA4])
-    fold_of = table[table["subset"] == "tile"].groupby("region_id")["fold"].first()
+    tiles = table[table["subset"] == "tile"].groupby("region_id")
+    fold_of = tiles["fold"].first()
+    group_of = (fold_of.astype(str) + "/" + tiles["kind"].first()) if within_kind else fold_of
     labels: dict[str, int] = {}
-    for _, regions in sorted(fold_of.groupby(fold_of).groups.items()):
+    for _, regions in sorted(group_of.groupby(group_of).groups.items()):
         regions = sorted(regions)
         n_pe = len(regions) // 2 + (int(rng.integers(0, 2)) if len(regions) % 2 else 0)
         drawn = rng.permutation(np.arange(len(regions)) < n_pe)
         labels.update(zip(regions, drawn.astype(int).tolist()))
     table["label"] = table["region_id"].map(labels).astype(int)
-    return derived_data(data, table, f"a random label per region, seed {seed}")
+    within = ", drawn within each kind" if within_kind else ""   # runs keyed apart
+    return derived_data(data, table, f"a random label per region{within}, seed {seed}")
 
 
 def planted_leak(data: TimeBinData) -> TimeBinData:
