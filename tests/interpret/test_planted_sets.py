@@ -124,3 +124,28 @@ def test_a_passed_probe_keeps_the_verdict_on_our_data():
     out = apply_validation([{"id": "fig15_bipole_scale", "verdict": "no",
                              "reproduced": False}], validation)
     assert out[0]["verdict"] == "no" and out[0]["probe_validated"]
+
+
+def test_a_validation_of_other_networks_or_without_the_set_validates_nothing():
+    validation = {"time_h": -3.2, "depth": 5, "config": "fast", "sets": {
+        "length_scale": record("length_scale", ["fig15_bipole_scale"], passed=True)}}
+    now = {"time_h": -3.2, "depth": 5, "config": "default"}
+    status = probe_status(validation, now)
+    assert not status["fig15_bipole_scale"]["validated"]
+    assert "config fast (now default)" in status["fig15_bipole_scale"]["text"]
+    status = probe_status({**validation, "config": "default"}, now)
+    assert status["fig15_bipole_scale"]["validated"]
+    assert "location) is not among interpret_validate.sets" in status["fig18_occlusion"]["text"]
+
+
+def test_missing_numbers_read_n_a_instead_of_crashing_the_report():
+    flux = {**record("flux_only", ["fig24_output_vs_mtot"], passed=False),
+            "measured": {"cnn_minus_da_mtot": {"estimate": None, "low": None, "high": None},
+                         "spearman_output_mtot": None, "fraction_pe_top_bin": 0.5,
+                         "fraction_ne_top_bin": None, "fraction_pe_bottom_bin": 0.1,
+                         "fraction_ne_bottom_bin": 0.2},
+            "control": {"cnn_minus_da_mtot": {"estimate": -0.5, "low": -0.7, "high": -0.3},
+                        "spearman_output_mtot": None, "finds_planted": False}}
+    text = "\n".join(planted_sections({"depth": 5, "config": "default",
+                                       "sets": {"flux_only": flux}}))
+    assert "rho(y, MTOT) n/a" in text and "n/a [n/a, n/a]" in text

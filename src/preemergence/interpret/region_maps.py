@@ -69,18 +69,13 @@ def outside_box(image: np.ndarray) -> np.ndarray:
     return out
 
 
-def summarise_regions(table: list[dict], settings: "Stats", seed: int, threshold: float,
-                      pe_regions=None) -> dict:
+def summarise_regions(table: list[dict], settings: "Stats", seed: int,
+                      threshold: float) -> dict:
     """Means over regions with region-bootstrap intervals (settings: params stats):
     EAR and CR box outputs, EAR and CR occlusion box - outside, the EAR - CR difference of
-    each, and the shares of EARs called PE in the box and of CRs not.
-
-    pe_regions: the regions to count as "EAR" (the PE side), by default those of kind EAR;
-    for a network trained on other labels (the negative control), the regions those labels
-    call PE, so that the statistics ask what the network associates with its labels."""
+    each, and the shares of EARs called PE in the box and of CRs not."""
     frame = pd.DataFrame(table)
-    pe = (frame.kind == "EAR") if pe_regions is None else frame.region.isin(set(pe_regions))
-    ear, cr = frame[pe], frame[~pe]
+    ear, cr = frame[frame.kind == "EAR"], frame[frame.kind == "CR"]
 
     def interval(values) -> dict:
         return mean_interval(values, settings, seed).as_dict()
@@ -95,3 +90,4 @@ def summarise_regions(table: list[dict], settings: "Stats", seed: int, threshold
             "cr_box_minus_outside": interval(cr.box_minus_outside),
             "fraction_ear_box_above_threshold": float((ear.output_in_box >= threshold).mean()),
             "fraction_cr_box_below_threshold": float((cr.output_in_box < threshold).mean())}
+

@@ -17,10 +17,9 @@ import pandas as pd
 from preemergence.core import paper as reference
 from preemergence.core.plotdata import with_series
 from preemergence.core.constants import time_bin_label
-from preemergence.core.paths import INTERPRET_OCCLUSION_CSV
 from preemergence.interpret.report_tables import (interval_text, table4_markdown,
                                                   table5_markdown)
-from preemergence.core.paths import TRAIN_CV_METRICS
+from preemergence.core.paths import INTERPRET_OCCLUSION_CSV, TRAIN_CV_METRICS
 from preemergence.core.artifacts import read_json
 
 if TYPE_CHECKING:
@@ -172,11 +171,20 @@ def _depth_scale_holds(r: dict) -> bool:
                 and all(b >= a for a, b in zip(middle, middle[1:])) and middle[-1] > middle[0])
 
 
+def box_contrast_found(summary: dict, either_sign: bool = False) -> bool:
+    """Fig. 18's criterion: the EAR - CR contrasts of box output and of occlusion (box -
+    outside) both have intervals above 0 (either_sign: both exclude 0, whatever the sign)."""
+    contrasts = (summary["ear_minus_cr_box_output"], summary["ear_minus_cr_box_minus_outside"])
+    if either_sign:
+        return all(c["low"] > 0 or c["high"] < 0 for c in contrasts)
+    return all(c["low"] > 0 for c in contrasts)
+
+
 def _occlusion(m) -> dict:
     occ = m["occlusion"]
     s = occ["summary"]
     gap, occ_gap = s["ear_minus_cr_box_output"], s["ear_minus_cr_box_minus_outside"]
-    ok = gap["low"] > 0 and occ_gap["low"] > 0
+    ok = box_contrast_found(s)
     return _check("fig18_occlusion",
                   "recombined output maps are high where emergence follows (EAR centres) and "
                   "low elsewhere, with false positives at compact bipolar flux; occlusion "

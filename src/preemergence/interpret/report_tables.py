@@ -6,10 +6,19 @@ from preemergence.core import paper as reference
 from preemergence.core.paths import INTERPRET_OCCLUSION_CSV
 
 
+def number(value, fmt: str = ".2f", missing: str = "n/a") -> str:
+    """A value as text; None or NaN (null in the JSON reports) as ``missing``."""
+    if value is None or (isinstance(value, float) and value != value):
+        return missing
+    return format(value, fmt)
+
+
 def interval_text(entry: dict, scale: float = 100.0, digits: int = 1) -> str:
-    """'+0.41 [+0.38, +0.44]' from {"estimate", "low", "high"} (times scale)."""
-    return (f"{scale * entry['estimate']:+.{digits}f} [{scale * entry['low']:+.{digits}f}, "
-            f"{scale * entry['high']:+.{digits}f}]")
+    """'+0.41 [+0.38, +0.44]' from {"estimate", "low", "high"} (times scale); n/a for None."""
+    def scaled(key):
+        value = entry.get(key)
+        return number(None if value is None else scale * value, f"+.{digits}f")
+    return f"{scaled('estimate')} [{scaled('low')}, {scaled('high')}]"
 
 
 def table4_markdown(occlusion: dict) -> list[str]:

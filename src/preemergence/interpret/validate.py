@@ -8,9 +8,9 @@ in docs/prune-and-interpret.md before any run) says whether it found the planted
 
 - length_scale (Figs. 14-15, 17): the bipole probe's characteristic radius R_c at the
   planted field B* lies in [R* - tolerance, smallest larger NE radius), for every fold;
-- location (Fig. 18 / Table 4; Fig. 3): occlusion of held-out EARs is larger inside the box
-  than outside (region-bootstrap interval above 0), and the EAR composite shows the planted
-  Hale bipole in the box (the main report's own Fig. 3 criterion);
+- location (Fig. 18 / Table 4; Fig. 3): the main report's Fig. 18 criterion on held-out
+  regions (EAR - CR box output and EAR - CR occlusion contrast box - outside, intervals
+  above 0), and the EAR composite shows the planted Hale bipole in the box;
 - flux_only (Figs. 10-11, 24): the CNN does no better than the MTOT discriminant (paired
   interval of TSS(CNN) - TSS(DA) contains 0), its output rises with MTOT (Spearman rho of
   held-out windows >= min_rank_correlation) and the output bins sort PE from NE;
@@ -19,8 +19,9 @@ in docs/prune-and-interpret.md before any run) says whether it found the planted
   suffices) the two cannot be told apart.
 
 A planted set the CNN does not learn (pooled TSS < min_planted_tss) validates nothing. The
-negative control trains the same network on a random label per region (stats/leakage.py's
-labels) and runs the same probe; the probe must not find the planted answer there.
+negative control trains the same network on a random label per region, drawn within each
+kind (stats/leakage.py), and runs the same probe, read where its arbitrary sign cannot help
+it (docs/prune-and-interpret.md); the probe must not find the planted answer there.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from preemergence.core.paper import FINDING_FIGURES
 from preemergence.core.paths import INTERPRET_VALIDATE_FIGURES
-from preemergence.interpret.report_tables import interval_text
+from preemergence.interpret.report_tables import interval_text, number
 
 PLANTED = {"length_scale": "EAR bipoles all of radius R*, CR bipoles of other radii with "
                            "the same flux distribution: size, not flux, separates the classes",
@@ -16,20 +16,34 @@ PLANTED = {"length_scale": "EAR bipoles all of radius R*, CR bipoles of other ra
                         "pattern: a CNN can do no better than the MTOT discriminant",
            "polarity": "Hale-oriented EAR bipoles, anti-Hale CR bipoles, the same |B|: a |B| "
                        "network must fail where a B network succeeds"}
+FINDINGS = {"length_scale": ["fig15_bipole_scale", "fig17_depth_scale"],
+            "location": ["fig18_occlusion", "fig03_bipole"],
+            "flux_only": ["fig24_output_vs_mtot", "fig11_output_bins"],
+            "polarity": ["table5_uniform_polarity"]}      # planted set -> findings it tests
 NO_PLANTED_TRUTH = ("no planted truth exists yet for the pruned network's filter "
                     "contributions (it needs pruning on planted data)")
 
 
-def probe_status(validation: dict | None) -> dict:
-    """{finding id: {"validated": bool, "text": reason}} for every finding of the report."""
+def probe_status(validation: dict | None, expected: dict | None = None) -> dict:
+    """{finding id: {"validated": bool, "text": reason}} for every finding of the report.
+    expected: {"time_h", "depth", "config"} of the current parameters; a validation run
+    with others validates nothing (it probed other networks)."""
     sets = (validation or {}).get("sets", {})
+    stale = [f"{k} {validation.get(k)} (now {v})" for k, v in (expected or {}).items()
+             if validation is not None and validation.get(k) != v]
     status = {}
     for finding in FINDING_FIGURES:
         tested = [r for r in sets.values() if finding in r["findings"]]
+        planned = [name for name, found in FINDINGS.items() if finding in found]
         if validation is None:
             status[finding] = {"validated": False, "text": "interpret-validate has not run"}
+        elif stale:
+            status[finding] = {"validated": False, "text": "interpret-validate ran with "
+                               "other parameters: " + ", ".join(stale) + "; run it again"}
         elif not tested:
-            status[finding] = {"validated": False, "text": NO_PLANTED_TRUTH}
+            status[finding] = {"validated": False, "text": (
+                f"its planted set ({', '.join(planned)}) is not among interpret_validate.sets"
+                if planned else NO_PLANTED_TRUTH)}
         else:
             status[finding] = {"validated": all(r["passed"] for r in tested),
                                "text": "; ".join(_outcome(r) for r in tested)}
@@ -38,8 +52,7 @@ def probe_status(validation: dict | None) -> dict:
 
 def _outcome(record: dict) -> str:
     tss = record["tss"]
-    learned = (f"planted-set TSS {100 * tss['estimate']:.0f} % "
-               f"[{100 * tss['low']:.0f}, {100 * tss['high']:.0f}]")
+    learned = f"planted-set TSS {interval_text(tss, digits=0)} %"
     if not record["learned"]:
         return f"{record['set']}: the CNN did not learn the planted set ({learned})"
     if record["passed"]:
@@ -55,53 +68,63 @@ def measured_text(record: dict) -> str:
     """The probe's numbers on its planted set, in words."""
     m = record["measured"]
     if record["set"] == "length_scale":
-        radii = ", ".join("none" if r is None else f"{r:g}" for r in
-                          m["characteristic_radius_mm"])
+        radii = ", ".join(number(r, "g", "none") for r in m["characteristic_radius_mm"])
         return f"R_c = {radii} Mm per fold for R* = {m['planted_radius_mm']:g} Mm"
     if record["set"] == "location":
         c = m["composite"]
         return (f"{_box_text(m)} over {m['n_ear']} EARs and {m['n_cr']} CRs; composite box "
-                f"ratio {c['box_ratio']:.1f}, west/east {c['west_mean_g']:.1f}/"
-                f"{c['east_mean_g']:.1f} G")
+                f"ratio {number(c['box_ratio'], '.1f')}, west/east "
+                f"{number(c['west_mean_g'], '.1f')}/{number(c['east_mean_g'], '.1f')} G")
     if record["set"] == "flux_only":
         return (f"TSS(CNN) - TSS(DA MTOT) {interval_text(m['cnn_minus_da_mtot'])} points; "
-                f"Spearman rho(y, MTOT) {m['spearman_output_mtot']:.2f}; top bin PE/NE "
-                f"{m['fraction_pe_top_bin']:.2f}/{m['fraction_ne_top_bin']:.2f}, bottom "
-                f"{m['fraction_pe_bottom_bin']:.2f}/{m['fraction_ne_bottom_bin']:.2f}")
+                f"Spearman rho(y, MTOT) {number(m['spearman_output_mtot'])}; top bin PE/NE "
+                f"{number(m['fraction_pe_top_bin'])}/{number(m['fraction_ne_top_bin'])}, "
+                f"bottom {number(m['fraction_pe_bottom_bin'])}/"
+                f"{number(m['fraction_ne_bottom_bin'])}")
     return (f"TSS(B) - TSS(|B|) {interval_text(m['b_minus_abs_field'])} points, TSS(|B|) "
             f"{interval_text(m['tss_abs_field'])} %; on location TSS(|B|) - TSS(B) "
             f"{interval_text(m['location_abs_field_minus_b'])} points")
 
 
 def _box_text(m: dict) -> str:
-    return (f"PE - NE regions: box output {interval_text(m['ear_minus_cr_box_output'], 1.0, 2)}"
-            f", occlusion box - outside "
+    return (f"EAR - CR: box output {interval_text(m['ear_minus_cr_box_output'], 1.0, 2)}, "
+            f"occlusion box - outside "
             f"{interval_text(m['ear_minus_cr_box_minus_outside'], 1.0, 2)}")
 
 
 def control_text(record: dict) -> str:
-    c = record["control"]
-    found = "found it (the probe cannot tell a trained network from an untrained one)" \
-        if c["finds_planted"] else "did not find it, as it should not"
+    """The negative control's numbers and what they say (docs/prune-and-interpret.md)."""
+    c, found = record["control"], record["control"]["finds_planted"]
     if record["set"] == "length_scale":
-        r = c["characteristic_radius_mm"]
-        number = f"R_c = {'none' if r is None else f'{r:g} Mm'}"
-    elif record["set"] == "location":
-        number = (f"{_box_text(c)}, the regions split by the random labels the control "
-                  "was trained on")
-    elif record["set"] == "flux_only":
-        number = (f"TSS(CNN) - TSS(DA MTOT) {interval_text(c['cnn_minus_da_mtot'])} points, "
-                  f"rho {c['spearman_output_mtot']:.2f}")
-    else:
-        number = f"TSS on the random labels it was trained on {interval_text(c['tss'])} %"
-    return f"{number}: the probe {found}"
+        return (f"R_c = {number(c['characteristic_radius_mm'], 'g', 'none')} Mm: " + (
+            "the bipole probe reports the planted radius also for a network whose labels "
+            "carried no information about it" if found else
+            "no characteristic radius near R*, as it should not"))
+    if record["set"] == "location":
+        return (f"{_box_text(c)} (true kinds): " + (
+            "the probe singles out the box, of one sign or the other, also in a network whose "
+            "labels carried no information about the class (it shows what a network detects, "
+            "not what it ties to emergence)" if found else "no contrast of either sign, as it "
+            "should not"))
+    if record["set"] == "flux_only":
+        return (f"TSS(CNN) - TSS(DA MTOT) {interval_text(c['cnn_minus_da_mtot'])} points, rho "
+                f"{number(c['spearman_output_mtot'])} (true labels): " + (
+                    "the probe's criterion holds for it too" if found else
+                    "the probe's criterion does not hold, as it should not"))
+    return (f"TSS on the random labels it was trained on, for unseen regions, "
+            f"{interval_text(c['tss'])} %: " + (
+                "skill without the planted labels (something about the evaluation regions "
+                "reaches training)" if found else "no skill without the planted labels") +
+            "; a single random-label network cannot test the B - |B| comparison itself (its "
+            "sign is arbitrary), whose built-in control is the converse on the location set")
 
 
-def apply_validation(checks: list[dict], validation: dict | None) -> list[dict]:
+def apply_validation(checks: list[dict], validation: dict | None,
+                     expected: dict | None = None) -> list[dict]:
     """The checks with their probe's planted-truth status: a finding whose probe is not
     validated reads "probe not validated" (verdict "unvalidated"), whatever our number;
     whether its criterion was met on our data stays in "criterion_met"."""
-    status = probe_status(validation)
+    status = probe_status(validation, expected)
     out = []
     for c in checks:
         s = status[c["id"]]
@@ -120,12 +143,14 @@ def planted_sections(validation: dict | None) -> list[str]:
         return ["## Planted truths", "", "interpret-validate has not run: no probe is "
                 "validated (`preemergence interpret-validate`, or `dvc repro`).", ""]
     lines = ["## Planted truths: each probe on data with a known answer", "",
-             f"Every probe above was first run on small simulated sets where the answer is "
+             f"The probes of the findings above that have a planted truth were first run on "
+             "small simulated sets where the answer is "
              f"planted (interpret/planted_sets.py; docs/simulator.md), with CNNs of depth "
              f"{validation['depth']}, schedule `{validation['config']}`, one per region fold, "
              "every region scored by a network that never saw it. The negative control is "
-             "the same network trained on a random label per region. Intervals: 95 %, "
-             "region bootstrap.", ""]
+             "the same network trained on a random label per region, drawn within each kind. "
+             f"Intervals: {100 * validation.get('confidence', 0.95):g} %, region bootstrap.",
+             ""]
     for name, r in validation["sets"].items():
         findings = ", ".join(FINDING_FIGURES[f] for f in r["findings"])
         lines += [f"### Planted {name} (validates {findings})", "",
@@ -133,7 +158,8 @@ def planted_sections(validation: dict | None) -> list[str]:
                   f"{r['n_regions']['CR']} CRs, {r['n_windows']} windows.",
                   f"- Criterion (fixed before running): {r['criterion']}.",
                   f"- Result: {_outcome(r)}.",
-                  f"- Negative control (random region labels, fold 0): {control_text(r)}.",
+                  f"- Negative control (random labels within each kind, fold 0): "
+                  f"{control_text(r)}.",
                   f"- Probe validated: {'yes' if r['passed'] else '**no**'}.", ""]
         lines += [f"![{f}]({INTERPRET_VALIDATE_FIGURES}/{f})" for f in r["figures"]] + [""]
     return lines

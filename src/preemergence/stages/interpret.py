@@ -16,10 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from preemergence.core import hardware
-from preemergence.core.artifacts import (atomic_write_text, refuse_overwrite_any, write_csv,
-                                         write_json)
+from preemergence.core.artifacts import (atomic_write_text, read_json,
+                                         refuse_overwrite_any, write_csv, write_json)
 from preemergence.core.constants import time_bin_label
-from preemergence.core.artifacts import read_json
 from preemergence.core.paths import (INTERPRET_BIPOLES_CSV, INTERPRET_FIGURES,
                                      INTERPRET_METRICS, INTERPRET_OCCLUSION_CSV,
                                      INTERPRET_PREDICTIONS, INTERPRET_VALIDATION,
@@ -74,7 +73,8 @@ def run_interpret(params: "Params", regions_dir: Path, segments_dir: Path, model
                                                                     segments_dir)
         validation = read_json(reports_dir / INTERPRET_VALIDATION)
         checks = apply_validation(findings(metrics, comparable_train_cv(params, reports_dir)),
-                                  validation)
+                                  validation, {"time_h": t, "depth": params.depth,
+                                               "config": params.interpret_validate.config})
         mlflow.log_metrics(flat_numbers(metrics))
         mlflow.log_metrics({f"reproduced_{c['id']}": float(c["reproduced"]) for c in checks})
         write_json(reports_dir / INTERPRET_METRICS,

@@ -40,7 +40,8 @@ def run_interpret_validate(params: "Params", reports_dir: Path, force: bool = Fa
         results = validate_all(params, bipole_radii(params.interpret),
                                reports_dir / INTERPRET_VALIDATE_FIGURES, progress)
         record = {"time_h": params.interpret.time_h, "depth": params.depth,
-                  "config": section.config, "sets": results}
+                  "config": section.config, "confidence": params.stats.confidence,
+                  "sets": results}
         mlflow.log_metrics({f"{name}_{key}": float(value) for name, r in results.items()
                             for key, value in (("passed", r["passed"]),
                                                ("tss", r["tss"]["estimate"]),
