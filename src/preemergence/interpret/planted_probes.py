@@ -16,8 +16,8 @@ from scipy import stats as scipy_stats
 
 from preemergence.interpret import figures as figs
 from preemergence.interpret import probes
-from preemergence.interpret.binning import (bin_centres, binned_mean, class_fractions,
-                                            equal_width_bins, output_bins)
+from preemergence.interpret.binning import (N_OUTPUT_BINS, bin_centres, binned_mean,
+                                            class_fractions, equal_width_bins, output_bins)
 from preemergence.interpret.composite import store_composites
 from preemergence.interpret.region_maps import BOX, region_maps, summarise_regions
 from preemergence.interpret.report import box_contrast_found
@@ -196,7 +196,7 @@ def _flux_probe(planted: PlantedSet, cnn_rows, figures_dir) -> dict:
     y, mtot, labels = (merged.score.to_numpy(), merged.mtot_mx.to_numpy(),
                        merged.label.to_numpy())
     rho = float(scipy_stats.spearmanr(y, mtot).statistic)
-    frac_pe, frac_ne = class_fractions(output_bins(y, OUTPUT_BINS), labels, OUTPUT_BINS)
+    frac_pe, frac_ne = class_fractions(output_bins(y, N_OUTPUT_BINS), labels, N_OUTPUT_BINS)
     sorted_bins = bool(frac_pe[-1] > frac_ne[-1] and frac_ne[0] > frac_pe[0])
     if figures_dir is not None:
         lo, hi = np.quantile(mtot, [0.01, 0.99])
