@@ -102,10 +102,11 @@ def control_text(record: dict) -> str:
             "no characteristic radius near R*, as it should not"))
     if record["set"] == "location":
         return (f"{_box_text(c)} (true kinds): " + (
-            "the probe singles out the box, of one sign or the other, also in a network whose "
-            "labels carried no information about the class (it shows what a network detects, "
-            "not what it ties to emergence)" if found else "no contrast of either sign, as it "
-            "should not"))
+            "the probe singles out the box, of one sign or the other and as strongly as in the "
+            "trained network, also in a network whose labels carried no information about the "
+            "class (it shows what a network detects, not what it ties to emergence)" if found
+            else "no contrast, or one clearly smaller than the trained network's: the "
+            "probe's answer depends on the labels learned"))
     if record["set"] == "flux_only":
         return (f"TSS(CNN) - TSS(DA MTOT) {interval_text(c['cnn_minus_da_mtot'])} points, rho "
                 f"{number(c['spearman_output_mtot'])} (true labels): " + (
