@@ -149,3 +149,17 @@ def test_missing_numbers_read_n_a_instead_of_crashing_the_report():
     text = "\n".join(planted_sections({"depth": 5, "config": "default",
                                        "sets": {"flux_only": flux}}))
     assert "rho(y, MTOT) n/a" in text and "n/a [n/a, n/a]" in text
+
+
+def test_ne_radii_that_overlap_r_star_or_lie_all_below_it_are_refused(params):
+    from preemergence.core.config import ParamsError
+    for ranges, message in (([[8.0, 12.0], [16.0, 24.0]], "contains radius_mm 10"),
+                            ([[3.0, 6.0]], "no range lies above radius_mm 10")):
+        with pytest.raises(ParamsError, match=message):
+            with_overrides(params, {"interpret_validate.length_scale.ne_radii_mm": ranges})
+
+
+def test_a_criterion_edit_keeps_the_planted_networks_keys(small):
+    edited = with_overrides(small, {"interpret_validate.criteria.min_planted_tss": 0.6})
+    assert (planted_set("polarity", small).data.data_key
+            == planted_set("polarity", edited).data.data_key)

@@ -188,6 +188,7 @@ def test_occlusion_verdict_rests_on_every_region_and_its_interval():
     assert verdict(summary(-0.05, 0.05))["verdict"] == "no"    # interval reaches 0
     assert verdict(summary(0.2, -0.01))["verdict"] == "no"
     assert verdict(summary(0.2, 0.05, n=1))["verdict"] == "inconclusive"
+    assert verdict(summary(float("nan"), 0.05))["verdict"] == "inconclusive"
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictInt, StrictStr, model_validator
 
 from preemergence.core.schema_types import (Count, Fraction, NonNegative, Number, Positive,
                                             PositiveRange, Section)
@@ -20,6 +20,18 @@ class PlantedBipoles(Section):
 
 class PlantedLengthScale(PlantedBipoles):
     ne_radii_mm: Annotated[list[PositiveRange], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _ne_radii_apart_from_r_star(self):
+        """NE radii must differ from R*, and one range must lie above it (the bipole probe's
+        tolerance window ends where that range starts)."""
+        for low, high in self.ne_radii_mm:
+            if low <= self.radius_mm <= high:
+                raise ValueError(f"the range [{low:g}, {high:g}] Mm contains radius_mm "
+                                 f"{self.radius_mm:g}: NE bipoles must differ in size")
+        if not any(low > self.radius_mm for low, _ in self.ne_radii_mm):
+            raise ValueError(f"no range lies above radius_mm {self.radius_mm:g} Mm")
+        return self
 
 
 class PlantedLocation(Section):

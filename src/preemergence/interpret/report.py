@@ -203,7 +203,8 @@ def _occlusion(m) -> dict:
                   f"{100 * s['fraction_ear_box_above_threshold']:.0f} % of EARs called PE in "
                   f"the box, {100 * s['fraction_cr_box_below_threshold']:.0f} % of CRs not "
                   f"(per region: {INTERPRET_OCCLUSION_CSV})", ok,
-                  inconclusive=min(s["n_ear"], s["n_cr"]) < 2)
+                  inconclusive=min(s["n_ear"], s["n_cr"]) < 2 or not np.isfinite(
+                      [_nan(gap["low"]), _nan(occ_gap["low"])]).all())   # a region's NaN
 
 
 COLLAPSED_TSS = 0.1   # a fold below this TSS, while its B twin is above 0.3, failed to train

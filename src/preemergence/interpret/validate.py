@@ -80,8 +80,10 @@ def planted_set(name: str, params: "Params") -> PlantedSet:
     samples = table[table.subset == "sample"]
     table = pd.concat([samples, samples.assign(subset="tile")], ignore_index=True)
     index = {r.region_id: i for i, r in enumerate(store.regions)}
-    digest = hashlib.sha256(json.dumps([name, section.model_dump(), seed, t, const],
-                                       sort_keys=True, default=str).encode())
+    # the content (windows, folds, labels, maps, constants) keys the networks, not the
+    # section: editing a criterion or the list of sets retrains nothing
+    digest = hashlib.sha256(json.dumps([name, seed, t, const], sort_keys=True,
+                                       default=str).encode())
     digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
     digest.update(np.ascontiguousarray(store.maps[t]).tobytes())
     data = TimeBinData(t, store.maps[t], index, table, const["mean_g"], const["std_g"],
