@@ -148,7 +148,7 @@ def test_bipole_plot_colours_follow_the_figures_and_show_no_stray_legend():
     the fields must sort as text in field order (10 G, 100 G, 1000 G), as the matplotlib
     figures draw them; the single-y template draws no dash legend (DVC's 'field' column
     would add an 'output' entry)."""
-    from preemergence.interpret.report import bipole_rows
+    from preemergence.interpret.report_metrics import bipole_rows
     radii = [0.0, 5.0]
     metrics = {"pruned": {"bipoles": {"radii_mm": radii, "output": {
                    f"{b}G": [0.1, 0.2] for b in (1000, 10, 100)}}},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from preemergence.core.constants import KINDS
+from preemergence.core.constants import BOX_START_PX, BOX_STOP_PX, KINDS
 from preemergence.data.hemisphere import average_maps
 
 
@@ -25,3 +25,13 @@ def store_composites(store, kinds=KINDS, time_bins=None) -> dict:
             if len(rows):
                 out[(kind, time_h)] = average_maps(store.maps[time_h][rows], latitudes[rows])
     return out
+
+
+def box_numbers(composite_map: np.ndarray) -> dict:
+    """Fig. 3's numbers of one composite map's central emergence box (G): mean |B| and the
+    mean B of its west (+x, leading) and east halves."""
+    centre = composite_map[BOX_START_PX:BOX_STOP_PX, BOX_START_PX:BOX_STOP_PX]
+    half = centre.shape[1] // 2
+    return {"box_mean_abs_g": float(np.abs(centre).mean()),
+            "box_west_mean_g": float(centre[:, half:].mean()),
+            "box_east_mean_g": float(centre[:, :half].mean())}

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.special import expit
 
 from preemergence.core.artifacts import read_json
-from preemergence.core.constants import BOX_START_PX, BOX_STOP_PX, time_bin_label
+from preemergence.core.constants import time_bin_label
 from preemergence.core.executor import resolve as resolve_executor
 from preemergence.core.filters import filter_counts
 from preemergence.core.paths import MODEL_FILE, RESULT_FILE
@@ -27,7 +27,7 @@ from preemergence.interpret import probes
 from preemergence.interpret.binning import (bin_centres, binned_mean, class_fractions,
                                             equal_width_bins, example_indices, outcome,
                                             output_bins)
-from preemergence.interpret.composite import store_composites
+from preemergence.interpret.composite import box_numbers, store_composites
 from preemergence.interpret.region_maps import region_maps, summarise_regions
 from preemergence.model import cnn, fanout
 from preemergence.model.crossval import cross_validate, summarise
@@ -87,16 +87,7 @@ def composites(ctx: Context, regions_dir: Path) -> dict:
     store = load_region_store(regions_dir, ctx.params.time_bins, on_missing="skip")
     maps = store_composites(store)
     figs.plot_composites(maps, ctx.figure("fig03_composites.png"), f"data: {ctx.source}")
-    box = slice(BOX_START_PX, BOX_STOP_PX)
-    out = {}
-    for (kind, t), m in maps.items():
-        centre = m[box, box]
-        half = centre.shape[1] // 2
-        out[f"{kind}_{time_bin_label(t)}"] = {
-            "box_mean_abs_g": float(np.abs(centre).mean()),
-            "box_west_mean_g": float(centre[:, half:].mean()),
-            "box_east_mean_g": float(centre[:, :half].mean())}
-    return out
+    return {f"{kind}_{time_bin_label(t)}": box_numbers(m) for (kind, t), m in maps.items()}
 
 
 # --- Figs. 10, 11, 24: CNN output against MTOT ----------------------------------------------

@@ -18,9 +18,9 @@ from preemergence.interpret import figures as figs
 from preemergence.interpret import probes
 from preemergence.interpret.binning import (N_OUTPUT_BINS, bin_centres, binned_mean,
                                             class_fractions, equal_width_bins, output_bins)
-from preemergence.interpret.composite import store_composites
-from preemergence.interpret.region_maps import BOX, region_maps, summarise_regions
-from preemergence.interpret.report import box_contrast_found
+from preemergence.interpret.composite import box_numbers, store_composites
+from preemergence.interpret.region_maps import region_maps, summarise_regions
+from preemergence.interpret.report import box_contrast_found, hale_bipole_found
 from preemergence.interpret.validation_report import FINDINGS
 from preemergence.interpret.validate import (PlantedSet, da_mtot_rows, difference, load_run,
                                              planted_config, pooled_tss, predictions,
@@ -158,17 +158,16 @@ def _occlusion(planted: PlantedSet, result: dict, figures_dir, draw: bool) -> di
 
 
 def _composite(planted: PlantedSet, figures_dir: Path) -> dict:
+    """The main report's Fig. 3 numbers and criterion on the planted set's composites."""
     t = planted.data.time_h
     maps = store_composites(planted.store)
     figs.plot_composites(maps, figures_dir / "planted_location_composites.png",
                          _note(planted), title="Planted location: average maps")
-    ear, cr = maps[("EAR", t)][BOX, BOX], maps[("CR", t)][BOX, BOX]
-    half = ear.shape[1] // 2
-    ratio = float(np.abs(ear).mean() / max(np.abs(cr).mean(), 1e-9))
-    sign = planted.params.simulate.emergence.hale_leading_sign_north
-    west, east = float(ear[:, half:].mean()), float(ear[:, :half].mean())
-    return {"box_ratio": ratio, "west_mean_g": west, "east_mean_g": east,
-            "passed": bool(ratio > 1.5 and sign * west > 0 > sign * east)}
+    ear, cr = box_numbers(maps[("EAR", t)]), box_numbers(maps[("CR", t)])
+    ratio, found = hale_bipole_found(ear, cr,
+                                     planted.params.simulate.emergence.hale_leading_sign_north)
+    return {"box_ratio": ratio, "west_mean_g": ear["box_west_mean_g"],
+            "east_mean_g": ear["box_east_mean_g"], "passed": found}
 
 
 # --- flux_only: Fig. 24, Figs. 10-11 -----------------------------------------------------
@@ -264,7 +263,7 @@ def validate_all(params, radii_mm, figures_dir: Path, progress: bool = True) -> 
     from preemergence.interpret.validate import planted_set
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
-    out, location_runs = {}, None
+    out, loc, location_runs = {}, None, None
     names = sorted(params.interpret_validate.sets, key=lambda n: n != "location")
     with show_progress(names, progress, "planted truths", "set") as bar:
         for name in bar:
@@ -272,12 +271,13 @@ def validate_all(params, radii_mm, figures_dir: Path, progress: bool = True) -> 
             if name == "length_scale":
                 out[name] = length_scale(planted, radii_mm, figures_dir)
             elif name == "location":
+                loc = planted
                 out[name], location_runs = location(planted, figures_dir)
             elif name == "flux_only":
                 out[name] = flux_only(planted, figures_dir)
             else:
-                loc = planted_set("location", params)
-                if location_runs is None:
+                if loc is None:                   # the location set is not among the sets
+                    loc = planted_set("location", params)
                     location_runs = train_folds(loc.data, planted_config(params),
                                                 params.interpret_validate.n_folds, "location")
                 out[name] = polarity(planted, loc, location_runs)

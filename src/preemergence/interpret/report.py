@@ -10,17 +10,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pathlib import Path
-
-import pandas as pd
-
 from preemergence.core import paper as reference
-from preemergence.core.plotdata import with_series
 from preemergence.core.constants import time_bin_label
 from preemergence.interpret.report_tables import (interval_text, table4_markdown,
                                                   table5_markdown)
-from preemergence.core.paths import INTERPRET_OCCLUSION_CSV, TRAIN_CV_METRICS
-from preemergence.core.artifacts import read_json
+from preemergence.core.paths import INTERPRET_OCCLUSION_CSV
 
 if TYPE_CHECKING:
     from preemergence.core.schema import Params
@@ -46,9 +40,8 @@ def _composites(m) -> dict:
     c = m["composites"]
     t = time_bin_label(m["time_h"])
     ear, cr = c[f"EAR_{t}"], c[f"CR_{t}"]
-    ratio = ear["box_mean_abs_g"] / max(cr["box_mean_abs_g"], 1e-9)
-    leading = m.get("hale_leading_sign_north", -1)      # cycle 24: negative in the north
-    hale = leading * ear["box_west_mean_g"] > 0 > leading * ear["box_east_mean_g"]
+    # cycle 24: Hale's leading sign negative in the north
+    ratio, found = hale_bipole_found(ear, cr, m.get("hale_leading_sign_north", -1))
     return _check("fig03_bipole",
                   "the average EAR map shows a bipole (Hale/Joy oriented) in the centre "
                   "before emergence; the average CR map does not",
@@ -58,7 +51,15 @@ def _composites(m) -> dict:
                   f"EAR/CR box mean |B| = {ear['box_mean_abs_g']:.1f}/"
                   f"{cr['box_mean_abs_g']:.1f} G (ratio {ratio:.1f}); EAR west/east mean "
                   f"{ear['box_west_mean_g']:.1f}/{ear['box_east_mean_g']:.1f} G",
-                  ratio > 1.5 and hale)
+                  found)
+
+
+def hale_bipole_found(ear: dict, cr: dict, leading_sign: int) -> tuple[float, bool]:
+    """Fig. 3's criterion on composite.box_numbers of the EAR and CR maps: (EAR/CR box mean
+    |B|, whether it is > 1.5 and the west half has Hale's leading sign, the east the other)."""
+    ratio = ear["box_mean_abs_g"] / max(cr["box_mean_abs_g"], 1e-9)
+    hale = leading_sign * ear["box_west_mean_g"] > 0 > leading_sign * ear["box_east_mean_g"]
+    return ratio, bool(ratio > 1.5 and hale)
 
 
 def _output_bins(m) -> dict:
@@ -330,65 +331,3 @@ def report_markdown(metrics: dict, checks: list[dict], params: "Params",
         if c["id"] == "table5_uniform_polarity":
             lines += table5_markdown(metrics["table5"])
     return "\n".join([*lines, *planted]) + "\n"
-
-
-# --- Metrics and plots of the stage ------------------------------------------------------
-
-def comparable_train_cv(params: "Params", reports_dir: Path) -> dict:
-    """train-cv's metrics when they come from the |B| runs' schedule and depth, else {}."""
-    signed = read_json(Path(reports_dir) / TRAIN_CV_METRICS) or {}
-    same = (signed.get("config"), signed.get("depth")) == (
-        params.interpret.abs_field.config, params.depth)
-    return signed if same else {}
-
-
-def finite_or_none(value):
-    """NaN/inf -> None (null in JSON; strict JSON readers such as DVC's reject NaN)."""
-    if isinstance(value, dict):
-        return {k: finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite_or_none(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
-def flat_numbers(metrics: dict) -> dict:
-    """The scalar headline numbers for MLflow."""
-    out = {f"table5_tss_mean_{k}": v["tss_mean"] for k, v in metrics["table5"].items()}
-    for field, r in metrics["pruned"]["bipoles"]["characteristic_radius_mm"].items():
-        if np.isfinite(r):
-            out[f"pruned_char_radius_mm_{field}"] = r
-    for depth, by_field in metrics["depth_sweep"]["characteristic_radius_mm"].items():
-        for field, r in by_field.items():
-            if np.isfinite(r):
-                out[f"{depth}_char_radius_mm_{field}"] = r
-    out["mean_mtot_predicted_pe_1e20mx"] = metrics["outputs"]["mean_mtot_predicted_pe_mx"] / 1e20
-    return out
-
-
-def summary_metrics(metrics: dict, checks: list[dict]) -> dict:
-    """What `dvc metrics show` lists: Table 5, characteristic radii, the checks."""
-    return {"time_h": metrics["time_h"], "table5": metrics["table5"],
-            "pruned_characteristic_radius_mm": metrics["pruned"]["bipoles"][
-                "characteristic_radius_mm"],
-            "depth_characteristic_radius_mm": metrics["depth_sweep"][
-                "characteristic_radius_mm"],
-            "mean_mtot_predicted_pe_1e20mx": metrics["outputs"]["mean_mtot_predicted_pe_mx"]
-            / 1e20,
-            "findings": {c["id"]: c["verdict"] for c in checks},
-            "probes_validated": {c["id"]: bool(c.get("probe_validated")) for c in checks}}
-
-
-def bipole_rows(metrics: dict) -> pd.DataFrame:
-    """CNN output against bipole radius per network and field (DVC plots: one panel per
-    network, one line per field)."""
-    b = metrics["pruned"]["bipoles"]
-    rows = [{"network": "pruned", "field_g": f, "radius_mm": r, "output": y}
-            for f, ys in b["output"].items() for r, y in zip(b["radii_mm"], ys)]
-    rows += [{"network": depth, "field_g": f, "radius_mm": r, "output": y}
-             for depth, by_field in metrics["depth_sweep"]["output"].items()
-             for f, ys in by_field.items() for r, y in zip(b["radii_mm"], ys)]
-    table = pd.DataFrame(rows)
-    # "10 G" < "100 G" < "1000 G" as text too: Vega colours them in the order of the figures
-    return with_series(table, table["field_g"].str.replace("G", " G"), table["network"])

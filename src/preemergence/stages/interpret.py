@@ -30,9 +30,10 @@ from preemergence.interpret.experiments import (Context, composites, depth_sweep
                                                 uniform_polarity)
 from preemergence.interpret.validation_report import apply_validation, planted_sections
 from preemergence.model.predictions import write_predictions
-from preemergence.interpret.report import (bipole_rows, comparable_train_cv, findings,
-                                           finite_or_none, flat_numbers, report_markdown,
-                                           summary_metrics)
+from preemergence.interpret.report import findings, report_markdown
+from preemergence.interpret.report_metrics import (bipole_rows, comparable_train_cv,
+                                                   finite_or_none, flat_numbers,
+                                                   summary_metrics)
 from preemergence.model.runs import load_time_bins
 
 if TYPE_CHECKING:

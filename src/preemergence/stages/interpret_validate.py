@@ -19,7 +19,7 @@ from preemergence.core.catalog import stage_outputs
 from preemergence.core.paths import INTERPRET_VALIDATE_FIGURES, INTERPRET_VALIDATION
 from preemergence.interpret.experiments import bipole_radii
 from preemergence.interpret.planted_probes import validate_all
-from preemergence.interpret.report import finite_or_none
+from preemergence.interpret.report_metrics import finite_or_none
 
 if TYPE_CHECKING:
     from preemergence.core.schema import Params
