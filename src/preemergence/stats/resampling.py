@@ -91,17 +91,23 @@ def _bootstrap(matrix: np.ndarray, strata, statistic, settings: "Stats", seed: i
     def resampled(ear, cr, axis=-1):
         return statistic(_summed(matrix, ear, cr))
     estimate = float(statistic(_summed(matrix, *strata)))
+    return Interval(estimate, *_scipy_interval(strata, resampled, settings, seed))
+
+
+def _scipy_interval(samples, statistic, settings: "Stats", seed: int) -> tuple[float, float]:
+    """scipy.stats.bootstrap of statistic over independent samples, the stats section's
+    method, percentile where BCa is degenerate (all resamples equal): (low, high)."""
     kwargs = dict(paired=False, vectorized=True, n_resamples=settings.bootstrap_resamples,
                   confidence_level=settings.confidence, rng=np.random.default_rng(seed))
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)   # handled below
-        result = scipy_stats.bootstrap(strata, resampled,
+        result = scipy_stats.bootstrap(samples, statistic,
                                        method=settings.interval_method, **kwargs)
         low, high = result.confidence_interval
         if not (np.isfinite(low) and np.isfinite(high)):    # BCa degenerate: all equal
-            result = scipy_stats.bootstrap(strata, resampled, method="percentile", **kwargs)
+            result = scipy_stats.bootstrap(samples, statistic, method="percentile", **kwargs)
             low, high = result.confidence_interval
-    return Interval(estimate, float(low), float(high))
+    return float(low), float(high)
 
 
 def tss_interval(predictions: pd.DataFrame, settings: "Stats", seed: int) -> Interval:
@@ -198,14 +204,4 @@ def _means_interval(samples, statistic, settings: "Stats", seed: int) -> Interva
     estimate = float(statistic(*samples))
     if any(len(s) < 2 for s in samples) or all(np.allclose(s, s[0]) for s in samples):
         return Interval(estimate, estimate, estimate)
-    kwargs = dict(paired=False, vectorized=True, n_resamples=settings.bootstrap_resamples,
-                  confidence_level=settings.confidence, rng=np.random.default_rng(seed))
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)
-        result = scipy_stats.bootstrap(samples, statistic, method=settings.interval_method,
-                                       **kwargs)
-        low, high = result.confidence_interval
-        if not (np.isfinite(low) and np.isfinite(high)):
-            result = scipy_stats.bootstrap(samples, statistic, method="percentile", **kwargs)
-            low, high = result.confidence_interval
-    return Interval(estimate, float(low), float(high))
+    return Interval(estimate, *_scipy_interval(samples, statistic, settings, seed))
