@@ -296,3 +296,16 @@ def test_the_heaviest_first_test_modules_exist_and_come_first():
     items = [SimpleNamespace(nodeid=i) for i in ids]
     conftest.pytest_collection_modifyitems(None, None, items)
     assert [i.nodeid.split("::")[1] for i in items] == ["d", "a", "c", "b", "e"]
+
+
+def test_interpret_reads_the_planted_truth_results_after_interpret_validate():
+    """interpret reads reports/interpret_validation.json: dvc.yaml must order it after
+    interpret-validate and rerun it when the results change (it was once on prune)."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    deps = {name: [str(d) for d in stage.get("deps", [])] for name, stage in stages.items()}
+    produced = [str(next(iter(o)) if isinstance(o, dict) else o)
+                for o in stages["interpret-validate"]["outs"]]
+    assert "reports/interpret_validation.json" in produced
+    assert "reports/interpret_validation.json" in deps["interpret"]
+    assert [n for n, d in deps.items() if "reports/interpret_validation.json" in d
+            ] == ["interpret"]
