@@ -19,6 +19,13 @@ os.environ["PREEMERGENCE_CHECKPOINT_S"] = "0"
 TEST_TRACKING_DIR = Path(tempfile.mkdtemp(prefix="preemergence-mlflow-"))
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{TEST_TRACKING_DIR / 'mlflow.db'}"
 USER_FILES = ("mlflow.db", "mlartifacts", "mlruns")     # the user's MLflow store
+# Under pytest-xdist each test process gets its share of the cores for TensorFlow and
+# oneDNN (and the subprocesses it starts inherit it): n processes that each use every core
+# oversubscribe the CPU.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(_name, _share)
 # The heaviest test modules, heaviest first (measured with --durations=0, 2-core AMD EPYC,
 # 2026-12-03). `make test` hands modules to its processes in collection order
 # (--no-loadscope-reorder), so these start first and the run does not end with one process
