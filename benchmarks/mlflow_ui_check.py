@@ -55,8 +55,10 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stab
 GENAI_MARKERS = ("Training runs", "Sessions", "Judges", "Agent versions", "Prompts & versions",
                  "Evaluation runs", "Token Usage", "Tokens per Trace", "Tool calls",
                  "Detect Issues")
-# Text nodes that all appear in the model-training runs view (side nav + runs table).
+# Text nodes that all appear in the model-training runs view (side nav + runs table). The
+# table's footer reads "N matching runs", or "1 matching run" for an experiment with one run.
 ML_MARKERS = ("Model registry", "Run Name", "matching runs")
+MARKER_FORMS = {"matching runs": ("matching runs", "matching run")}
 EMPTY_MARKER = "No runs logged"
 ML_QUERY = "workflowType=machine_learning"
 VIEW_TAG = "mlflow.sharedViewState.preemergence-default"
@@ -270,7 +272,7 @@ def classify(title: str, nodes: list[str], exp_id: str) -> tuple[str, list[str]]
     genai = [m for m in GENAI_MARKERS if m in present]
     if genai:
         return "genai", genai
-    ml = [m for m in ML_MARKERS if m in present]
+    ml = [m for m in ML_MARKERS if present.intersection(MARKER_FORMS.get(m, (m,)))]
     if len(ml) == len(ML_MARKERS) and title.startswith(f"Runs - Experiment {exp_id} "):
         return "machine_learning", ml + [title]
     return "unknown", ml + ([title] if title else [])

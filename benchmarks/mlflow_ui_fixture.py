@@ -3,7 +3,9 @@
 One experiment "train-cv": a parent run (tss_mean, tss_mean_t-3.2h, tss_mean_t-8.5h; the
 stage's params) and, nested in it, one child per (time bin, fold), 2 bins x 3 folds, named as
 model/crossval.run_name names them, with the params config.*, time_h, fold and the metrics
-tss, tp, fn, fp, tn, loss and val_loss (per epoch). Values are made up; no training runs.
+tss, tp, fn, fp, tn, loss and val_loss (per epoch). A second experiment "stats" holds one run
+(the table then reads "1 matching run"), with per-bin TSS metrics as the stats stage logs them.
+Values are made up; no training runs.
 
 Usage:  .venv/bin/python benchmarks/mlflow_ui_fixture.py OUT.db
 """
@@ -59,7 +61,19 @@ def make_store(db: Path) -> str:
                              + [Param("time_h", str(t)), Param("fold", str(fold))])
             client.set_terminated(run.info.run_id)
     client.set_terminated(pid)
+    add_single_run_experiment(client, db, now)
     return exp
+
+
+def add_single_run_experiment(client, db: Path, now: int) -> None:
+    """Experiment "stats" with one run, shaped as the stats stage logs it."""
+    from mlflow.entities import Metric
+    exp = client.create_experiment("stats", artifact_location=(db.parent / "mlartifacts")
+                                   .as_uri())
+    run = client.create_run(exp, run_name="workspace · statistics", start_time=now)
+    client.log_batch(run.info.run_id, metrics=[
+        Metric(f"t-{t}h.cnn.tss", 0.7 - 0.05 * i, now, 0) for i, t in enumerate(BINS)])
+    client.set_terminated(run.info.run_id)
 
 
 if __name__ == "__main__":

@@ -46,14 +46,29 @@ def test_bench_gpu_runs_on_the_cpu(tmp_path):
                     reason="needs Chromium (apt-get install chromium)")
 def test_mlflow_ui_opens_train_cv_with_tss_columns(tmp_path):
     """Through the launcher, train-cv's runs table shows the TSS columns as headers and the
-    name search lists every matching child run (benchmarks/mlflow_ui_check.py --fixture)."""
+    name search lists every matching child run; an experiment with one run ("1 matching run")
+    is recognised as the model-training view too (benchmarks/mlflow_ui_check.py --fixture)."""
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "mlflow_ui_check.py"),
-                           "--fixture", "--experiment", "train-cv", "--out", str(tmp_path)],
+                           "--fixture", "--experiment", "train-cv", "--experiment", "stats",
+                           "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    [row] = json.loads((tmp_path / "summary.json").read_text())["experiments"]
-    assert row["passed"] and row["tss_columns"][0] == "tss"
-    assert len(row["search_expected"]) == 3
+    train_cv, stats = json.loads((tmp_path / "summary.json").read_text())["experiments"]
+    assert train_cv["passed"] and train_cv["tss_columns"][0] == "tss"
+    assert len(train_cv["search_expected"]) == 3
+    assert stats["passed"] and stats["view"] == "machine_learning"
+    assert stats["tss_columns"] == ["t-3.2h.cnn.tss", "t-8.5h.cnn.tss"]
+
+
+def test_ui_check_reads_a_one_run_table_as_the_model_training_view():
+    """The runs-table footer says "1 matching run" for one run: still the model-training
+    view (the check read the real store's stats and realism experiments as 'unknown')."""
+    from mlflow_ui_check import classify
+    title = "Runs - Experiment 8 - MLflow"
+    one = ["Model registry", "Run Name", "workspace · statistics", "1", "matching run"]
+    assert classify(title, one, "8")[0] == "machine_learning"
+    assert classify(title, one[:-1], "8")[0] == "unknown"
+    assert classify(title, one + ["Judges"], "8")[0] == "genai"
 
 
 def test_seeds_compares_the_differences_and_their_verdicts(tmp_path):
