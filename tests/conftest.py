@@ -19,18 +19,15 @@ os.environ["PREEMERGENCE_CHECKPOINT_S"] = "0"
 TEST_TRACKING_DIR = Path(tempfile.mkdtemp(prefix="preemergence-mlflow-"))
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{TEST_TRACKING_DIR / 'mlflow.db'}"
 USER_FILES = ("mlflow.db", "mlartifacts", "mlruns")     # the user's MLflow store
-# Under pytest-xdist each test process gets its share of the cores for TensorFlow and
-# oneDNN (and the subprocesses it starts inherit it): n processes that each use every core
-# oversubscribe the CPU.
-if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
-    _share = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
-    for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-        os.environ.setdefault(_name, _share)
+# No per-process thread share under pytest-xdist: pinning each of 2 processes to 1 core
+# (4ab14b0) made a quiet fresh-clone pytest slower (572 s against 428 s, 2-core AMD EPYC),
+# because the run ends with one process alone on its heavy module and one core idle.
 # The heaviest test modules, heaviest first (measured with --durations=0, 2-core AMD EPYC,
 # 2026-12-03). `make test` hands modules to its processes in collection order
 # (--no-loadscope-reorder), so these start first and the run does not end with one process
 # on a long module while the other idles. A stale list only changes the order, not a result.
-HEAVIEST_FIRST = ("model/test_fanout.py", "interpret/test_planted_probes.py",
+HEAVIEST_FIRST = ("interpret/test_planted_probes_location.py",
+                  "interpret/test_planted_probes.py", "model/test_fanout.py",
                   "stages/test_prune_interpret.py",
                   "stages/test_train_cv.py", "stats/test_resampling.py", "test_cli.py",
                   "stages/test_trustworthy_runs.py", "data/test_validation.py",

@@ -1,48 +1,31 @@
 """Each interpretation probe on its planted truth at tiny size (interpret-validate's
 validate_all): the probe finds the planted answer in networks trained on the planted
 labels, and not in the negative control, a network trained on a random label per region.
-A probe that failed here would be reported "probe not validated" in interpretation.md."""
+A probe that failed here would be reported "probe not validated" in interpretation.md.
+This module: the length-scale and flux-only sets (location and polarity:
+test_planted_probes_location.py)."""
 
 import json
 
 import pytest
 
-from preemergence.core.config import with_overrides
-from preemergence.interpret.experiments import bipole_radii
-from preemergence.interpret.planted_probes import validate_all
 from preemergence.interpret.validation_report import planted_sections
 
-pytestmark = pytest.mark.slow
+from planted_tiny import assert_probe_validated, validate_tiny
 
-# Small enough for CI (~2 min on 2 cores), large enough that every probe can find its
-# answer: with 12 regions per kind the length-scale fold-1 network put R_c at 17.5 Mm.
-TINY = {"interpret_validate.config": "fast",
-        "interpret_validate.n_ear": 16, "interpret_validate.n_cr": 16,
-        "interpret_validate.samples_per_region": 24,
-        "interpret_validate.occlusion_regions": 4,
-        "interpret_validate.flux_only.excess": 4.0,      # learnable by a short schedule
-        # a perfectly separated tiny set saturates the outputs at 0 and 1, where their rank
-        # order is noise: rho was 0.89 here (the full-size criterion 0.9 stays in params)
-        "interpret_validate.criteria.min_rank_correlation": 0.8,
-        "interpret.occlusion.stride_px": 20,
-        "interpret.bipole.fields_g": [100.0],
-        "stats.bootstrap_resamples": 500}
+pytestmark = pytest.mark.slow
+SETS = ["length_scale", "flux_only"]
 
 
 @pytest.fixture(scope="module")
 def validation(params, tmp_path_factory):
-    tiny = with_overrides(params, TINY)
     figures = tmp_path_factory.mktemp("planted")
-    return validate_all(tiny, bipole_radii(tiny.interpret), figures, progress=False), figures
+    return validate_tiny(params, SETS, figures), figures
 
 
-@pytest.mark.parametrize("name", ["length_scale", "location", "flux_only", "polarity"])
+@pytest.mark.parametrize("name", SETS)
 def test_the_probe_finds_the_planted_answer_and_the_control_does_not(validation, name):
-    record = validation[0][name]
-    assert record["learned"], record["tss"]
-    assert record["probe_found"], record["measured"]
-    assert not record["control"]["finds_planted"], record["control"]
-    assert record["passed"]
+    assert_probe_validated(validation[0][name])
 
 
 def test_the_bipole_probe_recovers_r_star(validation):
@@ -53,9 +36,9 @@ def test_the_bipole_probe_recovers_r_star(validation):
 
 def test_the_report_sections_show_the_planted_figures(validation):
     records, figures = validation
-    for name in ("location", "flux_only", "length_scale"):
+    for name in SETS:
         for figure in records[name]["figures"]:
             assert (figures / figure).stat().st_size > 5_000, figure
     text = "\n".join(planted_sections({"depth": 5, "config": "fast", "sets": records}))
-    assert text.count("- Probe validated: yes") == 4
+    assert text.count("- Probe validated: yes") == len(SETS)
     json.dumps(records, allow_nan=True)           # the stage writes it as JSON

@@ -19,6 +19,10 @@ from preemergence.stats.report import pct, verdict
 
 BEGIN = "<!-- results: written by `preemergence results --readme` from reports/; do not edit -->"
 END = "<!-- /results -->"
+CAVEAT = ("These numbers are one run on the machine named above. A verdict whose interval "
+          "ends near 0 can change with the CPU model (floating-point rounding) and with the "
+          "training seed: the interval carries the regions' variance, not the seed's "
+          "(README, \"How far these numbers travel\").")
 VERDICT_BINS_H = (-3.2, -8.5)          # the bins whose paired verdicts the block states
 HEADLINE_BIN_H = -3.2
 
@@ -92,7 +96,7 @@ def block(tss: pd.DataFrame, statistics: dict, findings: dict, settings,
              "",
              "Paired region-bootstrap differences (`reports/statistics.md`):", "",
              *(f"- {verdict(row, settings)}" for row in difference_rows(statistics)),
-             f"- {guard_text}", f"- {findings_line(findings)}", "", END]
+             f"- {guard_text}", f"- {findings_line(findings)}", "", CAVEAT, "", END]
     return "\n".join(lines) + "\n"
 
 

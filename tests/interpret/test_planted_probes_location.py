@@ -1,0 +1,28 @@
+"""The occlusion / composite probe (location set) and the B-against-|B| probe (polarity set,
+whose converse reuses the location set's networks) on their planted truths at tiny size;
+see test_planted_probes.py."""
+
+import pytest
+
+from planted_tiny import assert_probe_validated, validate_tiny
+
+pytestmark = pytest.mark.slow
+SETS = ["location", "polarity"]
+
+
+@pytest.fixture(scope="module")
+def validation(params, tmp_path_factory):
+    figures = tmp_path_factory.mktemp("planted-location")
+    return validate_tiny(params, SETS, figures), figures
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_the_probe_finds_the_planted_answer_and_the_control_does_not(validation, name):
+    assert_probe_validated(validation[0][name])
+
+
+def test_the_location_figures_are_drawn(validation):
+    records, figures = validation
+    assert records["location"]["figures"]
+    for figure in records["location"]["figures"]:
+        assert (figures / figure).stat().st_size > 5_000, figure
