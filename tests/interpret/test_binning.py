@@ -9,8 +9,10 @@ from preemergence.interpret.binning import (
     class_fractions,
     equal_width_bins,
     example_indices,
+    mtot_slopes,
     outcome,
     output_bins,
+    slopes_split_by_score,
 )
 
 
@@ -75,3 +77,20 @@ def test_example_indices_lowest_and_highest_mtot():
     np.testing.assert_array_equal(picks[0], [1, 2])      # lowest MTOT 1.0, highest 9.0
     np.testing.assert_array_equal(picks[5], [6, 5])      # two members: all, sorted by MTOT
     assert all(len(p) == 0 for p in picks[1:5])          # index 7 (0.5) is not kept
+
+
+def test_mtot_slopes_recover_linear_contributions():
+    """Fig. 12's slopes: a filter whose contribution is 0.5 per 1e20 Mx and one at -0.2."""
+    mtot = np.linspace(4e20, 16e20, 200)
+    contrib = np.stack([0.5 * mtot / 1e20, -0.2 * mtot / 1e20 + 3.0], axis=1)
+    out = mtot_slopes(mtot, contrib, 4e20, 16e20, 5)
+    assert out["mean"].shape == (2, 5) and out["count"].sum() == 200
+    assert out["slope_per_1e20_mx"] == pytest.approx([0.5, -0.2], rel=0.02)
+    empty = mtot_slopes(np.full(10, 1e22), contrib[:10], 4e20, 16e20, 5)
+    assert np.isnan(empty["slope_per_1e20_mx"]).all()      # no filled bin: no slope
+
+
+def test_slopes_split_by_score():
+    assert slopes_split_by_score([0.3, 0.1, -0.1, -0.4])
+    assert not slopes_split_by_score([0.3, -0.1, 0.1, -0.4])
+    assert not slopes_split_by_score([0.3, 0.1, -0.1, float("nan")])

@@ -2,11 +2,12 @@
 validate_all): the probe finds the planted answer in networks trained on the planted
 labels, and not in the negative control, a network trained on a random label per region.
 A probe that failed here would be reported "probe not validated" in interpretation.md.
-This module: the length-scale and flux-only sets (location and polarity:
-test_planted_probes_location.py)."""
+This module: the length-scale and flux-only sets, and Fig. 12's probe on the flux-only
+networks pruned (location and polarity: test_planted_probes_location.py)."""
 
 import json
 
+import numpy as np
 import pytest
 
 from preemergence.interpret.validation_report import planted_sections
@@ -20,7 +21,7 @@ SETS = ["length_scale", "flux_only"]
 @pytest.fixture(scope="module")
 def validation(params, tmp_path_factory):
     figures = tmp_path_factory.mktemp("planted")
-    return validate_tiny(params, SETS, figures), figures
+    return validate_tiny(params, SETS + ["flux_only_filters"], figures), figures
 
 
 @pytest.mark.parametrize("name", SETS)
@@ -34,11 +35,31 @@ def test_the_bipole_probe_recovers_r_star(validation):
                for r in measured["characteristic_radius_mm"])
 
 
+def test_the_pruned_filter_probe_reads_every_fold_and_its_control(validation):
+    """Fig. 12 on planted truth: the flux-only networks pruned to 4 filters by the prune
+    stage's procedure, slopes of <F_i> against MTOT per fold; the pruned random-label
+    network read the same way. Whether the probe passes is the finding, not asserted."""
+    record = validation[0]["flux_only_filters"]
+    assert record["findings"] == ["fig12_filters_vs_mtot"] and record["learned"]
+    folds = record["measured"]["folds"]
+    assert [f["fold"] for f in folds] == [0, 1] and record["measured"]["n_filters"] == 4
+    assert all(len(f["slope_per_1e20_mx"]) == 4 and np.isfinite(f["slope_per_1e20_mx"]).all()
+               for f in folds)
+    assert record["probe_found"] == all(f["split_by_score"] for f in folds)
+    control = record["control"]
+    assert control["finds_planted"] == control["split_by_score"]
+    assert record["passed"] == (record["probe_found"] and not control["finds_planted"])
+    # the same data as flux_only: its networks are the flux_only set's
+    assert record["n_windows"] == validation[0]["flux_only"]["n_windows"]
+
+
 def test_the_report_sections_show_the_planted_figures(validation):
     records, figures = validation
-    for name in SETS:
+    for name in records:
         for figure in records[name]["figures"]:
             assert (figures / figure).stat().st_size > 5_000, figure
     text = "\n".join(planted_sections({"depth": 5, "config": "fast", "sets": records}))
-    assert text.count("- Probe validated: yes") == len(SETS)
+    assert text.count("- Probe validated: yes") == sum(r["passed"] for r in records.values())
+    assert text.count("- Probe validated: yes") >= len(SETS)
+    assert "### Planted flux_only_filters (validates Fig. 12)" in text
     json.dumps(records, allow_nan=True)           # the stage writes it as JSON

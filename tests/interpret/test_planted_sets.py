@@ -112,7 +112,8 @@ def test_a_finding_whose_probe_failed_reads_probe_not_validated():
     out = apply_validation(checks, validation)
     assert [c["verdict"] for c in out] == ["unvalidated", "unvalidated"]
     assert out[0]["criterion_met"] == "no" and "failed" in out[0]["probe"]
-    assert "no planted truth" in probe_status(validation)["fig12_filters_vs_mtot"]["text"]
+    assert "no planted truth" in probe_status(validation)["fig16_filters_vs_radius"]["text"]
+    assert "flux_only_filters" in probe_status(validation)["fig12_filters_vs_mtot"]["text"]
     assert all(not s["validated"] for s in probe_status(None).values())
     text = "\n".join(planted_sections(validation))
     assert "Probe validated: **no**" in text and "R_c = 12.5, none Mm" in text

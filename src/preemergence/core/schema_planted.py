@@ -51,7 +51,8 @@ class PlantedCriteria(Section):
 
 
 class InterpretValidate(Section):
-    sets: Annotated[list[Literal["length_scale", "location", "flux_only", "polarity"]],
+    sets: Annotated[list[Literal["length_scale", "location", "flux_only", "flux_only_filters",
+                                 "polarity"]],
                     Field(min_length=1)]
     n_ear: Annotated[StrictInt, Field(ge=2)]
     n_cr: Annotated[StrictInt, Field(ge=2)]

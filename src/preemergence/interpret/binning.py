@@ -57,6 +57,27 @@ def binned_mean(values, bins, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.n
     return mean.reshape(shape), sem.reshape(shape), count.astype(np.int64)
 
 
+def mtot_slopes(mtot_mx, contrib, lo: float, hi: float, n_bins: int) -> dict:
+    """Fig. 12's numbers: per filter (columns of contrib, (n, k)), the mean contribution and
+    its standard error in n_bins equal-width MTOT bins on [lo, hi] (Mx), and the slope of a
+    straight line through the bin means (per 1e20 Mx; NaN with fewer than 2 filled bins)."""
+    bins = equal_width_bins(mtot_mx, lo, hi, n_bins)
+    mean, err, count = binned_mean(contrib, bins, n_bins)
+    mean, err = np.asarray(mean).T, np.asarray(err).T        # (k, n_bins)
+    centres = bin_centres(lo, hi, n_bins) / 1e20
+    slopes = [float(np.polyfit(centres[np.isfinite(m)], m[np.isfinite(m)], 1)[0])
+              if np.isfinite(m).sum() >= 2 else float("nan") for m in mean]
+    return {"mean": mean, "err": err, "count": np.asarray(count), "slope_per_1e20_mx": slopes}
+
+
+def slopes_split_by_score(slopes) -> bool:
+    """Fig. 12's criterion: with the filters ordered by net score S_i, the slopes of the
+    first half (PE filters) are all positive and those of the second half all negative."""
+    slopes = np.asarray(slopes, dtype=float)
+    half = len(slopes) // 2
+    return bool(np.all(slopes[:half] > 0) and np.all(slopes[half:] < 0))
+
+
 def _squared_deviations(onehot: np.ndarray, flat: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """Sum per bin of (value - bin mean)^2: (n_bins, k)."""
     own_mean = onehot @ np.nan_to_num(mean)               # each sample's bin mean (n, k)

@@ -25,8 +25,8 @@ from preemergence.core.progress import progress as show_progress
 from preemergence.interpret import figures as figs
 from preemergence.interpret import probes
 from preemergence.interpret.binning import (bin_centres, binned_mean, class_fractions,
-                                            equal_width_bins, example_indices, outcome,
-                                            output_bins)
+                                            equal_width_bins, example_indices,
+                                            mtot_slopes, outcome, output_bins)
 from preemergence.interpret.composite import box_numbers, store_composites
 from preemergence.interpret.region_maps import region_maps, summarise_regions
 from preemergence.model import cnn, fanout
@@ -181,19 +181,14 @@ def pruned_network(ctx: Context) -> dict:
 def _filter_vs_mtot(ctx, mtot, contrib, names) -> dict:
     lo, hi = ctx.section.mtot_range_mx
     n = ctx.section.mtot_bins
-    bins = equal_width_bins(mtot, lo, hi, n)
-    mean, err, count = binned_mean(contrib, bins, n)
-    mean, err = np.asarray(mean).T, np.asarray(err).T        # (n_filters, n_bins)
-    figs.plot_filter_contribution_vs_mtot(bin_centres(lo, hi, n), mean, err,
+    fig12 = mtot_slopes(mtot, contrib, lo, hi, n)
+    figs.plot_filter_contribution_vs_mtot(bin_centres(lo, hi, n), fig12["mean"], fig12["err"],
                                           ctx.figure("fig12_filter_vs_mtot.png"), ctx.note,
                                           labels=names,
                                           title="Pruned CNN: filter contributions vs MTOT "
                                                 f"(fold {ctx.section.fold} validation)")
-    centres = bin_centres(lo, hi, n) / 1e20
-    slopes = [float(np.polyfit(centres[np.isfinite(m)], m[np.isfinite(m)], 1)[0])
-              if np.isfinite(m).sum() >= 2 else float("nan") for m in mean]
-    return {"mean": mean.tolist(), "err": err.tolist(), "count": np.asarray(count).tolist(),
-            "slope_per_1e20_mx": slopes}
+    return {"mean": fig12["mean"].tolist(), "err": fig12["err"].tolist(),
+            "count": fig12["count"].tolist(), "slope_per_1e20_mx": fig12["slope_per_1e20_mx"]}
 
 
 def _filter_map_examples(ctx, model, fields, inputs, y, labels, order, names) -> None:

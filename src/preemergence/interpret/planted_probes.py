@@ -19,6 +19,8 @@ from preemergence.interpret import probes
 from preemergence.interpret.binning import (N_OUTPUT_BINS, bin_centres, binned_mean,
                                             class_fractions, equal_width_bins, output_bins)
 from preemergence.interpret.composite import box_numbers, store_composites
+from preemergence.interpret.planted_pruning import FIGURE as PRUNED_FIGURE
+from preemergence.interpret.planted_pruning import filters_vs_mtot
 from preemergence.interpret.region_maps import region_maps, summarise_regions
 from preemergence.interpret.report import box_contrast_found, hale_bipole_found
 from preemergence.interpret.validation_report import FINDINGS
@@ -222,6 +224,20 @@ def _flux_probe(planted: PlantedSet, cnn_rows, figures_dir) -> dict:
                            and sorted_bins)}
 
 
+# --- flux_only_filters: Fig. 12 (the flux_only networks, pruned) ----------------------------
+
+def flux_only_filters(planted: PlantedSet, figures_dir: Path) -> dict:
+    measured, control, tss = filters_vs_mtot(planted, figures_dir)
+    criterion = ("the flux_only networks pruned to "
+                 f"{measured['n_filters']} filters (the prune stage's procedure): on every "
+                 "fold's held-out windows, filters ordered by net score S_i, the slope of "
+                 "<F_i> against MTOT positive for the first half and negative for the second "
+                 "(Fig. 12's criterion; MTOT bins over the windows' 5th-95th percentiles)")
+    found = all(f["split_by_score"] for f in measured["folds"])
+    return _record(planted, tss, criterion, measured, found, control,
+                   _learned(planted, tss), [PRUNED_FIGURE])
+
+
 # --- polarity: Table 5 (and its converse on the location set) -------------------------------
 
 def polarity(planted: PlantedSet, location_set: PlantedSet, location_results) -> dict:
@@ -275,6 +291,8 @@ def validate_all(params, radii_mm, figures_dir: Path, progress: bool = True) -> 
                 out[name], location_runs = location(planted, figures_dir)
             elif name == "flux_only":
                 out[name] = flux_only(planted, figures_dir)
+            elif name == "flux_only_filters":
+                out[name] = flux_only_filters(planted, figures_dir)
             else:
                 if loc is None:                   # the location set is not among the sets
                     loc = planted_set("location", params)

@@ -12,6 +12,7 @@ import numpy as np
 
 from preemergence.core import paper as reference
 from preemergence.core.constants import time_bin_label
+from preemergence.interpret.binning import slopes_split_by_score
 from preemergence.interpret.report_tables import (interval_text, table4_markdown,
                                                   table5_markdown)
 from preemergence.core.paths import INTERPRET_OCCLUSION_CSV
@@ -81,8 +82,7 @@ def _output_bins(m) -> dict:
 
 def _filters_vs_mtot(m) -> dict:
     slopes = np.asarray(m["pruned"]["fig12"]["slope_per_1e20_mx"], dtype=float)
-    half = len(slopes) // 2
-    ok = bool(np.all(slopes[:half] > 0) and np.all(slopes[half:] < 0))
+    ok = slopes_split_by_score(slopes)
     return _check("fig12_filters_vs_mtot",
                   "the contributions of the two filters correlated with emergence grow with "
                   "MTOT, those of the two anti-correlated filters fall",

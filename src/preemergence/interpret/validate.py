@@ -51,6 +51,10 @@ if TYPE_CHECKING:
     from preemergence.core.schema import Params
 
 
+# probe sets that reuse another planted set's data (and so its networks)
+DATA_OF_PROBE_SET = {"flux_only_filters": "flux_only"}
+
+
 @dataclass
 class PlantedSet:
     """One planted set: its data (one time bin), region store and the parameters."""
@@ -71,18 +75,20 @@ class PlantedSet:
 
 def planted_set(name: str, params: "Params") -> PlantedSet:
     """Maps, windows (each sample also an evaluation 'tile': every window of a held-out
-    region is scored), folds and standardisation of one planted set."""
+    region is scored), folds and standardisation of one planted set (a probe set of
+    DATA_OF_PROBE_SET: those of its data set)."""
     section, t, seed = params.interpret_validate, params.interpret.time_h, params.seed
-    store = planted_store(name, section, t, seed,
+    data_name = DATA_OF_PROBE_SET.get(name, name)
+    store = planted_store(data_name, section, t, seed,
                           params.simulate.emergence.hale_leading_sign_north)
     folds = assign_folds(store, section.n_folds, seed)
-    table, const = segment_table(store, t, folds, sampling_plan(name, section), seed)
+    table, const = segment_table(store, t, folds, sampling_plan(data_name, section), seed)
     samples = table[table.subset == "sample"]
     table = pd.concat([samples, samples.assign(subset="tile")], ignore_index=True)
     index = {r.region_id: i for i, r in enumerate(store.regions)}
     # the content (windows, folds, labels, maps, constants) keys the networks, not the
     # section: editing a criterion or the list of sets retrains nothing
-    digest = hashlib.sha256(json.dumps([name, seed, t, const], sort_keys=True,
+    digest = hashlib.sha256(json.dumps([data_name, seed, t, const], sort_keys=True,
                                        default=str).encode())
     digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
     digest.update(np.ascontiguousarray(store.maps[t]).tobytes())

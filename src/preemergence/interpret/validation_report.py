@@ -14,14 +14,18 @@ PLANTED = {"length_scale": "EAR bipoles all of radius R*, CR bipoles of other ra
                        "anywhere else: the signal lies in the box only",
            "flux_only": "PE = NE noise with a spatially uniform excess of unsigned flux, no "
                         "pattern: a CNN can do no better than the MTOT discriminant",
+           "flux_only_filters": "the flux_only set and its networks, each pruned to 4 "
+                                "filters: the filters can only follow the amount of flux",
            "polarity": "Hale-oriented EAR bipoles, anti-Hale CR bipoles, the same |B|: a |B| "
                        "network must fail where a B network succeeds"}
 FINDINGS = {"length_scale": ["fig15_bipole_scale", "fig17_depth_scale"],
             "location": ["fig18_occlusion", "fig03_bipole"],
             "flux_only": ["fig24_output_vs_mtot", "fig11_output_bins"],
+            "flux_only_filters": ["fig12_filters_vs_mtot"],
             "polarity": ["table5_uniform_polarity"]}      # planted set -> findings it tests
 NO_PLANTED_TRUTH = ("no planted truth exists yet for the pruned network's filter "
-                    "contributions (it needs pruning on planted data)")
+                    "contributions against bipole radius: it needs a set whose answer is "
+                    "monotonic in radius up to 30 Mm, which the length_scale set's is not")
 
 
 def probe_status(validation: dict | None, expected: dict | None = None) -> dict:
@@ -81,9 +85,17 @@ def measured_text(record: dict) -> str:
                 f"{number(m['fraction_pe_top_bin'])}/{number(m['fraction_ne_top_bin'])}, "
                 f"bottom {number(m['fraction_pe_bottom_bin'])}/"
                 f"{number(m['fraction_ne_bottom_bin'])}")
+    if record["set"] == "flux_only_filters":
+        return slopes_text(m["folds"])
     return (f"TSS(B) - TSS(|B|) {interval_text(m['b_minus_abs_field'])} points, TSS(|B|) "
             f"{interval_text(m['tss_abs_field'])} %; on location TSS(|B|) - TSS(B) "
             f"{interval_text(m['location_abs_field_minus_b'])} points")
+
+
+def slopes_text(folds: list[dict]) -> str:
+    """Slopes of <F_i> against MTOT per fold (filters ordered by S_i), per 1e20 Mx."""
+    return "; ".join(f"fold {f['fold']} slopes " + ", ".join(
+        f"{v:+.3f}" for v in f["slope_per_1e20_mx"]) + " per 1e20 Mx" for f in folds)
 
 
 def _box_text(m: dict) -> str:
@@ -112,6 +124,12 @@ def control_text(record: dict) -> str:
                 f"{number(c['spearman_output_mtot'])} (true labels): " + (
                     "the probe's criterion holds for it too" if found else
                     "the probe's criterion does not hold, as it should not"))
+    if record["set"] == "flux_only_filters":
+        return (f"{slopes_text([c])} (true labels): " + (
+            "the slopes split by net score for it too: with linear filters and a global "
+            "max-pool every contribution scales with the field's amplitude, so the split "
+            "shows how the filters' weights are signed, not what the network learned"
+            if found else "the slopes do not split by net score, as they should not"))
     return (f"TSS on the random labels it was trained on, for unseen regions, "
             f"{interval_text(c['tss'])} %: " + (
                 "skill without the planted labels (something about the evaluation regions "

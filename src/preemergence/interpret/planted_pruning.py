@@ -1,0 +1,94 @@
+"""Fig. 12 on planted truth: the pruned network's filter contributions against MTOT.
+
+The probe set ``flux_only_filters`` uses the flux_only set's data and networks (PE = NE
+noise with a uniform excess of unsigned flux: the amount of flux is all a network can use)
+and prunes each fold's network to ``prune.final_filters`` filters with the prune stage's own
+procedure (model/prune_runs.prune_fold, schedule ``prune.schedule``, its first stage the
+planted network itself). On every fold's held-out windows, filters ordered by net score
+S_i, Fig. 12's criterion (binning.slopes_split_by_score) must hold: the filters voting PE
+contribute more as MTOT grows and those voting NE less. MTOT is binned over the held-out
+windows' MTOT_PERCENTILES range in ``interpret.mtot_bins`` bins (``interpret.mtot_range_mx``
+is the real Sun's range). The negative control prunes the random-label network of fold 0
+the same way and reads its filters against the true labels: with linear convolutions and a
+global max-pool, every filter's contribution w_i max(O_i) scales with the field's
+amplitude, so the criterion may hold whatever a network learned (docs/prune-and-interpret.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+from scipy.special import expit
+
+from preemergence.interpret import figures as figs
+from preemergence.interpret import probes
+from preemergence.interpret.binning import bin_centres, mtot_slopes, slopes_split_by_score
+from preemergence.interpret.validate import (PlantedSet, load_run, planted_config, pooled_tss,
+                                             predictions, random_label_runs, train_folds)
+from preemergence.model import cnn
+from preemergence.model.configs import prune_schedule
+from preemergence.model.prune_runs import prune_fold
+from preemergence.model.windows import standardise
+
+MTOT_PERCENTILES = (5.0, 95.0)      # MTOT range of the bins: the held-out windows' own
+FIGURE = "planted_flux_only_filters_vs_mtot.png"
+
+
+def prune_planted(planted: PlantedSet, data, config, folds) -> list[dict]:
+    """Each fold's network of ``data`` pruned by the prune stage's procedure; the first
+    stage is the planted network itself (reused from the run store)."""
+    schedule = dataclasses.replace(prune_schedule(planted.params), first_epochs=config.epochs)
+    return [prune_fold("pruned", data, k, config, schedule, None) for k in folds]
+
+
+def mtot_range(planted: PlantedSet) -> tuple[float, float]:
+    """MTOT range (Mx) of the bins: MTOT_PERCENTILES of the held-out windows."""
+    tiles = planted.data.table[planted.data.table.subset == "tile"]
+    lo, hi = np.percentile(tiles.mtot_mx.to_numpy(), MTOT_PERCENTILES)
+    return float(lo), float(hi)
+
+
+def fold_slopes(planted: PlantedSet, result: dict, fold: int, figures_dir: Path | None
+                ) -> dict:
+    """Fig. 12 on one pruned network: its held-out windows (fold ``fold``, true labels),
+    filters ordered by S_i; the slopes of <F_i> against MTOT (per 1e20 Mx)."""
+    model, mean, std = load_run(result)
+    table = planted.data.table
+    rows = table[(table.subset == "tile") & (table.fold == fold)].reset_index(drop=True)
+    contrib = probes.contributions(model, standardise(probes.crop_fields(planted.data, rows),
+                                                      mean, std))
+    labels = rows.label.to_numpy()
+    y = expit(contrib.sum(axis=1) + cnn.output_weights(model)[1])
+    order = probes.order_filters(contrib, labels, y >= planted.threshold)
+    lo, hi = mtot_range(planted)
+    n_bins = planted.params.interpret.mtot_bins
+    fig12 = mtot_slopes(rows.mtot_mx.to_numpy(), contrib[:, order], lo, hi, n_bins)
+    if figures_dir is not None:
+        names = [f"filter {i + 1} (#{result['kept_filters'][k]})" for i, k in enumerate(order)]
+        figs.plot_filter_contribution_vs_mtot(
+            bin_centres(lo, hi, n_bins), fig12["mean"], fig12["err"], figures_dir / FIGURE,
+            f"data: planted set flux_only; {planted.data.time_h} h", labels=names,
+            title=f"Planted flux only, pruned CNN (fold {fold}): filter contributions vs MTOT")
+    return {"fold": fold, "slope_per_1e20_mx": fig12["slope_per_1e20_mx"],
+            "split_by_score": slopes_split_by_score(fig12["slope_per_1e20_mx"])}
+
+
+def filters_vs_mtot(planted: PlantedSet, figures_dir: Path) -> dict:
+    """The probe set flux_only_filters: (measured, control, pooled TSS of the pruned
+    networks) for planted_probes.flux_only_filters."""
+    config = planted_config(planted.params)
+    n = planted.section.n_folds
+    train_folds(planted.data, config, n, "flux_only")      # reused when flux_only ran
+    pruned = prune_planted(planted, planted.data, config, range(n))
+    folds = [fold_slopes(planted, r, k, figures_dir if k == 0 else None)
+             for k, r in enumerate(pruned)]
+    shuffled, _ = random_label_runs(planted, config)
+    [control_run] = prune_planted(planted, shuffled, config, [0])
+    control = fold_slopes(planted, control_run, 0, None)
+    lo, hi = mtot_range(planted)
+    measured = {"folds": folds, "mtot_range_mx": [lo, hi],
+                "n_filters": len(pruned[0]["kept_filters"])}
+    return (measured, {**control, "finds_planted": control["split_by_score"]},
+            pooled_tss(planted, predictions(planted, pruned, "pruned")))
