@@ -19,9 +19,10 @@ os.environ["PREEMERGENCE_CHECKPOINT_S"] = "0"
 TEST_TRACKING_DIR = Path(tempfile.mkdtemp(prefix="preemergence-mlflow-"))
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{TEST_TRACKING_DIR / 'mlflow.db'}"
 USER_FILES = ("mlflow.db", "mlartifacts", "mlruns")     # the user's MLflow store
-# No per-process thread share under pytest-xdist: pinning each of 2 processes to 1 core
-# (4ab14b0) made a quiet fresh-clone pytest slower (572 s against 428 s, 2-core AMD EPYC),
-# because the run ends with one process alone on its heavy module and one core idle.
+# No per-process thread share under pytest-xdist: with each of 2 processes pinned to 1 core
+# (4ab14b0) a quiet fresh-clone pytest took 572 s on a 2-core AMD EPYC; without it (and with
+# the planted-probe tests split over two modules) 480 s in the workspace at 1f8ee84. Pinned,
+# the run ends with one process alone on its heavy module and one core idle.
 # The heaviest test modules, heaviest first (measured with --durations=0, 2-core AMD EPYC,
 # 2026-12-03). `make test` hands modules to its processes in collection order
 # (--no-loadscope-reorder), so these start first and the run does not end with one process

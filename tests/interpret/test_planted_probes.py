@@ -12,7 +12,7 @@ import pytest
 
 from preemergence.interpret.validation_report import planted_sections
 
-from planted_tiny import assert_probe_validated, validate_tiny
+from planted_tiny import TINY, assert_probe_validated, validate_tiny
 
 pytestmark = pytest.mark.slow
 SETS = ["length_scale", "flux_only"]
@@ -63,3 +63,21 @@ def test_the_report_sections_show_the_planted_figures(validation):
     assert text.count("- Probe validated: yes") >= len(SETS)
     assert "### Planted flux_only_filters (validates Fig. 12)" in text
     json.dumps(records, allow_nan=True)           # the stage writes it as JSON
+
+
+def test_pruning_starts_from_the_planted_network(validation, params):
+    """The pruned planted networks' first stage is the planted network itself, reused from
+    the run store, not a second training (schedule fast: it keeps the training rate)."""
+    import dataclasses
+
+    from preemergence.core.config import with_overrides
+    from preemergence.interpret.validate import planted_config, planted_set
+    from preemergence.model.configs import prune_schedule
+    from preemergence.model.prune_runs import first_stage, start_filters
+    tiny = with_overrides(params, TINY)
+    config = planted_config(tiny)
+    schedule = dataclasses.replace(prune_schedule(tiny), first_epochs=config.epochs)
+    _, start = first_stage(planted_set("flux_only_filters", tiny).data, 0, config,
+                           start_filters(config), schedule.first_epochs,
+                           schedule.learning_rate)
+    assert start["reused"]

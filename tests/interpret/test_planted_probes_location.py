@@ -26,3 +26,12 @@ def test_the_location_figures_are_drawn(validation):
     assert records["location"]["figures"]
     for figure in records["location"]["figures"]:
         assert (figures / figure).stat().st_size > 5_000, figure
+
+
+def test_the_report_sections_say_both_probes_are_validated(validation):
+    from preemergence.interpret.validation_report import planted_sections
+    records, _ = validation
+    text = "\n".join(planted_sections({"depth": 5, "config": "fast", "sets": records}))
+    assert text.count("- Probe validated: yes") == 2
+    assert "### Planted location (validates Fig. 18, Table 4, Fig. 3)" in text
+    assert "### Planted polarity (validates Table 5)" in text

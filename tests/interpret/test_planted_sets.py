@@ -164,3 +164,32 @@ def test_a_criterion_edit_keeps_the_planted_networks_keys(small):
     edited = with_overrides(small, {"interpret_validate.criteria.min_planted_tss": 0.6})
     assert (planted_set("polarity", small).data.data_key
             == planted_set("polarity", edited).data.data_key)
+
+
+def filters_record(fold_splits: list[bool], control_splits: bool) -> dict:
+    folds = [{"fold": k, "slope_per_1e20_mx": [0.25, 0.2, -0.05 if s else 0.06, -0.04],
+              "split_by_score": s} for k, s in enumerate(fold_splits)]
+    found = all(fold_splits)
+    return {**record("flux_only_filters", ["fig12_filters_vs_mtot"],
+                     passed=found and not control_splits),
+            "probe_found": found, "measured": {"folds": folds, "n_filters": 4},
+            "control": {"fold": 0, "slope_per_1e20_mx": [-0.16, 0.1, -0.08, 0.19],
+                        "split_by_score": control_splits, "finds_planted": control_splits}}
+
+
+def test_the_pruned_filter_probe_reads_not_decided_when_folds_disagree():
+    """Fig. 12 on planted flux only: a network that can only follow flux meeting the
+    criterion on one fold and not on the other decides nothing about it."""
+    mixed = filters_record([False, True], control_splits=False)
+    validation = {"depth": 5, "config": "default", "sets": {"flux_only_filters": mixed}}
+    status = probe_status(validation)["fig12_filters_vs_mtot"]
+    assert not status["validated"] and "not decided" in status["text"]
+    assert "fold 0 slopes +0.250, +0.200, +0.060, -0.040 per 1e20 Mx" in status["text"]
+    text = "\n".join(planted_sections(validation))
+    assert "### Planted flux_only_filters (validates Fig. 12)" in text
+    assert "the slopes do not split by net score, as they should not" in text
+    both = {"flux_only_filters": filters_record([True, True], control_splits=True)}
+    text = "\n".join(planted_sections({"depth": 5, "config": "default", "sets": both}))
+    assert "so did the negative control" in text and "split by net score for it too" in text
+    assert probe_status({"sets": {"flux_only_filters": filters_record([True, True], False)}}
+                        )["fig12_filters_vs_mtot"]["validated"]

@@ -3,15 +3,18 @@
 The probe set ``flux_only_filters`` uses the flux_only set's data and networks (PE = NE
 noise with a uniform excess of unsigned flux: the amount of flux is all a network can use)
 and prunes each fold's network to ``prune.final_filters`` filters with the prune stage's own
-procedure (model/prune_runs.prune_fold, schedule ``prune.schedule``, its first stage the
-planted network itself). On every fold's held-out windows, filters ordered by net score
-S_i, Fig. 12's criterion (binning.slopes_split_by_score) must hold: the filters voting PE
-contribute more as MTOT grows and those voting NE less. MTOT is binned over the held-out
+procedure (model/prune_runs.prune_fold, schedule ``prune.schedule``; its first stage is the
+planted network itself where the schedule's learning rate is the training configuration's,
+as in the default and fast schedules). On every fold's held-out windows, filters ordered by
+net score S_i, Fig. 12's criterion (binning.slopes_split_by_score) is read: the filters
+voting PE contribute more as MTOT grows and those voting NE less. Nothing in the planted
+truth fixes how many filters rise or fall with flux, so the set decides whether a network
+that can only follow flux meets the criterion, not more. MTOT is binned over the held-out
 windows' MTOT_PERCENTILES range in ``interpret.mtot_bins`` bins (``interpret.mtot_range_mx``
 is the real Sun's range). The negative control prunes the random-label network of fold 0
 the same way and reads its filters against the true labels: with linear convolutions and a
 global max-pool, every filter's contribution w_i max(O_i) scales with the field's
-amplitude, so the criterion may hold whatever a network learned (docs/prune-and-interpret.md).
+amplitude with the sign of w_i (docs/prune-and-interpret.md).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def prune_planted(planted: PlantedSet, data, config, folds) -> list[dict]:
     return [prune_fold("pruned", data, k, config, schedule, None) for k in folds]
 
 
-def mtot_range(planted: PlantedSet) -> tuple[float, float]:
+def mtot_range_mx(planted: PlantedSet) -> tuple[float, float]:
     """MTOT range (Mx) of the bins: MTOT_PERCENTILES of the held-out windows."""
     tiles = planted.data.table[planted.data.table.subset == "tile"]
     lo, hi = np.percentile(tiles.mtot_mx.to_numpy(), MTOT_PERCENTILES)
@@ -62,7 +65,7 @@ def fold_slopes(planted: PlantedSet, result: dict, fold: int, figures_dir: Path 
     labels = rows.label.to_numpy()
     y = expit(contrib.sum(axis=1) + cnn.output_weights(model)[1])
     order = probes.order_filters(contrib, labels, y >= planted.threshold)
-    lo, hi = mtot_range(planted)
+    lo, hi = mtot_range_mx(planted)
     n_bins = planted.params.interpret.mtot_bins
     fig12 = mtot_slopes(rows.mtot_mx.to_numpy(), contrib[:, order], lo, hi, n_bins)
     if figures_dir is not None:
@@ -75,9 +78,9 @@ def fold_slopes(planted: PlantedSet, result: dict, fold: int, figures_dir: Path 
             "split_by_score": slopes_split_by_score(fig12["slope_per_1e20_mx"])}
 
 
-def filters_vs_mtot(planted: PlantedSet, figures_dir: Path) -> dict:
-    """The probe set flux_only_filters: (measured, control, pooled TSS of the pruned
-    networks) for planted_probes.flux_only_filters."""
+def filters_vs_mtot(planted: PlantedSet, figures_dir: Path) -> tuple[dict, dict, object]:
+    """The probe set flux_only_filters: (measured, control, pooled TSS Interval of the
+    pruned networks) for planted_probes.flux_only_filters."""
     config = planted_config(planted.params)
     n = planted.section.n_folds
     train_folds(planted.data, config, n, "flux_only")      # reused when flux_only ran
@@ -87,7 +90,7 @@ def filters_vs_mtot(planted: PlantedSet, figures_dir: Path) -> dict:
     shuffled, _ = random_label_runs(planted, config)
     [control_run] = prune_planted(planted, shuffled, config, [0])
     control = fold_slopes(planted, control_run, 0, None)
-    lo, hi = mtot_range(planted)
+    lo, hi = mtot_range_mx(planted)
     measured = {"folds": folds, "mtot_range_mx": [lo, hi],
                 "n_filters": len(pruned[0]["kept_filters"])}
     return (measured, {**control, "finds_planted": control["split_by_score"]},

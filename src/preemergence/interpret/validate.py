@@ -14,6 +14,9 @@ in docs/prune-and-interpret.md before any run) says whether it found the planted
 - flux_only (Figs. 10-11, 24): the CNN does no better than the MTOT discriminant (paired
   interval of TSS(CNN) - TSS(DA) contains 0), its output rises with MTOT (Spearman rho of
   held-out windows >= min_rank_correlation) and the output bins sort PE from NE;
+- flux_only_filters (Fig. 12): the flux_only networks pruned by the prune stage's procedure;
+  on every fold, filters ordered by net score, the slopes of <F_i> against MTOT positive
+  for the first half and negative for the second (interpret/planted_pruning.py);
 - polarity (Table 5): the B network beats the |B| network (paired interval above 0), the
   |B| network has no skill (interval contains 0), and on the location set (where |B|
   suffices) the two cannot be told apart.
