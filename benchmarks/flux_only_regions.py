@@ -38,9 +38,7 @@ def run_size(params, n_regions: int, figures: Path) -> dict:
             "training_regions_per_network": n_regions // sized.interpret_validate.n_folds,
             "cnn_tss": record["tss"], "cnn_minus_da_mtot": m["cnn_minus_da_mtot"],
             "spearman_output_mtot": m["spearman_output_mtot"],
-            "output_bins_sorted": bool(m["fraction_pe_top_bin"] > m["fraction_ne_top_bin"]
-                                       and m["fraction_ne_bottom_bin"]
-                                       > m["fraction_pe_bottom_bin"]),
+            "output_bins_sorted": m["output_bins_sorted"],
             "criterion": record["criterion"],
             "control_finds_planted": record["control"]["finds_planted"],
             "probe_validated": record["passed"], "wall_s": round(time.monotonic() - start)}

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from preemergence.core.artifacts import read_json
 from preemergence.core.constants import time_bin_label
@@ -29,7 +28,7 @@ from preemergence.interpret.binning import (bin_centres, binned_mean, class_frac
                                             mtot_slopes, outcome, output_bins)
 from preemergence.interpret.composite import box_numbers, store_composites
 from preemergence.interpret.region_maps import region_maps, summarise_regions
-from preemergence.model import cnn, fanout
+from preemergence.model import fanout
 from preemergence.model.crossval import cross_validate, summarise
 from preemergence.model.predictions import runs_table
 from preemergence.model.configs import prune_train_config, train_config
@@ -164,13 +163,10 @@ def pruned_network(ctx: Context) -> dict:
     val = ctx.samples[ctx.samples.fold == fold].reset_index(drop=True)
     fields = probes.crop_fields(ctx.data, val)
     inputs = standardise(fields, mean, std)
-    contrib = probes.contributions(model, inputs)
-    weights, bias = cnn.output_weights(model)
-    y = expit(contrib.sum(axis=1) + bias)
     labels = val.label.to_numpy()
-    order = probes.order_filters(contrib, labels, y >= ctx.threshold)
+    contrib, y, order = probes.scored_filters(model, inputs, labels, ctx.threshold)
     kept = read_json(folder / RESULT_FILE)["kept_filters"]
-    names = [f"filter {i + 1} (#{kept[k]})" for i, k in enumerate(order)]
+    names = probes.filter_names(order, kept)
     out = {"fold": fold, "kept_filters": [kept[k] for k in order]}
     out["fig12"] = _filter_vs_mtot(ctx, val.mtot_mx.to_numpy(), contrib[:, order], names)
     _filter_map_examples(ctx, model, fields, inputs, y, labels, order, names)

@@ -219,7 +219,7 @@ def _flux_probe(planted: PlantedSet, cnn_rows, figures_dir) -> dict:
     return {"cnn_minus_da_mtot": diff.as_dict(), "spearman_output_mtot": rho,
             "fraction_pe_top_bin": float(frac_pe[-1]), "fraction_ne_top_bin":
             float(frac_ne[-1]), "fraction_pe_bottom_bin": float(frac_pe[0]),
-            "fraction_ne_bottom_bin": float(frac_ne[0]),
+            "fraction_ne_bottom_bin": float(frac_ne[0]), "output_bins_sorted": sorted_bins,
             "passed": bool(diff.contains(0.0) and rho >= crit.min_rank_correlation
                            and sorted_bins)}
 

@@ -23,14 +23,12 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from scipy.special import expit
 
 from preemergence.interpret import figures as figs
 from preemergence.interpret import probes
 from preemergence.interpret.binning import bin_centres, mtot_slopes, slopes_split_by_score
 from preemergence.interpret.validate import (PlantedSet, load_run, planted_config, pooled_tss,
                                              predictions, random_label_runs, train_folds)
-from preemergence.model import cnn
 from preemergence.model.configs import prune_schedule
 from preemergence.model.prune_runs import prune_fold
 from preemergence.model.windows import standardise
@@ -53,26 +51,25 @@ def mtot_range_mx(planted: PlantedSet) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def fold_slopes(planted: PlantedSet, result: dict, fold: int, figures_dir: Path | None
-                ) -> dict:
+def fold_slopes(planted: PlantedSet, result: dict, fold: int, range_mx: tuple[float, float],
+                figures_dir: Path | None) -> dict:
     """Fig. 12 on one pruned network: its held-out windows (fold ``fold``, true labels),
-    filters ordered by S_i; the slopes of <F_i> against MTOT (per 1e20 Mx)."""
+    filters ordered by S_i; the slopes of <F_i> against MTOT (per 1e20 Mx), MTOT binned
+    over range_mx (Mx)."""
     model, mean, std = load_run(result)
     table = planted.data.table
     rows = table[(table.subset == "tile") & (table.fold == fold)].reset_index(drop=True)
-    contrib = probes.contributions(model, standardise(probes.crop_fields(planted.data, rows),
-                                                      mean, std))
-    labels = rows.label.to_numpy()
-    y = expit(contrib.sum(axis=1) + cnn.output_weights(model)[1])
-    order = probes.order_filters(contrib, labels, y >= planted.threshold)
-    lo, hi = mtot_range_mx(planted)
+    inputs = standardise(probes.crop_fields(planted.data, rows), mean, std)
+    contrib, _, order = probes.scored_filters(model, inputs, rows.label.to_numpy(),
+                                              planted.threshold)
+    lo, hi = range_mx
     n_bins = planted.params.interpret.mtot_bins
     fig12 = mtot_slopes(rows.mtot_mx.to_numpy(), contrib[:, order], lo, hi, n_bins)
     if figures_dir is not None:
-        names = [f"filter {i + 1} (#{result['kept_filters'][k]})" for i, k in enumerate(order)]
         figs.plot_filter_contribution_vs_mtot(
             bin_centres(lo, hi, n_bins), fig12["mean"], fig12["err"], figures_dir / FIGURE,
-            f"data: planted set flux_only; {planted.data.time_h} h", labels=names,
+            f"data: planted set flux_only; {planted.data.time_h} h",
+            labels=probes.filter_names(order, result["kept_filters"]),
             title=f"Planted flux only, pruned CNN (fold {fold}): filter contributions vs MTOT")
     return {"fold": fold, "slope_per_1e20_mx": fig12["slope_per_1e20_mx"],
             "split_by_score": slopes_split_by_score(fig12["slope_per_1e20_mx"])}
@@ -85,13 +82,13 @@ def filters_vs_mtot(planted: PlantedSet, figures_dir: Path) -> tuple[dict, dict,
     n = planted.section.n_folds
     train_folds(planted.data, config, n, "flux_only")      # reused when flux_only ran
     pruned = prune_planted(planted, planted.data, config, range(n))
-    folds = [fold_slopes(planted, r, k, figures_dir if k == 0 else None)
+    range_mx = mtot_range_mx(planted)
+    folds = [fold_slopes(planted, r, k, range_mx, figures_dir if k == 0 else None)
              for k, r in enumerate(pruned)]
     shuffled, _ = random_label_runs(planted, config)
     [control_run] = prune_planted(planted, shuffled, config, [0])
-    control = fold_slopes(planted, control_run, 0, None)
-    lo, hi = mtot_range_mx(planted)
-    measured = {"folds": folds, "mtot_range_mx": [lo, hi],
+    control = fold_slopes(planted, control_run, 0, range_mx, None)
+    measured = {"folds": folds, "mtot_range_mx": list(range_mx),
                 "n_filters": len(pruned[0]["kept_filters"])}
     return (measured, {**control, "finds_planted": control["split_by_score"]},
             pooled_tss(planted, predictions(planted, pruned, "pruned")))

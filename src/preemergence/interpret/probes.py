@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from preemergence.interpret.bipole import bipole_series
 from preemergence.model import cnn, predict, pruning
@@ -61,6 +62,20 @@ def characteristic_radius(radii_mm, response, level: float = 0.5, high: float = 
 def order_filters(contrib: np.ndarray, labels, predicted) -> np.ndarray:
     """Filter order for display: net score S_i (Eq. C6) descending (correlated first)."""
     return np.argsort(-pruning.net_scores(contrib, labels, predicted), kind="stable")
+
+
+def scored_filters(model, inputs: np.ndarray, labels, threshold: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(F_i (n, N), output y = sigmoid(sum_i F_i + b) (n,), filter order by net score S_i)
+    of standardised inputs with their labels (predicted PE where y >= threshold)."""
+    contrib = contributions(model, inputs)
+    y = expit(contrib.sum(axis=1) + cnn.output_weights(model)[1])
+    return contrib, y, order_filters(contrib, labels, y >= threshold)
+
+
+def filter_names(order, kept_filters) -> list[str]:
+    """Legend names of the ordered filters: 'filter 1 (#<index in the unpruned layer>)'."""
+    return [f"filter {i + 1} (#{kept_filters[k]})" for i, k in enumerate(order)]
 
 
 def out_of_fold_outputs(data, model_for_fold, constants_for_fold, table: pd.DataFrame,
