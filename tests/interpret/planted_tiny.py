@@ -9,6 +9,8 @@ from preemergence.interpret.planted_probes import validate_all
 # Small enough for CI (~2 min on 2 cores), large enough that every probe can find its
 # answer: with 12 regions per kind the length-scale fold-1 network put R_c at 17.5 Mm.
 TINY = {"interpret_validate.config": "fast",
+        # the validation loss is only logged: 64 windows, not 500, spare ~10 s per set
+        "train.configs.fast.max_val_samples": 64,
         "interpret_validate.n_ear": 16, "interpret_validate.n_cr": 16,
         "interpret_validate.samples_per_region": 24,
         "interpret_validate.occlusion_regions": 4,

@@ -58,6 +58,33 @@ def test_length_scale_separates_size_not_flux(small):
     assert field == pytest.approx(small.interpret_validate.length_scale.field_g, rel=0.3)
 
 
+def disc_radii_mm(field_g, floor_g):
+    """Equivalent radius (Mm) of each connected disc of one sign beyond floor_g (G)."""
+    from scipy import ndimage
+    from preemergence.core.constants import PIXEL_SCALE_MM
+    areas = [np.bincount(ndimage.label(sign * field_g > floor_g)[0].ravel())[1:]
+             for sign in (1, -1)]
+    return np.sqrt(np.concatenate(areas) / np.pi) * PIXEL_SCALE_MM
+
+
+def test_size_trend_makes_every_ear_bipole_larger_than_every_cr_bipole(small):
+    """Fig. 16's planted truth: PE grows with size, at one field distribution."""
+    s = small.interpret_validate.size_trend
+    _, maps, kinds = cube(small, "size_trend")
+    for kind in ("EAR", "CR"):                          # one field distribution
+        fields = np.abs(maps[kinds == kind])
+        assert np.median(fields[fields > 30]) == pytest.approx(s.field_g, rel=0.3), kind
+    # without the background, every disc traced
+    quiet = with_overrides(small, {"interpret_validate.background_rms_g": 1e-3})
+    _, maps, kinds = cube(quiet, "size_trend")
+    ear, cr = (np.concatenate([disc_radii_mm(m, 0.5) for m in maps[kinds == k]])
+               for k in ("EAR", "CR"))
+    assert s.ne_radii_mm[0] * 0.8 < np.median(cr) < s.ne_radii_mm[1]
+    assert np.median(cr) < s.pe_radii_mm[0] * 0.8 < np.median(ear)
+    with pytest.raises(ValueError, match="must lie below pe_radii_mm"):
+        with_overrides(small, {"interpret_validate.size_trend.ne_radii_mm": [3.0, 16.0]})
+
+
 def test_flux_only_is_a_uniform_excess_and_polarity_keeps_abs_b(small):
     _, maps, kinds = cube(small, "flux_only")
     rms = maps.std(axis=(1, 2))
@@ -112,7 +139,8 @@ def test_a_finding_whose_probe_failed_reads_probe_not_validated():
     out = apply_validation(checks, validation)
     assert [c["verdict"] for c in out] == ["unvalidated", "unvalidated"]
     assert out[0]["criterion_met"] == "no" and "failed" in out[0]["probe"]
-    assert "no planted truth" in probe_status(validation)["fig16_filters_vs_radius"]["text"]
+    assert ("its planted set (size_trend) is not among interpret_validate.sets"
+            in probe_status(validation)["fig16_filters_vs_radius"]["text"])
     assert "flux_only_filters" in probe_status(validation)["fig12_filters_vs_mtot"]["text"]
     assert all(not s["validated"] for s in probe_status(None).values())
     text = "\n".join(planted_sections(validation))
@@ -193,3 +221,37 @@ def test_the_pruned_filter_probe_reads_not_decided_when_folds_disagree():
     assert "so did the negative control" in text and "split by net score for it too" in text
     assert probe_status({"sets": {"flux_only_filters": filters_record([True, True], False)}}
                         )["fig12_filters_vs_mtot"]["validated"]
+
+
+def test_the_size_trend_probe_reads_fig16_correlations_per_fold_and_control():
+    """Fig. 16 on planted size: correlations per fold in the report, 'not decided' when the
+    folds disagree, the control read the same way."""
+    folds = [{"fold": k, "radius_correlation": [0.9, 0.8, -0.5 if k else 0.4, -0.7],
+              "split_by_score": bool(k)} for k in (0, 1)]
+    mixed = {**record("size_trend", ["fig16_filters_vs_radius"], passed=False),
+             "probe_found": False, "measured": {"folds": folds, "field_g": 100.0,
+                                                "max_radius_mm": 30.0, "n_filters": 4},
+             "control": {"fold": 0, "radius_correlation": [0.2, -0.3, 0.1, 0.5],
+                         "split_by_score": False, "finds_planted": False}}
+    validation = {"depth": 5, "config": "default", "sets": {"size_trend": mixed}}
+    status = probe_status(validation)["fig16_filters_vs_radius"]
+    assert not status["validated"] and "not decided" in status["text"]
+    assert "only follow bipole size" in status["text"]
+    assert ("fold 0 correlations with the radius of 100 G bipoles +0.90, +0.80, +0.40, -0.70"
+            in status["text"])
+    text = "\n".join(planted_sections(validation))
+    assert "### Planted size_trend (validates Fig. 16)" in text
+    assert "the correlations do not split by net score, as they should not" in text
+
+
+def test_fig16_criterion_is_one_function_for_our_data_and_the_planted_set():
+    from preemergence.interpret.binning import radius_correlations, slopes_split_by_score
+    radii = np.arange(0, 62.5, 2.5)
+    rising, falling = radii * 0.1, -radii * 0.2
+    flat = np.zeros_like(radii)
+    corr = radius_correlations(radii, [rising, rising + 1, falling, np.where(radii > 30, 9,
+                                                                                  -radii)])
+    assert corr[:3] == pytest.approx([1, 1, -1]) and corr[3] == pytest.approx(-1)
+    assert slopes_split_by_score(corr)                  # radii > 30 Mm are not read
+    assert radius_correlations(radii, [flat]) == [0.0]
+    assert not slopes_split_by_score([0.5, -0.1, -0.2, -0.3])

@@ -34,6 +34,25 @@ class PlantedLengthScale(PlantedBipoles):
         return self
 
 
+class PlantedSizeTrend(Section):
+    """One field distribution (median field_g G, lognormal field_sigma_ln) for every bipole;
+    EAR radii in pe_radii_mm, CR radii in ne_radii_mm (Mm)."""
+    field_g: Positive
+    field_sigma_ln: NonNegative
+    grid: Annotated[StrictInt, Field(ge=1, le=16)]
+    pe_radii_mm: PositiveRange
+    ne_radii_mm: PositiveRange
+
+    @model_validator(mode="after")
+    def _ne_radii_below_pe_radii(self):
+        """Every CR bipole smaller than every EAR bipole: PE grows with size."""
+        if self.ne_radii_mm[1] >= self.pe_radii_mm[0]:
+            raise ValueError(f"ne_radii_mm {list(self.ne_radii_mm)} must lie below "
+                             f"pe_radii_mm {list(self.pe_radii_mm)}: CR bipoles smaller "
+                             "than EAR bipoles")
+        return self
+
+
 class PlantedLocation(Section):
     radius_mm: Positive
     field_g: Positive
@@ -52,7 +71,7 @@ class PlantedCriteria(Section):
 
 class InterpretValidate(Section):
     sets: Annotated[list[Literal["length_scale", "location", "flux_only", "flux_only_filters",
-                                 "polarity"]],
+                                 "polarity", "size_trend"]],
                     Field(min_length=1)]
     n_ear: Annotated[StrictInt, Field(ge=2)]
     n_cr: Annotated[StrictInt, Field(ge=2)]
@@ -65,4 +84,5 @@ class InterpretValidate(Section):
     location: PlantedLocation
     flux_only: PlantedFluxOnly
     polarity: PlantedBipoles
+    size_trend: PlantedSizeTrend
     criteria: PlantedCriteria

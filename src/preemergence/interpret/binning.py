@@ -1,4 +1,5 @@
-"""Small binning statistics for the interpretation figures (paper Figs. 10-12, 24).
+"""Small binning statistics for the interpretation figures (paper Figs. 10-12, 24), and the
+trends of the pruned filters' contributions (Fig. 12 against MTOT, Fig. 16 against radius).
 
 Bins are equal-width; a value on the upper edge belongs to the last bin. Samples outside
 [lo, hi] get bin -1 and are ignored by the statistics. Skill scores live in metrics.py.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 N_OUTPUT_BINS = 6        # CNN-output bins of width 1/6 (paper Sect. 4.3)
+FIG16_MAX_RADIUS_MM = 30.0      # the paper's Fig. 16: filters 1-2 grow "to ~30 Mm"
 
 
 def bin_edges(lo: float, hi: float, n_bins: int) -> np.ndarray:
@@ -71,11 +73,22 @@ def mtot_slopes(mtot_mx, contrib, lo: float, hi: float, n_bins: int) -> dict:
 
 
 def slopes_split_by_score(slopes) -> bool:
-    """Fig. 12's criterion: with the filters ordered by net score S_i, the slopes of the
-    first half (PE filters) are all positive and those of the second half all negative."""
+    """Figs. 12 and 16's criterion: with the filters ordered by net score S_i, the trends
+    (slopes against MTOT, correlations with radius) of the first half (PE filters) are all
+    positive and those of the second half all negative."""
     slopes = np.asarray(slopes, dtype=float)
     half = len(slopes) // 2
     return bool(np.all(slopes[:half] > 0) and np.all(slopes[half:] < 0))
+
+
+def radius_correlations(radii_mm, contrib, max_radius_mm: float = FIG16_MAX_RADIUS_MM
+                        ) -> list[float]:
+    """Fig. 16's numbers: Pearson correlation of each filter's F_i (rows of contrib) with
+    the bipole radius over radii <= max_radius_mm (0 for a filter constant there)."""
+    radii = np.asarray(radii_mm, dtype=float)
+    small = radii <= max_radius_mm
+    return [float(np.corrcoef(radii[small], c[small])[0, 1]) if np.std(c[small]) > 0 else 0.0
+            for c in np.asarray(contrib, dtype=float)]
 
 
 def _squared_deviations(onehot: np.ndarray, flat: np.ndarray, mean: np.ndarray) -> np.ndarray:

@@ -221,8 +221,7 @@ def _bipoles(ctx, model, mean, std, order, names) -> dict:
                           filter_labels=names,
                           title=f"Pruned CNN filter outputs for a {b.example_field_g:g} G, "
                                 f"{b.example_radius_mm:g} Mm bipole")
-    f_inputs = probes.bipole_inputs(radii, [b.example_field_g], mean, std)
-    contrib = probes.contributions(model, f_inputs)[:, order].T
+    contrib = probes.bipole_contributions(model, radii, b.example_field_g, mean, std)[order]
     figs.plot_filter_response(radii, contrib, ctx.figure("fig16_bipole_filters.png"),
                               ctx.note, labels=names,
                               title=f"Pruned CNN filter contributions, "

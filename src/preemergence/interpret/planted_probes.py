@@ -20,7 +20,8 @@ from preemergence.interpret.binning import (N_OUTPUT_BINS, bin_centres, binned_m
                                             class_fractions, equal_width_bins, output_bins)
 from preemergence.interpret.composite import box_numbers, store_composites
 from preemergence.interpret.planted_pruning import FIGURE as PRUNED_FIGURE
-from preemergence.interpret.planted_pruning import filters_vs_mtot
+from preemergence.interpret.planted_pruning import (RADIUS_FIGURE, filters_vs_mtot,
+                                                    filters_vs_radius)
 from preemergence.interpret.region_maps import region_maps, summarise_regions
 from preemergence.interpret.report import box_contrast_found, hale_bipole_found
 from preemergence.interpret.validation_report import FINDINGS
@@ -238,6 +239,23 @@ def flux_only_filters(planted: PlantedSet, figures_dir: Path) -> dict:
                    _learned(planted, tss), [PRUNED_FIGURE])
 
 
+# --- size_trend: Fig. 16 (bipoles larger in EARs, the networks pruned) ------------------------
+
+def size_trend(planted: PlantedSet, radii_mm, figures_dir: Path) -> dict:
+    measured, control, tss = filters_vs_radius(planted, radii_mm, figures_dir)
+    s = planted.section.size_trend
+    criterion = (f"EAR bipoles {s.pe_radii_mm[0]:g}-{s.pe_radii_mm[1]:g} Mm, CR bipoles "
+                 f"{s.ne_radii_mm[0]:g}-{s.ne_radii_mm[1]:g} Mm; the networks pruned to "
+                 f"{measured['n_filters']} filters (the prune stage's procedure): on every "
+                 "fold, filters ordered by net score S_i on its held-out windows, the "
+                 f"correlation of F_i with the radius of {measured['field_g']:g} G bipoles "
+                 f"(0-{measured['max_radius_mm']:g} Mm) positive for the first half and "
+                 "negative for the second (Fig. 16's criterion)")
+    found = all(f["split_by_score"] for f in measured["folds"])
+    return _record(planted, tss, criterion, measured, found, control,
+                   _learned(planted, tss), [RADIUS_FIGURE])
+
+
 # --- polarity: Table 5 (and its converse on the location set) -------------------------------
 
 def polarity(planted: PlantedSet, location_set: PlantedSet, location_results) -> dict:
@@ -293,6 +311,8 @@ def validate_all(params, radii_mm, figures_dir: Path, progress: bool = True) -> 
                 out[name] = flux_only(planted, figures_dir)
             elif name == "flux_only_filters":
                 out[name] = flux_only_filters(planted, figures_dir)
+            elif name == "size_trend":
+                out[name] = size_trend(planted, radii_mm, figures_dir)
             else:
                 if loc is None:                   # the location set is not among the sets
                     loc = planted_set("location", params)

@@ -15,6 +15,12 @@ is the real Sun's range). The negative control prunes the random-label network o
 the same way and reads its filters against the true labels: with linear convolutions and a
 global max-pool, every filter's contribution w_i max(O_i) scales with the field's
 amplitude with the sign of w_i (docs/prune-and-interpret.md).
+
+Fig. 16 on planted truth, the same way: the probe set ``size_trend`` (EAR bipoles larger than
+CR bipoles, one flux distribution: the larger, the more likely PE up to 30 Mm) trains its
+networks, prunes them as above and reads Fig. 16's criterion (binning.radius_correlations,
+slopes_split_by_score) on 100 G bipoles, filters ordered by net score on each fold's
+held-out windows; the pruned random-label network is the control.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import numpy as np
 
 from preemergence.interpret import figures as figs
 from preemergence.interpret import probes
-from preemergence.interpret.binning import bin_centres, mtot_slopes, slopes_split_by_score
+from preemergence.interpret.binning import (FIG16_MAX_RADIUS_MM, bin_centres, mtot_slopes,
+                                            radius_correlations, slopes_split_by_score)
 from preemergence.interpret.validate import (PlantedSet, load_run, planted_config, pooled_tss,
                                              predictions, random_label_runs, train_folds)
 from preemergence.model.configs import prune_schedule
@@ -35,6 +42,7 @@ from preemergence.model.windows import standardise
 
 MTOT_PERCENTILES = (5.0, 95.0)      # MTOT range of the bins: the held-out windows' own
 FIGURE = "planted_flux_only_filters_vs_mtot.png"
+RADIUS_FIGURE = "planted_size_trend_filters_vs_radius.png"
 
 
 def prune_planted(planted: PlantedSet, data, config, folds) -> list[dict]:
@@ -56,12 +64,7 @@ def fold_slopes(planted: PlantedSet, result: dict, fold: int, range_mx: tuple[fl
     """Fig. 12 on one pruned network: its held-out windows (fold ``fold``, true labels),
     filters ordered by S_i; the slopes of <F_i> against MTOT (per 1e20 Mx), MTOT binned
     over range_mx (Mx)."""
-    model, mean, std = load_run(result)
-    table = planted.data.table
-    rows = table[(table.subset == "tile") & (table.fold == fold)].reset_index(drop=True)
-    inputs = standardise(probes.crop_fields(planted.data, rows), mean, std)
-    contrib, _, order = probes.scored_filters(model, inputs, rows.label.to_numpy(),
-                                              planted.threshold)
+    model, mean, std, rows, contrib, order = _held_out_filters(planted, result, fold)
     lo, hi = range_mx
     n_bins = planted.params.interpret.mtot_bins
     fig12 = mtot_slopes(rows.mtot_mx.to_numpy(), contrib[:, order], lo, hi, n_bins)
@@ -73,6 +76,56 @@ def fold_slopes(planted: PlantedSet, result: dict, fold: int, range_mx: tuple[fl
             title=f"Planted flux only, pruned CNN (fold {fold}): filter contributions vs MTOT")
     return {"fold": fold, "slope_per_1e20_mx": fig12["slope_per_1e20_mx"],
             "split_by_score": slopes_split_by_score(fig12["slope_per_1e20_mx"])}
+
+
+def _held_out_filters(planted: PlantedSet, result: dict, fold: int):
+    """(model, mean, std, held-out rows of fold ``fold``, their F_i, filter order by net
+    score S_i on the true labels) of a pruned network."""
+    model, mean, std = load_run(result)
+    table = planted.data.table
+    rows = table[(table.subset == "tile") & (table.fold == fold)].reset_index(drop=True)
+    inputs = standardise(probes.crop_fields(planted.data, rows), mean, std)
+    contrib, _, order = probes.scored_filters(model, inputs, rows.label.to_numpy(),
+                                              planted.threshold)
+    return model, mean, std, rows, contrib, order
+
+
+def fold_radius_trend(planted: PlantedSet, result: dict, fold: int, radii_mm,
+                      figures_dir: Path | None) -> dict:
+    """Fig. 16 on one pruned network: filters ordered by S_i on its held-out windows (true
+    labels), the correlation of F_i with the radius (Mm) of example-field bipoles."""
+    model, mean, std, _, _, order = _held_out_filters(planted, result, fold)
+    field_g = planted.params.interpret.bipole.example_field_g
+    contrib = probes.bipole_contributions(model, radii_mm, field_g, mean, std)[order]
+    if figures_dir is not None:
+        figs.plot_filter_response(radii_mm, contrib, figures_dir / RADIUS_FIGURE,
+                                  f"data: planted set size_trend; {planted.data.time_h} h",
+                                  labels=probes.filter_names(order, result["kept_filters"]),
+                                  title=f"Planted size trend, pruned CNN (fold {fold}): "
+                                        f"filter contributions, {field_g:g} G bipoles")
+    correlations = radius_correlations(radii_mm, contrib)
+    return {"fold": fold, "radius_correlation": correlations,
+            "split_by_score": slopes_split_by_score(correlations)}
+
+
+def filters_vs_radius(planted: PlantedSet, radii_mm, figures_dir: Path
+                      ) -> tuple[dict, dict, object]:
+    """The probe set size_trend: (measured, control, pooled TSS Interval of the pruned
+    networks) for planted_probes.size_trend."""
+    config = planted_config(planted.params)
+    n = planted.section.n_folds
+    train_folds(planted.data, config, n, "size_trend")
+    pruned = prune_planted(planted, planted.data, config, range(n))
+    folds = [fold_radius_trend(planted, r, k, radii_mm, figures_dir if k == 0 else None)
+             for k, r in enumerate(pruned)]
+    shuffled, _ = random_label_runs(planted, config)
+    [control_run] = prune_planted(planted, shuffled, config, [0])
+    control = fold_radius_trend(planted, control_run, 0, radii_mm, None)
+    measured = {"folds": folds, "field_g": planted.params.interpret.bipole.example_field_g,
+                "max_radius_mm": FIG16_MAX_RADIUS_MM,
+                "n_filters": len(pruned[0]["kept_filters"])}
+    return (measured, {**control, "finds_planted": control["split_by_score"]},
+            pooled_tss(planted, predictions(planted, pruned, "pruned")))
 
 
 def filters_vs_mtot(planted: PlantedSet, figures_dir: Path) -> tuple[dict, dict, object]:

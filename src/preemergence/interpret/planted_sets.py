@@ -18,6 +18,12 @@ of EAR and CR maps (256 x 256 px, G) on a smoothed white-noise background of rms
   unsigned flux, with no pattern; a CNN can do no better than the MTOT discriminant.
 - ``polarity``: grids of bipoles as in length_scale, one radius, EARs all Hale oriented and
   CRs all anti-Hale: the same |B|, so a network trained on |B| cannot tell them apart.
+- ``size_trend``: grids of bipoles as in length_scale, EAR radii log-uniform in one range,
+  CR radii in a range wholly below it, all fields from one distribution (not the fluxes:
+  with equal fluxes the small CR bipoles would be the strong ones, and a network could tell
+  the classes by field strength, which Fig. 16's fixed-field probe confounds with size). At
+  any one field the larger bipole is the more likely PE, over the whole range of radii
+  probed by Fig. 16 (0-30 Mm), whether a network reads the size or the flux.
 
 In all sets but ``location`` an EAR is PE everywhere (its windows are all PE samples) and a
 CR NE everywhere; in ``location`` the usual geometry holds (PE windows contain the box, an
@@ -41,7 +47,8 @@ from preemergence.interpret.bipole import synthetic_bipole
 if TYPE_CHECKING:
     from preemergence.core.schema import InterpretValidate
 
-PLANTED_SETS = ("length_scale", "location", "flux_only", "polarity")
+# appended in order: a set's index seeds its maps, so an existing set keeps its data
+PLANTED_SETS = ("length_scale", "location", "flux_only", "polarity", "size_trend")
 LATITUDE_DEG = 15.0          # northern hemisphere: no Hale flip in the composites
 CENTRE_PX = REGION_SIZE_PX / 2.0
 
@@ -109,24 +116,44 @@ def grid_centres(rng, grid: int) -> np.ndarray:
     return np.column_stack([xs.ravel() + jitter[0], ys.ravel() + jitter[1]])
 
 
-def _flux_field_g(rng, section, radius_mm: float) -> float:
-    """Field (G) of a bipole of this radius whose flux is drawn from the one distribution of
-    the length_scale set: that of an R* bipole of median field B*."""
-    s = section.length_scale
-    flux = s.field_g * s.radius_mm ** 2 * np.exp(rng.normal(0, s.field_sigma_ln))
+def _flux_field_g(rng, spec, radius_mm: float) -> float:
+    """Field (G) of a bipole of this radius whose flux is drawn from one distribution: that
+    of a spec.radius_mm bipole of median field spec.field_g (lognormal, spec.field_sigma_ln)."""
+    flux = spec.field_g * spec.radius_mm ** 2 * np.exp(rng.normal(0, spec.field_sigma_ln))
     return float(flux / radius_mm ** 2)
+
+
+def _log_uniform(rng, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def _bipole_grid(rng, field, spec, radius_of) -> np.ndarray:
+    """A jittered grid of randomly oriented bipoles, radius_of() Mm each, fluxes drawn from
+    spec's one distribution (_flux_field_g)."""
+    for x, y in grid_centres(rng, spec.grid):
+        radius = radius_of()
+        paste(field, bipole_stamp(radius, _flux_field_g(rng, spec, radius),
+                                  bool(rng.integers(2))), x, y)
+    return field
 
 
 def _length_scale(rng, field, is_ear, section, hale):
     s = section.length_scale
-    for x, y in grid_centres(rng, s.grid):
+
+    def radius() -> float:
         if is_ear:
-            radius = s.radius_mm
-        else:
-            lo, hi = s.ne_radii_mm[int(rng.integers(len(s.ne_radii_mm)))]
-            radius = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-        paste(field, bipole_stamp(radius, _flux_field_g(rng, section, radius),
-                                  bool(rng.integers(2))), x, y)
+            return s.radius_mm
+        return _log_uniform(rng, *s.ne_radii_mm[int(rng.integers(len(s.ne_radii_mm)))])
+    return _bipole_grid(rng, field, s, radius)
+
+
+def _size_trend(rng, field, is_ear, section, hale):
+    s = section.size_trend
+    low, high = s.pe_radii_mm if is_ear else s.ne_radii_mm
+    for x, y in grid_centres(rng, s.grid):
+        radius = _log_uniform(rng, low, high)
+        strength = s.field_g * np.exp(rng.normal(0, s.field_sigma_ln))
+        paste(field, bipole_stamp(radius, strength, bool(rng.integers(2))), x, y)
     return field
 
 
@@ -155,4 +182,4 @@ def _polarity(rng, field, is_ear, section, hale):
 
 
 _DRAWERS = {"length_scale": _length_scale, "location": _location, "flux_only": _flux_only,
-            "polarity": _polarity}
+            "polarity": _polarity, "size_trend": _size_trend}

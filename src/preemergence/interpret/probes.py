@@ -40,6 +40,12 @@ def bipole_response(model, radii_mm, fields_g, mean: float, std: float) -> np.nd
     return out.reshape(len(np.atleast_1d(fields_g)), len(np.atleast_1d(radii_mm)))
 
 
+def bipole_contributions(model, radii_mm, field_g: float, mean: float, std: float
+                         ) -> np.ndarray:
+    """Fig. 16: F_i of synthetic bipoles of one field (G) against radius (Mm): (N, n_radii)."""
+    return contributions(model, bipole_inputs(radii_mm, [field_g], mean, std)).T
+
+
 def characteristic_radius(radii_mm, response, level: float = 0.5, high: float = 0.7,
                           low: float = 0.3) -> float:
     """Radius (Mm) beyond which the output drops for good (paper Sect. 4.5), or NaN.

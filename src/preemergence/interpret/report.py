@@ -12,7 +12,7 @@ import numpy as np
 
 from preemergence.core import paper as reference
 from preemergence.core.constants import time_bin_label
-from preemergence.interpret.binning import slopes_split_by_score
+from preemergence.interpret.binning import radius_correlations, slopes_split_by_score
 from preemergence.interpret.report_tables import (interval_text, table4_markdown,
                                                   table5_markdown)
 from preemergence.core.paths import INTERPRET_OCCLUSION_CSV
@@ -124,12 +124,8 @@ def _radii_text(radius: dict, r_max: float) -> str:
 
 def _bipole_filters(m) -> dict:
     b = m["pruned"]["bipoles"]
-    radii = np.array(b["radii_mm"])
-    contrib = np.array(b["filter_contributions_example_field"])
-    small = radii <= 30.0
-    corr = [float(np.corrcoef(radii[small], c[small])[0, 1]) if np.std(c[small]) > 0 else 0.0
-            for c in contrib]
-    ok = corr[0] > 0 and corr[1] > 0 and corr[2] < 0 and corr[3] < 0
+    corr = radius_correlations(b["radii_mm"], b["filter_contributions_example_field"])
+    ok = slopes_split_by_score(corr)
     return _check("fig16_filters_vs_radius",
                   "filters 1-2 contribute more as the bipole grows (to ~30 Mm), filters 3-4 "
                   "less",

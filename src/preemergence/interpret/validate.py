@@ -20,6 +20,10 @@ in docs/prune-and-interpret.md before any run) says whether it found the planted
 - polarity (Table 5): the B network beats the |B| network (paired interval above 0), the
   |B| network has no skill (interval contains 0), and on the location set (where |B|
   suffices) the two cannot be told apart.
+- size_trend (Fig. 16): EAR bipoles larger than CR bipoles; the networks pruned as for
+  flux_only_filters; on every fold, filters ordered by net score, the correlations of F_i
+  with the radius of example-field bipoles (0-30 Mm) positive for the first half and
+  negative for the second (interpret/planted_pruning.py).
 
 A planted set the CNN does not learn (pooled TSS < min_planted_tss) validates nothing. The
 negative control trains the same network on a random label per region, drawn within each

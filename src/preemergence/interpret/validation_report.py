@@ -19,18 +19,21 @@ PLANTED = {"length_scale": "EAR bipoles all of radius R*, CR bipoles of other ra
                                 "can only follow the amount of flux, but nothing planted "
                                 "fixes how many filters rise or fall with it",
            "polarity": "Hale-oriented EAR bipoles, anti-Hale CR bipoles, the same |B|: a |B| "
-                       "network must fail where a B network succeeds"}
+                       "network must fail where a B network succeeds",
+           "size_trend": "EAR bipoles all larger than CR bipoles, fluxes from one "
+                         "distribution: the larger the bipole, the more likely PE, up to 30 "
+                         "Mm; the networks pruned as the prune stage does (to "
+                         "prune.final_filters filters), and nothing planted fixes how many "
+                         "filters rise or fall with size"}
 FINDINGS = {"length_scale": ["fig15_bipole_scale", "fig17_depth_scale"],
             "location": ["fig18_occlusion", "fig03_bipole"],
             "flux_only": ["fig24_output_vs_mtot", "fig11_output_bins"],
             "flux_only_filters": ["fig12_filters_vs_mtot"],
-            "polarity": ["table5_uniform_polarity"]}      # planted set -> findings it tests
+            "polarity": ["table5_uniform_polarity"],
+            "size_trend": ["fig16_filters_vs_radius"]}    # planted set -> findings it tests
 NO_PLANTED_TRUTH = "no planted truth exists yet for this finding's probe"
-NO_PLANTED_TRUTH_WHY = {   # finding -> why it has no planted set yet
-    "fig16_filters_vs_radius": ("no planted truth exists yet for the pruned network's filter "
-                                "contributions against bipole radius: it needs a set whose "
-                                "answer is monotonic in radius up to 30 Mm, which the "
-                                "length_scale set's is not")}
+# the pruned-filter probes (Figs. 12, 16): what the planted networks can only follow
+FOLLOWS = {"flux_only_filters": "flux", "size_trend": "bipole size"}
 
 
 def probe_status(validation: dict | None, expected: dict | None = None) -> dict:
@@ -52,7 +55,7 @@ def probe_status(validation: dict | None, expected: dict | None = None) -> dict:
         elif not tested:
             status[finding] = {"validated": False, "text": (
                 f"its planted set ({', '.join(planned)}) is not among interpret_validate.sets"
-                if planned else NO_PLANTED_TRUTH_WHY.get(finding, NO_PLANTED_TRUTH))}
+                if planned else NO_PLANTED_TRUTH)}
         else:
             status[finding] = {"validated": all(r["passed"] for r in tested),
                                "text": "; ".join(_outcome(r) for r in tested)}
@@ -66,11 +69,13 @@ def _outcome(record: dict) -> str:
         return f"{record['set']}: the CNN did not learn the planted set ({learned})"
     if record["passed"]:
         verdict = "passed"
-    elif record["set"] == "flux_only_filters" and not record["probe_found"]:
-        verdict = ("not decided: a network that can only follow flux met the criterion on "
-                   "some folds and not on others, so meeting it shows no more than flux")
+    elif record["set"] in FOLLOWS and not record["probe_found"]:
+        follows = FOLLOWS[record["set"]]
+        verdict = (f"not decided: a network that can only follow {follows} met the criterion "
+                   f"on some folds and not on others, so meeting it shows no more than "
+                   f"{follows}")
         if not any(f["split_by_score"] for f in record["measured"]["folds"]):
-            verdict = ("failed: no fold's network that can only follow flux met the "
+            verdict = (f"failed: no fold's network that can only follow {follows} met the "
                        "criterion")
     elif record.get("probe_found", True):
         verdict = "failed: the probe found the planted answer, but so did the negative control"
@@ -98,6 +103,8 @@ def measured_text(record: dict) -> str:
                 f"{number(m['fraction_ne_bottom_bin'])}")
     if record["set"] == "flux_only_filters":
         return slopes_text(m["folds"])
+    if record["set"] == "size_trend":
+        return correlations_text(m["folds"], m["field_g"])
     return (f"TSS(B) - TSS(|B|) {interval_text(m['b_minus_abs_field'])} points, TSS(|B|) "
             f"{interval_text(m['tss_abs_field'])} %; on location TSS(|B|) - TSS(B) "
             f"{interval_text(m['location_abs_field_minus_b'])} points")
@@ -107,6 +114,13 @@ def slopes_text(folds: list[dict]) -> str:
     """Slopes of <F_i> against MTOT per fold (filters ordered by S_i), per 1e20 Mx."""
     return "; ".join(f"fold {f['fold']} slopes " + ", ".join(
         f"{v:+.3f}" for v in f["slope_per_1e20_mx"]) + " per 1e20 Mx" for f in folds)
+
+
+def correlations_text(folds: list[dict], field_g: float) -> str:
+    """Correlations of F_i with radius per fold (filters ordered by S_i)."""
+    return "; ".join(f"fold {f['fold']} correlations with the radius of {field_g:g} G "
+                     "bipoles " + ", ".join(f"{v:+.2f}" for v in f["radius_correlation"])
+                     for f in folds)
 
 
 def _box_text(m: dict) -> str:
@@ -141,6 +155,11 @@ def control_text(record: dict) -> str:
             "max-pool every contribution scales with the field's amplitude, so the split "
             "shows how the filters' weights are signed, not what the network learned"
             if found else "the slopes do not split by net score, as they should not"))
+    if record["set"] == "size_trend":
+        return (f"{correlations_text([c], record['measured']['field_g'])} (true labels): " + (
+            "the correlations split by net score for it too, so the split shows how the "
+            "filters' weights are signed, not what the network learned" if found else
+            "the correlations do not split by net score, as they should not"))
     return (f"TSS on the random labels it was trained on, for unseen regions, "
             f"{interval_text(c['tss'])} %: " + (
                 "skill without the planted labels (something about the evaluation regions "
