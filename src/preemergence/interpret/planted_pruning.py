@@ -17,7 +17,7 @@ global max-pool, every filter's contribution w_i max(O_i) scales with the field'
 amplitude with the sign of w_i (docs/prune-and-interpret.md).
 
 Fig. 16 on planted truth, the same way: the probe set ``size_trend`` (EAR bipoles larger than
-CR bipoles, one flux distribution: the larger, the more likely PE up to 30 Mm) trains its
+CR bipoles, one field distribution: the larger, the more likely PE up to 30 Mm) trains its
 networks, prunes them as above and reads Fig. 16's criterion (binning.radius_correlations,
 slopes_split_by_score) on 100 G bipoles, filters ordered by net score on each fold's
 held-out windows; the pruned random-label network is the control.
