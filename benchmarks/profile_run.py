@@ -94,16 +94,22 @@ def measure_run(args) -> dict:
         runs = profile_runs(args.folds, args.rebuild, args.time_h)
     import shutil
     shutil.rmtree(ROOT / "models/.profile", ignore_errors=True)
-    from preemergence.core import hardware
     later = runs[1:] or runs
     return {"label": args.label, "kind": "run", "rebuild_per_run": args.rebuild,
-            "machine": {**hardware.describe(), "cpus": os.cpu_count(),
-                        "python": platform.python_version()},
+            "machine": machine(),
             "date": time.strftime("%Y-%m-%d %H:%M"), "import_s": import_seconds(),
             "runs": runs, "fixed_cost_first_s": fixed_cost(runs[0]),
             "fixed_cost_later_s": sum(fixed_cost(r) for r in later) / len(later),
             "samples_per_s": [r["samples"] / r["phases"].get("training steps", float("nan"))
                               for r in runs]}
+
+
+def machine() -> dict:
+    """The machine of a measurement: hardware.describe(), CPUs, Python and TensorFlow."""
+    import tensorflow as tf
+    from preemergence.core import hardware
+    return {**hardware.describe(), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "tensorflow": tf.__version__}
 
 
 def measure_pipeline(path: Path, label: str) -> dict:
@@ -115,11 +121,10 @@ def measure_pipeline(path: Path, label: str) -> dict:
         name = next((a for a in argv[1:] if not a.startswith("-")), argv[0])
         stages.append({"stage": Path(name).name, "wall_s": entry["wall_s"],
                        "phases": entry["phases"], "counts": entry["counts"]})
-    from preemergence.core import hardware
     from preemergence.core.config import load_params
     params = load_params(ROOT / "params.yaml")
     return {"label": label, "kind": "pipeline", "date": time.strftime("%Y-%m-%d %H:%M"),
-            "machine": {**hardware.describe(), "cpus": os.cpu_count()}, "stages": stages,
+            "machine": machine(), "stages": stages,
             "default_epochs": params.train.configs[params.train.config].epochs}
 
 

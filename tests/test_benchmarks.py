@@ -91,3 +91,16 @@ def test_seeds_compares_the_differences_and_their_verdicts(tmp_path):
     assert row["comparison"] == "t-3.2h cnn_minus_da_mtot" and row["seed42"]["tss"] == 0.1
     assert not row["agree"] and not result["verdicts_agree"]
     assert result["spread_within_paper"]
+
+
+def test_profile_names_the_tensorflow_version_of_its_machine():
+    """A profile entry says which TensorFlow computed it (entries before 2026-12-07 read
+    "TensorFlow ?")."""
+    import tensorflow as tf
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import profile_run
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    machine = profile_run.machine()
+    assert machine["tensorflow"] == tf.__version__ and machine["cpus"] >= 1
