@@ -29,6 +29,7 @@ USER_FILES = ("mlflow.db", "mlartifacts", "mlruns")     # the user's MLflow stor
 # on a long module while the other idles. A stale list only changes the order, not a result.
 HEAVIEST_FIRST = ("interpret/test_planted_probes_location.py",
                   "interpret/test_planted_probes.py", "model/test_fanout.py",
+                  "interpret/test_planted_probes_size.py",
                   "stages/test_prune_interpret.py",
                   "stages/test_train_cv.py", "stats/test_resampling.py", "test_cli.py",
                   "stages/test_trustworthy_runs.py", "data/test_validation.py",

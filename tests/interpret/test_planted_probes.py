@@ -2,9 +2,9 @@
 validate_all): the probe finds the planted answer in networks trained on the planted
 labels, and not in the negative control, a network trained on a random label per region.
 A probe that failed here would be reported "probe not validated" in interpretation.md.
-This module: the length-scale and flux-only sets, Fig. 12's probe on the flux-only
-networks pruned and Fig. 16's on the size-trend networks pruned (location and polarity:
-test_planted_probes_location.py)."""
+This module: the length-scale and flux-only sets, and Fig. 12's probe on the flux-only
+networks pruned (location and polarity: test_planted_probes_location.py; Fig. 16's probe:
+test_planted_probes_size.py)."""
 
 import json
 
@@ -22,7 +22,7 @@ SETS = ["length_scale", "flux_only"]
 @pytest.fixture(scope="module")
 def validation(params, tmp_path_factory):
     figures = tmp_path_factory.mktemp("planted")
-    return validate_tiny(params, SETS + ["flux_only_filters", "size_trend"], figures), figures
+    return validate_tiny(params, SETS + ["flux_only_filters"], figures), figures
 
 
 @pytest.mark.parametrize("name", SETS)
@@ -52,23 +52,6 @@ def test_the_pruned_filter_probe_reads_every_fold_and_its_control(validation):
     assert record["passed"] == (record["probe_found"] and not control["finds_planted"])
     # the same data as flux_only: its networks are the flux_only set's
     assert record["n_windows"] == validation[0]["flux_only"]["n_windows"]
-
-
-def test_the_radius_probe_reads_every_fold_and_its_control(validation):
-    """Fig. 16 on planted truth: the size-trend networks (learned: EAR bipoles are the
-    larger) pruned to 4 filters, correlations of F_i with the radius of 100 G bipoles per
-    fold; the pruned random-label network read the same way. Whether the probe passes is
-    the finding, not asserted (tiny size: both folds and the control split by net score)."""
-    record = validation[0]["size_trend"]
-    assert record["findings"] == ["fig16_filters_vs_radius"] and record["learned"]
-    folds = record["measured"]["folds"]
-    assert [f["fold"] for f in folds] == [0, 1] and record["measured"]["n_filters"] == 4
-    assert all(len(f["radius_correlation"]) == 4 and
-               np.all(np.abs(f["radius_correlation"]) <= 1) for f in folds)
-    assert record["probe_found"] == all(f["split_by_score"] for f in folds)
-    control = record["control"]
-    assert control["finds_planted"] == control["split_by_score"]
-    assert record["passed"] == (record["probe_found"] and not control["finds_planted"])
 
 
 def test_the_report_sections_show_the_planted_figures(validation):
