@@ -23,9 +23,9 @@ TINY = {"interpret_validate.config": "fast",
         "stats.bootstrap_resamples": 500}
 
 
-def validate_tiny(params, sets: list[str], figures_dir) -> dict:
-    """{set: record} of the tiny run over these planted sets."""
-    tiny = with_overrides(params, {**TINY, "interpret_validate.sets": sets})
+def validate_tiny(params, sets: list[str], figures_dir, overrides: dict | None = None) -> dict:
+    """{set: record} of the tiny run over these planted sets (TINY, then ``overrides``)."""
+    tiny = with_overrides(params, {**TINY, **(overrides or {}), "interpret_validate.sets": sets})
     return validate_all(tiny, bipole_radii(tiny.interpret), figures_dir, progress=False)
 
 

@@ -16,14 +16,19 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def validation(params, tmp_path_factory):
     figures = tmp_path_factory.mktemp("planted-size")
-    return validate_tiny(params, ["size_trend"], figures), figures
+    # 8 + 8 regions (34 s instead of 57 s at 16 + 16 on 2 cores): the size trend is learned
+    # at once (pooled TSS 0.99 at both sizes), and the test asserts how the probe's record
+    # reads every fold and its control, not that it passes
+    return validate_tiny(params, ["size_trend"], figures,
+                         {"interpret_validate.n_ear": 8, "interpret_validate.n_cr": 8}), figures
 
 
 def test_the_radius_probe_reads_every_fold_and_its_control(validation):
     """Fig. 16 on planted truth: the size-trend networks (learned: EAR bipoles are the
     larger) pruned to 4 filters, correlations of F_i with the radius of 100 G bipoles per
     fold; the pruned random-label network read the same way. Whether the probe passes is
-    the finding, not asserted (tiny size: both folds and the control split by net score)."""
+    the finding, not asserted (tiny sizes: both folds and the control split by net
+    score)."""
     record = validation[0]["size_trend"]
     assert record["findings"] == ["fig16_filters_vs_radius"] and record["learned"]
     folds = record["measured"]["folds"]
