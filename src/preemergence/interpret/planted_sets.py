@@ -127,13 +127,12 @@ def _log_uniform(rng, low: float, high: float) -> float:
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
-def _bipole_grid(rng, field, spec, radius_of) -> np.ndarray:
-    """A jittered grid of randomly oriented bipoles, radius_of() Mm each, fluxes drawn from
-    spec's one distribution (_flux_field_g)."""
-    for x, y in grid_centres(rng, spec.grid):
+def _bipole_grid(rng, field, grid: int, radius_of, field_of) -> np.ndarray:
+    """A jittered grid x grid of randomly oriented bipoles: radius_of() Mm each, of field
+    field_of(radius) G (drawn in that order, then the orientation)."""
+    for x, y in grid_centres(rng, grid):
         radius = radius_of()
-        paste(field, bipole_stamp(radius, _flux_field_g(rng, spec, radius),
-                                  bool(rng.integers(2))), x, y)
+        paste(field, bipole_stamp(radius, field_of(radius), bool(rng.integers(2))), x, y)
     return field
 
 
@@ -144,17 +143,14 @@ def _length_scale(rng, field, is_ear, section, hale):
         if is_ear:
             return s.radius_mm
         return _log_uniform(rng, *s.ne_radii_mm[int(rng.integers(len(s.ne_radii_mm)))])
-    return _bipole_grid(rng, field, s, radius)
+    return _bipole_grid(rng, field, s.grid, radius, lambda r: _flux_field_g(rng, s, r))
 
 
 def _size_trend(rng, field, is_ear, section, hale):
     s = section.size_trend
     low, high = s.pe_radii_mm if is_ear else s.ne_radii_mm
-    for x, y in grid_centres(rng, s.grid):
-        radius = _log_uniform(rng, low, high)
-        strength = s.field_g * np.exp(rng.normal(0, s.field_sigma_ln))
-        paste(field, bipole_stamp(radius, strength, bool(rng.integers(2))), x, y)
-    return field
+    return _bipole_grid(rng, field, s.grid, lambda: _log_uniform(rng, low, high),
+                        lambda r: s.field_g * np.exp(rng.normal(0, s.field_sigma_ln)))
 
 
 def _location(rng, field, is_ear, section, hale):
