@@ -112,36 +112,39 @@ def filters_vs_radius(planted: PlantedSet, radii_mm, figures_dir: Path
                       ) -> tuple[dict, dict, object]:
     """The probe set size_trend: (measured, control, pooled TSS Interval of the pruned
     networks) for planted_probes.size_trend."""
-    config = planted_config(planted.params)
-    n = planted.section.n_folds
-    train_folds(planted.data, config, n, "size_trend")
-    pruned = prune_planted(planted, planted.data, config, range(n))
-    folds = [fold_radius_trend(planted, r, k, radii_mm, figures_dir if k == 0 else None)
-             for k, r in enumerate(pruned)]
-    shuffled, _ = random_label_runs(planted, config)
-    [control_run] = prune_planted(planted, shuffled, config, [0])
-    control = fold_radius_trend(planted, control_run, 0, radii_mm, None)
+    folds, control, tss, n_filters = _pruned_probe(
+        planted, "size_trend", lambda result, fold, draw: fold_radius_trend(
+            planted, result, fold, radii_mm, figures_dir if draw else None))
     measured = {"folds": folds, "field_g": planted.params.interpret.bipole.example_field_g,
-                "max_radius_mm": FIG16_MAX_RADIUS_MM,
-                "n_filters": len(pruned[0]["kept_filters"])}
-    return (measured, {**control, "finds_planted": control["split_by_score"]},
-            pooled_tss(planted, predictions(planted, pruned, "pruned")))
+                "max_radius_mm": FIG16_MAX_RADIUS_MM, "n_filters": n_filters}
+    return measured, control, tss
 
 
 def filters_vs_mtot(planted: PlantedSet, figures_dir: Path) -> tuple[dict, dict, object]:
     """The probe set flux_only_filters: (measured, control, pooled TSS Interval of the
     pruned networks) for planted_probes.flux_only_filters."""
+    range_mx = mtot_range_mx(planted)
+    folds, control, tss, n_filters = _pruned_probe(       # flux_only's networks, reused
+        planted, "flux_only", lambda result, fold, draw: fold_slopes(
+            planted, result, fold, range_mx, figures_dir if draw else None))
+    measured = {"folds": folds, "mtot_range_mx": list(range_mx), "n_filters": n_filters}
+    return measured, control, tss
+
+
+def _pruned_probe(planted: PlantedSet, label: str, read) -> tuple[list, dict, object, int]:
+    """A pruned-filter probe: the set's networks (trained, or reused from the run store)
+    pruned by the prune stage's procedure and read(result, fold, draw) on each fold (draw:
+    its figure, fold 0), then the pruned random-label network of fold 0, the control, read
+    the same way. (fold records, control record, pooled TSS Interval of the pruned
+    networks, filters kept)."""
     config = planted_config(planted.params)
     n = planted.section.n_folds
-    train_folds(planted.data, config, n, "flux_only")      # reused when flux_only ran
+    train_folds(planted.data, config, n, label)
     pruned = prune_planted(planted, planted.data, config, range(n))
-    range_mx = mtot_range_mx(planted)
-    folds = [fold_slopes(planted, r, k, range_mx, figures_dir if k == 0 else None)
-             for k, r in enumerate(pruned)]
+    folds = [read(result, k, k == 0) for k, result in enumerate(pruned)]
     shuffled, _ = random_label_runs(planted, config)
     [control_run] = prune_planted(planted, shuffled, config, [0])
-    control = fold_slopes(planted, control_run, 0, range_mx, None)
-    measured = {"folds": folds, "mtot_range_mx": list(range_mx),
-                "n_filters": len(pruned[0]["kept_filters"])}
-    return (measured, {**control, "finds_planted": control["split_by_score"]},
-            pooled_tss(planted, predictions(planted, pruned, "pruned")))
+    control = read(control_run, 0, False)
+    return (folds, {**control, "finds_planted": control["split_by_score"]},
+            pooled_tss(planted, predictions(planted, pruned, "pruned")),
+            len(pruned[0]["kept_filters"]))

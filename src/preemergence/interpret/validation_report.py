@@ -22,9 +22,9 @@ PLANTED = {"length_scale": "EAR bipoles all of radius R*, CR bipoles of other ra
                        "network must fail where a B network succeeds",
            "size_trend": "EAR bipoles all larger than CR bipoles, fields from one "
                          "distribution: at any one field, the larger the bipole, the more "
-                         "likely PE, up to 30 Mm; the networks pruned as the prune stage does (to "
-                         "prune.final_filters filters), and nothing planted fixes how many "
-                         "filters rise or fall with size"}
+                         "likely PE, up to 30 Mm; the networks pruned as the prune stage "
+                         "does (to prune.final_filters filters), and nothing planted fixes "
+                         "how many filters rise or fall with size"}
 FINDINGS = {"length_scale": ["fig15_bipole_scale", "fig17_depth_scale"],
             "location": ["fig18_occlusion", "fig03_bipole"],
             "flux_only": ["fig24_output_vs_mtot", "fig11_output_bins"],
