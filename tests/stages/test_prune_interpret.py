@@ -119,6 +119,12 @@ def test_interpret_stage_writes_every_figure_and_verdict(tiny, output_guard):
     # interpret-validate has not run here: no probe is validated, so no finding has a verdict
     assert set(metrics["findings"].values()) == {"unvalidated"}
     assert "interpret-validate has not run" in report
+    rests_on = re.findall(r"^- Rests on: (.+)\.$", report, re.M)       # every finding says
+    assert len(rests_on) == 9 and all(re.search(r"\d", r) for r in rests_on)  # on how much
+    assert "2 pruned network(s), one per fold" in report       # Figs. 12-16: every fold
+    intervals = re.findall(r"[+-]\d+\.\d+ \[[+-]\d+\.\d+, [+-]\d+\.\d+\]", report)
+    assert len(intervals) >= 8                 # Figs. 3, 10-11, 18, 24, Table 5 intervals
+    assert "pooled TSS(|B|) - TSS(B)" in report
     occlusion = pd.read_csv(work / "reports" / "interpret_occlusion_regions.csv")
     assert set(occlusion.kind) == {"EAR", "CR"} and occlusion.region.is_unique
     assert np.allclose(occlusion.box_minus_outside,
@@ -282,3 +288,34 @@ def test_stats_with_some_stages_missing_names_them_and_computes_the_rest(tiny, c
     with pytest.raises(ValueError, match=r"no out-of-fold predictions; run the stages "
                                          r"train-cv, baseline, depth-study, prune, interpret"):
         run_stats(p, store, work / "segments", work / "no_reports", progress=False)
+
+
+def test_pruned_network_verdicts_read_every_fold():
+    """Figs. 12, 14-15 and 16 are read on every fold's pruned network, as their planted
+    probes are: all folds -> reproduced, some -> inconclusive, none -> not reproduced."""
+    radii = list(range(0, 61, 5))
+    drop = [0.9] * 6 + [0.1] * 7                       # clear drop after 25 Mm
+    flat = [0.9] * 13
+
+    def fold(slopes, output_100g, trend):
+        contrib = [[v * r for r in radii] for v in trend]
+        return {"fold": 0, "regions": {"n_ear": 36, "n_cr": 36},
+                "fig12": {"slope_per_1e20_mx": slopes},
+                "bipoles": {"radii_mm": radii, "output": {"10G": [0.1] * 13, "100G": output_100g},
+                            "characteristic_radius_mm": {
+                                "100G": interpret.characteristic_radius(radii, output_100g)},
+                            "filter_contributions_example_field": contrib}}
+    good = fold([0.5, 0.4, -0.1, -0.2], drop, [1, 1, -1, -1])
+    bad = fold([0.5, -0.4, 0.1, -0.2], flat, [1, -1, 1, -1])
+
+    def verdicts(*records):
+        m = {"pruned": {**records[0], "by_fold": {f"fold{k}": r for k, r in enumerate(records)}},
+             "depth_sweep": {"characteristic_radius_mm": {}}}
+        checks = (interpret_report._filters_vs_mtot(m), interpret_report._bipole_output(m),
+                  interpret_report._bipole_filters(m))
+        assert all(f"{len(records)} pruned network(s), one per fold" in c["rests_on"]
+                   for c in checks)
+        return [c["verdict"] for c in checks]
+    assert verdicts(good, good) == ["yes"] * 3
+    assert verdicts(good, bad) == ["inconclusive"] * 3
+    assert verdicts(bad, bad) == ["no"] * 3

@@ -78,3 +78,31 @@ def test_methods_on_different_tiles_or_one_kind_are_refused(synthetic, settings)
         resampling.paired_difference(a, b.iloc[9:], settings, 0)
     with pytest.raises(ValueError, match="both EARs and CRs"):
         resampling.tss_interval(a[a.kind == "CR"], settings, 0)
+
+
+def test_rows_statistic_interval_is_the_region_bootstrap(settings):
+    """Rows grouped by region: with one row per region the interval of a mean difference is
+    that of mean_difference_interval (the same resamples); with several rows per region it
+    resamples whole regions, so it is wider than one treating each row as a region."""
+    rng = np.random.default_rng(3)
+    ear, cr = rng.normal(1.0, 1.0, 40), rng.normal(0.0, 1.0, 50)
+    values = np.concatenate([ear, cr])
+    kinds = np.array(["EAR"] * 40 + ["CR"] * 50)
+    ids = np.arange(90)
+
+    def gap(rows):
+        return values[rows][kinds[rows] == "EAR"].mean() - values[rows][kinds[rows] == "CR"].mean()
+    by_rows = resampling.rows_statistic_interval(ids, kinds, gap, settings, 5)
+    direct = resampling.mean_difference_interval(ear, cr, settings, 5)
+    assert by_rows.estimate == pytest.approx(direct.estimate)
+    assert (by_rows.low, by_rows.high) == pytest.approx((direct.low, direct.high), abs=1e-9)
+    region_effect = np.repeat(rng.normal(0.0, 1.0, 90), 10)      # 10 correlated rows each
+    many = np.repeat(values, 10) + region_effect + rng.normal(0.0, 0.1, 900)
+    many_kinds, many_ids = np.repeat(kinds, 10), np.repeat(ids, 10)
+
+    def many_gap(rows):
+        return (many[rows][many_kinds[rows] == "EAR"].mean()
+                - many[rows][many_kinds[rows] == "CR"].mean())
+    regions = resampling.rows_statistic_interval(many_ids, many_kinds, many_gap, settings, 5)
+    rows = resampling.rows_statistic_interval(np.arange(900), many_kinds, many_gap, settings, 5)
+    assert regions.high - regions.low > 2 * (rows.high - rows.low)

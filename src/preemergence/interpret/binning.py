@@ -11,6 +11,8 @@ import numpy as np
 
 N_OUTPUT_BINS = 6        # CNN-output bins of width 1/6 (paper Sect. 4.3)
 FIG16_MAX_RADIUS_MM = 30.0      # the paper's Fig. 16: filters 1-2 grow "to ~30 Mm"
+FIG24_MIN_BIN_COUNT = 30        # MTOT bins with fewer samples are left out of Fig. 24's test
+FIG24_PE_RANGE_1E20_MX = (5.0, 20.0)   # the paper's Fig. 24: <y>_PE > 0.5 in 5-20e20 Mx
 
 
 def bin_edges(lo: float, hi: float, n_bins: int) -> np.ndarray:
@@ -89,6 +91,27 @@ def radius_correlations(radii_mm, contrib, max_radius_mm: float = FIG16_MAX_RADI
     small = radii <= max_radius_mm
     return [float(np.corrcoef(radii[small], c[small])[0, 1]) if np.std(c[small]) > 0 else 0.0
             for c in np.asarray(contrib, dtype=float)]
+
+
+def fig24_bins(centres_mx, pe_count, ne_count) -> tuple[np.ndarray, np.ndarray]:
+    """Fig. 24's bins (boolean masks over the MTOT bins centred at centres_mx, Mx): those
+    holding >= FIG24_MIN_BIN_COUNT NE samples, and those holding as many PE samples centred
+    in FIG24_PE_RANGE_1E20_MX."""
+    centres = np.asarray(centres_mx, dtype=float) / 1e20
+    lo, hi = FIG24_PE_RANGE_1E20_MX
+    ne_bins = np.asarray(ne_count) >= FIG24_MIN_BIN_COUNT
+    pe_bins = (np.asarray(pe_count) >= FIG24_MIN_BIN_COUNT) & (centres >= lo) & (centres <= hi)
+    return ne_bins, pe_bins
+
+
+def fig24_extremes(pe_mean, ne_mean, ne_bins, pe_bins) -> tuple[float, float]:
+    """Fig. 24's numbers: (max <y>_NE over ne_bins, min <y>_PE over pe_bins), bins as from
+    fig24_bins; empty bins (NaN means) are passed over, NaN when no bin is left."""
+    ne = np.asarray(ne_mean, float)[ne_bins]
+    pe = np.asarray(pe_mean, float)[pe_bins]
+    ne, pe = ne[np.isfinite(ne)], pe[np.isfinite(pe)]
+    return (float(ne.max()) if len(ne) else float("nan"),
+            float(pe.min()) if len(pe) else float("nan"))
 
 
 def _squared_deviations(onehot: np.ndarray, flat: np.ndarray, mean: np.ndarray) -> np.ndarray:

@@ -22,10 +22,11 @@ from preemergence.core.filters import filter_counts
 from preemergence.core.paths import MODEL_FILE, RESULT_FILE
 from preemergence.core.progress import progress as show_progress
 from preemergence.interpret import figures as figs
-from preemergence.interpret import probes
+from preemergence.interpret import intervals, probes
 from preemergence.interpret.binning import (bin_centres, binned_mean, class_fractions,
                                             equal_width_bins, example_indices,
                                             mtot_slopes, outcome, output_bins)
+from preemergence.data.hemisphere import flip_stack_to_north
 from preemergence.interpret.composite import box_numbers, store_composites
 from preemergence.interpret.region_maps import region_maps, summarise_regions
 from preemergence.model import fanout
@@ -86,7 +87,14 @@ def composites(ctx: Context, regions_dir: Path) -> dict:
     store = load_region_store(regions_dir, ctx.params.time_bins, on_missing="skip")
     maps = store_composites(store)
     figs.plot_composites(maps, ctx.figure("fig03_composites.png"), f"data: {ctx.source}")
-    return {f"{kind}_{time_bin_label(t)}": box_numbers(m) for (kind, t), m in maps.items()}
+    out = {f"{kind}_{time_bin_label(t)}": box_numbers(m) for (kind, t), m in maps.items()}
+    t, regions = ctx.section.time_h, store.regions
+    kinds = [r.kind for r in regions]
+    out["regions"] = {"n_ear": kinds.count("EAR"), "n_cr": kinds.count("CR")}
+    out["box_ratio"] = intervals.composite_ratio(
+        flip_stack_to_north(store.maps[t], [r.latitude_deg for r in regions]), kinds,
+        [r.region_id for r in regions], ctx.params.stats, ctx.params.seed)
+    return out
 
 
 # --- Figs. 10, 11, 24: CNN output against MTOT ----------------------------------------------
@@ -122,13 +130,19 @@ def output_statistics(ctx: Context) -> tuple[dict, pd.DataFrame]:
     frac_pe, frac_ne = class_fractions(obins, labels.astype(bool), 6)
     mtot_bin, mtot_err, _ = binned_mean(mtot, obins, 6)
     predicted_pe = y >= ctx.threshold
+    settings = (ctx.params.stats, ctx.params.seed)
     out = {"n_samples": int(len(table)),
            "fraction_pe_per_output_bin": frac_pe.tolist(),
            "fraction_ne_per_output_bin": frac_ne.tolist(),
            "mean_mtot_per_output_bin_mx": mtot_bin.tolist(),
            "mean_mtot_predicted_pe_mx": _mean_or_nan(mtot[predicted_pe]),
            "mean_mtot_predicted_ne_mx": _mean_or_nan(mtot[~predicted_pe]),
-           "output_vs_mtot": {"bin_centres_mx": centres.tolist(), **stats}}
+           "output_vs_mtot": {"bin_centres_mx": centres.tolist(), **stats},
+           "regions": {"n_ear": int(table[table.kind == "EAR"].region_id.nunique()),
+                       "n_cr": int(table[table.kind == "CR"].region_id.nunique())},
+           "intervals": {**intervals.output_bin_numbers(table, ctx.threshold, *settings),
+                         **intervals.output_vs_mtot_extremes(table, bins, centres,
+                                                             *settings)}}
     return out, table
 
 
@@ -154,9 +168,18 @@ def _example_figures(ctx: Context, table: pd.DataFrame) -> None:
 # --- Figs. 12-16: the pruned network -----------------------------------------------------
 
 def pruned_network(ctx: Context) -> dict:
-    """Figs. 12-16 with the pruned CNN of one fold, on that fold's validation samples."""
+    """Figs. 12-16 with the pruned CNN of every fold, each on its own fold's validation
+    samples: the record of fold ``interpret.fold`` (whose figures are drawn) with the
+    records of all folds under "by_fold" (the verdicts read every fold)."""
+    folds = sorted(int(k) for k in ctx.samples.fold.unique())
+    by_fold = {f"fold{k}": _pruned_fold(ctx, k, draw=k == ctx.section.fold) for k in folds}
+    return {**by_fold[f"fold{ctx.section.fold}"], "by_fold": by_fold}
+
+
+def _pruned_fold(ctx: Context, fold: int, draw: bool) -> dict:
+    """Figs. 12-16 with the pruned CNN of one fold, on that fold's validation samples
+    (draw: its figures)."""
     config = prune_train_config(ctx.params)
-    fold = ctx.section.fold
     folder = run_folder(Path(ctx.models["prune"]) / "pruned", config, ctx.data.time_h, fold)
     model = load_model(folder)
     mean, std = standardisation(folder)
@@ -166,23 +189,28 @@ def pruned_network(ctx: Context) -> dict:
     labels = val.label.to_numpy()
     contrib, y, order = probes.scored_filters(model, inputs, labels, ctx.threshold)
     kept = read_json(folder / RESULT_FILE)["kept_filters"]
-    names = probes.filter_names(order, kept)
-    out = {"fold": fold, "kept_filters": [kept[k] for k in order]}
+    names = probes.filter_names(order, kept) if draw else None
+    out = {"fold": fold, "kept_filters": [kept[k] for k in order],
+           "regions": {"n_ear": int(val[val.kind == "EAR"].region_id.nunique()),
+                       "n_cr": int(val[val.kind == "CR"].region_id.nunique())}}
     out["fig12"] = _filter_vs_mtot(ctx, val.mtot_mx.to_numpy(), contrib[:, order], names)
-    _filter_map_examples(ctx, model, fields, inputs, y, labels, order, names)
+    if draw:
+        _filter_map_examples(ctx, model, fields, inputs, y, labels, order, names)
     out["bipoles"] = _bipoles(ctx, model, mean, std, order, names)
     return out
 
 
 def _filter_vs_mtot(ctx, mtot, contrib, names) -> dict:
+    """Fig. 12's numbers (names: the filters' legend names, None: no figure)."""
     lo, hi = ctx.section.mtot_range_mx
     n = ctx.section.mtot_bins
     fig12 = mtot_slopes(mtot, contrib, lo, hi, n)
-    figs.plot_filter_contribution_vs_mtot(bin_centres(lo, hi, n), fig12["mean"], fig12["err"],
-                                          ctx.figure("fig12_filter_vs_mtot.png"), ctx.note,
-                                          labels=names,
-                                          title="Pruned CNN: filter contributions vs MTOT "
-                                                f"(fold {ctx.section.fold} validation)")
+    if names is not None:
+        figs.plot_filter_contribution_vs_mtot(
+            bin_centres(lo, hi, n), fig12["mean"], fig12["err"],
+            ctx.figure("fig12_filter_vs_mtot.png"), ctx.note, labels=names,
+            title=f"Pruned CNN: filter contributions vs MTOT (fold {ctx.section.fold} "
+                  "validation)")
     return {"mean": fig12["mean"].tolist(), "err": fig12["err"].tolist(),
             "count": fig12["count"].tolist(), "slope_per_1e20_mx": fig12["slope_per_1e20_mx"]}
 
@@ -205,32 +233,39 @@ def bipole_radii(section: "Interpret") -> np.ndarray:
 
 
 def _bipoles(ctx, model, mean, std, order, names) -> dict:
-    """Figs. 14-16: synthetic bipoles through the pruned CNN."""
+    """Figs. 14-16: synthetic bipoles through the pruned CNN (names: the filters' legend
+    names, None: no figures)."""
     b = ctx.section.bipole
     radii, fields = bipole_radii(ctx.section), b.fields_g
     response = probes.bipole_response(model, radii, fields, mean, std)
-    figs.plot_bipole_response(radii, dict(zip(fields, response)),
+    contrib = probes.bipole_contributions(model, radii, b.example_field_g, mean, std)[order]
+    if names is not None:
+        _bipole_figures(ctx, model, mean, std, order, names, radii, response, contrib)
+    return {"radii_mm": radii.tolist(),
+            "output": {f"{f:g}G": r.tolist() for f, r in zip(fields, response)},
+            "characteristic_radius_mm": {f"{f:g}G": probes.characteristic_radius(radii, r)
+                                         for f, r in zip(fields, response)},
+            "filter_contributions_example_field": contrib.tolist()}
+
+
+def _bipole_figures(ctx, model, mean, std, order, names, radii, response, contrib) -> None:
+    """Figs. 14, 15 and 16 of one pruned network."""
+    b = ctx.section.bipole
+    figs.plot_bipole_response(radii, dict(zip(b.fields_g, response)),
                               ctx.figure("fig15_bipole_output.png"), ctx.note,
                               title="Pruned CNN output for synthetic bipoles",
                               threshold=ctx.threshold)
-    example = probes.bipole_inputs([b.example_radius_mm], [b.example_field_g],
-                                      mean, std)
+    example = probes.bipole_inputs([b.example_radius_mm], [b.example_field_g], mean, std)
     maps = probes.filter_maps(model, example)[0][..., order]
     figs.plot_filter_maps((example[0, ..., 0] * std + mean), maps,
                           ctx.figure("fig14_bipole_filter_maps.png"), ctx.note,
                           filter_labels=names,
                           title=f"Pruned CNN filter outputs for a {b.example_field_g:g} G, "
                                 f"{b.example_radius_mm:g} Mm bipole")
-    contrib = probes.bipole_contributions(model, radii, b.example_field_g, mean, std)[order]
     figs.plot_filter_response(radii, contrib, ctx.figure("fig16_bipole_filters.png"),
                               ctx.note, labels=names,
                               title=f"Pruned CNN filter contributions, "
                                     f"{b.example_field_g:g} G bipoles")
-    return {"radii_mm": radii.tolist(),
-            "output": {f"{f:g}G": r.tolist() for f, r in zip(fields, response)},
-            "characteristic_radius_mm": {f"{f:g}G": probes.characteristic_radius(radii, r)
-                                         for f, r in zip(fields, response)},
-            "filter_contributions_example_field": contrib.tolist()}
 
 
 # --- Fig. 17: depth sweep ------------------------------------------------------------------

@@ -6,28 +6,50 @@ so the report stays true when the data or the parameters change.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from preemergence.core import paper as reference
 from preemergence.core.constants import time_bin_label
-from preemergence.interpret.binning import radius_correlations, slopes_split_by_score
-from preemergence.interpret.report_tables import (interval_text, table4_markdown,
-                                                  table5_markdown)
+from preemergence.interpret.binning import (FIG24_MIN_BIN_COUNT, fig24_bins, fig24_extremes,
+                                            radius_correlations, slopes_split_by_score)
+from preemergence.interpret.report_tables import interval_text
 from preemergence.core.paths import INTERPRET_OCCLUSION_CSV
 
-if TYPE_CHECKING:
-    from preemergence.core.schema import Params
 
 
-
-def _check(id_, paper, criterion, ours, reproduced, inconclusive=False) -> dict:
-    """One finding; verdict 'yes', 'no' or 'inconclusive' (too noisy to decide)."""
+def _check(id_, paper, criterion, ours, reproduced, inconclusive=False,
+           rests_on: str = "") -> dict:
+    """One finding; verdict 'yes', 'no' or 'inconclusive' (too noisy to decide); rests_on:
+    the data and networks the verdict rests on, and its interval or why it has none."""
     verdict = "inconclusive" if inconclusive else ("yes" if reproduced else "no")
     return {"id": id_, "figure": reference.FINDING_FIGURES[id_], "paper": paper,
             "criterion": criterion, "ours": ours, "reproduced": verdict == "yes",
-            "verdict": verdict}
+            "verdict": verdict, "rests_on": rests_on}
+
+
+def _regions_text(regions: dict) -> str:
+    return f"{regions['n_ear']} EARs and {regions['n_cr']} CRs"
+
+
+def _every_fold(holds: list[bool]) -> dict:
+    """The rule for a criterion read on several folds' networks: reproduced when it holds
+    on every fold, not reproduced on none, inconclusive when the folds disagree."""
+    return {"reproduced": bool(holds) and all(holds),
+            "inconclusive": any(holds) and not all(holds)}
+
+
+def _by_fold(m) -> dict:
+    """The pruned networks' records per fold (only the figure's fold in older metrics)."""
+    pruned = m["pruned"]
+    return pruned.get("by_fold", {f"fold{pruned.get('fold', 0)}": pruned})
+
+
+def _fold_text(name: str, holds: bool, text: str) -> str:
+    return f"{name} ({'holds' if holds else 'fails'}): {text}"
+
+
+_NO_INTERVAL_PROBE = ("no interval: a synthetic-bipole probe is a deterministic function of "
+                      "a network, so its spread is the folds' (shown)")
 
 
 def findings(metrics: dict, train_cv: dict) -> list[dict]:
@@ -52,7 +74,14 @@ def _composites(m) -> dict:
                   f"EAR/CR box mean |B| = {ear['box_mean_abs_g']:.1f}/"
                   f"{cr['box_mean_abs_g']:.1f} G (ratio {ratio:.1f}); EAR west/east mean "
                   f"{ear['box_west_mean_g']:.1f}/{ear['box_east_mean_g']:.1f} G",
-                  found)
+                  found, rests_on=_composite_basis(c))
+
+
+def _composite_basis(c: dict) -> str:
+    if "box_ratio" not in c:
+        return "every region of the store at this time bin"
+    return (f"the composites of all {_regions_text(c['regions'])} of the store at this time "
+            f"bin; box |B| ratio {interval_text(c['box_ratio'], 1.0, 1)}")
 
 
 def hale_bipole_found(ear: dict, cr: dict, leading_sign: int) -> tuple[float, bool]:
@@ -77,38 +106,84 @@ def _output_bins(m) -> dict:
                   "as much as the CNN)",
                   f"share in top bin PE {pe[-1]:.2f} vs NE {ne[-1]:.2f}; bottom bin PE "
                   f"{pe[0]:.2f} vs NE {ne[0]:.2f}; mean MTOT of predicted PE {mtot:.1f}e20 Mx "
-                  f"(predicted NE {o['mean_mtot_predicted_ne_mx'] / 1e20:.1f}e20 Mx)", ok)
+                  f"(predicted NE {o['mean_mtot_predicted_ne_mx'] / 1e20:.1f}e20 Mx)", ok,
+                  rests_on=_outputs_basis(o, (("top-bin share PE - NE", "top_bin_pe_minus_ne",
+                                               1.0, 2),
+                                              ("bottom-bin share NE - PE",
+                                               "bottom_bin_ne_minus_pe", 1.0, 2),
+                                              ("mean MTOT of predicted PE (1e20 Mx)",
+                                               "mean_mtot_called_pe_mx", 1e-20, 1))))
+
+
+def _outputs_basis(o: dict, numbers) -> str:
+    """The out-of-fold windows and regions, and the numbers' region-bootstrap intervals."""
+    text = f"{o['n_samples']} out-of-fold windows"
+    if "regions" not in o:
+        return text
+    return (f"{text} of {_regions_text(o['regions'])} (each scored by the network of the "
+            "fold that never saw it); " + "; ".join(
+                f"{label} {interval_text(o['intervals'][key], scale, digits)}"
+                for label, key, scale, digits in numbers))
 
 
 def _filters_vs_mtot(m) -> dict:
-    slopes = np.asarray(m["pruned"]["fig12"]["slope_per_1e20_mx"], dtype=float)
-    ok = slopes_split_by_score(slopes)
-    return _check("fig12_filters_vs_mtot",
-                  "the contributions of the two filters correlated with emergence grow with "
-                  "MTOT, those of the two anti-correlated filters fall",
-                  "linear slope of <F_i> against MTOT (4-16e20 Mx) positive for the first half "
-                  "of the filters and negative for the second (filters ordered by net score "
-                  "S_i; no uncertainty on the slopes)",
-                  "slopes per 1e20 Mx: " + ", ".join(f"{s:+.3f}" for s in slopes), ok)
+    return _split_by_score(
+        m, "fig12_filters_vs_mtot",
+        "the contributions of the two filters correlated with emergence grow with MTOT, those "
+        "of the two anti-correlated filters fall",
+        "on every fold's pruned network, on its own validation windows: linear slope of <F_i> "
+        "against MTOT (4-16e20 Mx) positive for the first half of the filters and negative "
+        "for the second (filters ordered by net score S_i); folds that disagree make it "
+        "inconclusive", "slopes per 1e20 Mx",
+        {name: r["fig12"]["slope_per_1e20_mx"] for name, r in _by_fold(m).items()}, "+.3f",
+        "no interval on a slope: the folds' spread is shown")
+
+
+def _split_by_score(m, id_, paper, criterion, label, trends: dict, fmt: str,
+                    interval: str) -> dict:
+    """Figs. 12 and 16: per fold's pruned network, trends (slopes, correlations) ordered by
+    net score that split by sign (binning.slopes_split_by_score), on every fold."""
+    holds = {name: slopes_split_by_score(t) for name, t in trends.items()}
+    return _check(id_, paper, criterion, f"{label}: " + "; ".join(
+        _fold_text(name, holds[name], ", ".join(format(v, fmt) for v in t))
+        for name, t in trends.items()), **_every_fold(list(holds.values())),
+        rests_on=_pruned_basis(m, interval))
+
+
+def _pruned_basis(m, interval: str) -> str:
+    """The pruned networks and the validation regions their filters were scored on."""
+    records = _by_fold(m).values()
+    regions = [r["regions"] for r in records if "regions" in r]
+    scored = (f", each scored on its own fold's validation regions ("
+              f"{sum(r['n_ear'] for r in regions)} EARs and "
+              f"{sum(r['n_cr'] for r in regions)} CRs in all)" if regions else "")
+    return f"{len(records)} pruned network(s), one per fold{scored}; {interval}"
 
 
 def _bipole_output(m) -> dict:
-    b = m["pruned"]["bipoles"]
-    radius = b["characteristic_radius_mm"]
-    out10 = max(b["output"]["10G"]) if "10G" in b["output"] else float("nan")
-    r100 = _nan(radius.get("100G"))
-    r_max = max(b["radii_mm"])
-    ok = np.isfinite(r100) and 15.0 <= r100 <= 45.0 and out10 < 0.5
+    r_max = max(m["pruned"]["bipoles"]["radii_mm"])
+    folds, holds = {}, {}
+    for name, record in _by_fold(m).items():
+        b = record["bipoles"]
+        radius = b["characteristic_radius_mm"]
+        out10 = max(b["output"]["10G"]) if "10G" in b["output"] else float("nan")
+        r100 = _nan(radius.get("100G"))
+        holds[name] = bool(np.isfinite(r100) and 15.0 <= r100 <= 45.0 and out10 < 0.5)
+        folds[name] = (f"characteristic radius {_radii_text(radius, r_max)}; max output at "
+                       f"10 G {out10:.2f}")
     unpruned = m["depth_sweep"]["characteristic_radius_mm"].get(f"depth{m.get('depth', 5)}",
                                                                 {})
     return _check("fig15_bipole_scale",
                   "a 100 G bipole gives a high output up to a characteristic radius of "
                   "~30 Mm and ~0 beyond it; a 10 G bipole stays low (y ~ 0.2)",
-                  "a clear drop of the 100 G output (from >= 0.7 to <= 0.3, crossing 0.5) at a "
-                  "radius within 15-45 Mm, and the 10 G output < 0.5 at every radius",
-                  f"characteristic radius {_radii_text(radius, r_max)}; max output at 10 G "
-                  f"{out10:.2f} (for comparison, the unpruned network of the same fold: "
-                  f"{_radii_text(unpruned, r_max)})", ok)
+                  "on every fold's pruned network: a clear drop of the 100 G output (from >= "
+                  "0.7 to <= 0.3, crossing 0.5) at a radius within 15-45 Mm, and the 10 G "
+                  "output < 0.5 at every radius; folds that disagree make it inconclusive",
+                  "; ".join(_fold_text(name, holds[name], text) for name, text in folds.items())
+                  + f" (for comparison, the unpruned network of fold {m['pruned']['fold']}: "
+                  f"{_radii_text(unpruned, r_max)})",
+                  **_every_fold(list(holds.values())),
+                  rests_on=_pruned_basis(m, _NO_INTERVAL_PROBE))
 
 
 def _nan(value) -> float:
@@ -123,15 +198,15 @@ def _radii_text(radius: dict, r_max: float) -> str:
 
 
 def _bipole_filters(m) -> dict:
-    b = m["pruned"]["bipoles"]
-    corr = radius_correlations(b["radii_mm"], b["filter_contributions_example_field"])
-    ok = slopes_split_by_score(corr)
-    return _check("fig16_filters_vs_radius",
-                  "filters 1-2 contribute more as the bipole grows (to ~30 Mm), filters 3-4 "
-                  "less",
-                  "correlation of F_i with radius (0-30 Mm, 100 G) positive for filters 1-2, "
-                  "negative for 3-4",
-                  "correlations: " + ", ".join(f"{c:+.2f}" for c in corr), ok)
+    return _split_by_score(
+        m, "fig16_filters_vs_radius",
+        "filters 1-2 contribute more as the bipole grows (to ~30 Mm), filters 3-4 less",
+        "on every fold's pruned network, filters ordered by net score S_i on its validation "
+        "windows: correlation of F_i with radius (0-30 Mm, 100 G) positive for filters 1-2, "
+        "negative for 3-4; folds that disagree make it inconclusive", "correlations",
+        {name: radius_correlations(r["bipoles"]["radii_mm"],
+                                   r["bipoles"]["filter_contributions_example_field"])
+         for name, r in _by_fold(m).items()}, "+.2f", _NO_INTERVAL_PROBE)
 
 
 def _depth(m) -> dict:
@@ -154,12 +229,16 @@ def _depth(m) -> dict:
                   "larger at 6 than at 3 (the fall at 7-8 is reported, not tested); folds "
                   "that disagree make it inconclusive",
                   "characteristic radius at 100 G by depth: " + "; ".join(
-                      f"{fold} ({'holds' if ok else 'fails'}): {_radii_text(r, r_max)}"
+                      _fold_text(fold, ok, _radii_text(r, r_max))
                       for (fold, r), ok in zip(radii.items(), holds))
                   + f" ({len(radii)} fold(s), schedule `{sweep.get('config', '?')}`"
                   + (f", at most {cap} filters per layer where the paper doubles to 2048 "
                      "(fits in memory; capped for time on CPU, `max_filters: null` lifts it)"
-                     if cap else "") + ")", all(holds), inconclusive=any(holds) and not all(holds))
+                     if cap else "") + ")", **_every_fold(holds),
+                  rests_on=f"{sum(len(r) for r in radii.values())} unpruned networks "
+                           f"({len(radii)} fold(s) x depths {min(min(r) for r in radii.values())}"
+                           f"-{max(max(r) for r in radii.values())}); "
+                           + _NO_INTERVAL_PROBE)
 
 
 def _depth_scale_holds(r: dict) -> bool:
@@ -200,6 +279,9 @@ def _occlusion(m) -> dict:
                   f"{100 * s['fraction_ear_box_above_threshold']:.0f} % of EARs called PE in "
                   f"the box, {100 * s['fraction_cr_box_below_threshold']:.0f} % of CRs not "
                   f"(per region: {INTERPRET_OCCLUSION_CSV})", ok,
+                  rests_on=f"the {s['n_ear']} EARs and {s['n_cr']} CRs of fold {occ['fold']}'s "
+                           "validation regions, each probed by the train-cv network that never "
+                           "saw it; region-bootstrap intervals above",
                   inconclusive=min(s["n_ear"], s["n_cr"]) < 2 or not np.isfinite(
                       [_nan(gap["low"]), _nan(occ_gap["low"])]).all())   # a region's NaN
 
@@ -239,91 +321,34 @@ def _table5(m, train_cv) -> dict:
                   f"median over folds of TSS(|B|) - TSS(B) on the same folds within "
                   f"±{100 * PAIRED_TOLERANCE:.0f} points; folds where |B| training collapsed "
                   "are counted and left out; inconclusive when they are half or more",
-                  text, ok, inconclusive=collapsed >= max(len(diffs), 1))
+                  text, ok, inconclusive=collapsed >= max(len(diffs), 1),
+                  rests_on=_table5_basis(m.get("table5_paired"), len(diffs)))
 
 
-MIN_BIN_COUNT = 30    # MTOT bins with fewer samples are left out of the Fig. 24 test
+def _table5_basis(paired: dict | None, n_folds: int) -> str:
+    text = f"{n_folds} paired folds (the |B| and the B CNN of each fold)"
+    if paired is None:
+        return text + "; no pooled interval (train-cv's predictions differ in schedule or depth)"
+    return (f"{text}, scored on the same tiles of {_regions_text(paired)}; pooled TSS(|B|) - "
+            f"TSS(B) {interval_text(paired)} points (paired region bootstrap)")
 
 
 def _output_vs_mtot(m) -> dict:
     o = m["outputs"]["output_vs_mtot"]
-    centres = np.array(o["bin_centres_mx"]) / 1e20
-    pe, ne = np.array(o["pe"]["mean"], float), np.array(o["ne"]["mean"], float)
-    pe_ok = np.array(o["pe"]["count"]) >= MIN_BIN_COUNT
-    ne_ok = np.array(o["ne"]["count"]) >= MIN_BIN_COUNT
-    mid = pe_ok & (centres >= 5) & (centres <= 20)
-    if not (ne_ok.any() and mid.any()):
+    ne_bins, pe_bins = fig24_bins(o["bin_centres_mx"], o["pe"]["count"], o["ne"]["count"])
+    if not (ne_bins.any() and pe_bins.any()):
         return _check("fig24_output_vs_mtot", _FIG24_PAPER, _FIG24_CRITERION,
                       "too few samples per MTOT bin", False, inconclusive=True)
-    ne_max, pe_mid = float(ne[ne_ok].max()), float(pe[mid].min())
+    ne_max, pe_mid = fig24_extremes(o["pe"]["mean"], o["ne"]["mean"], ne_bins, pe_bins)
     return _check("fig24_output_vs_mtot", _FIG24_PAPER, _FIG24_CRITERION,
-                  f"max <y>_NE {ne_max:.2f} over {int(ne_ok.sum())} bins; min <y>_PE "
-                  f"(5-20e20 Mx) {pe_mid:.2f} over {int(mid.sum())} bins",
-                  ne_max < 0.2 and pe_mid > 0.5)
+                  f"max <y>_NE {ne_max:.2f} over {int(ne_bins.sum())} bins; min <y>_PE "
+                  f"(5-20e20 Mx) {pe_mid:.2f} over {int(pe_bins.sum())} bins",
+                  ne_max < 0.2 and pe_mid > 0.5, rests_on=_outputs_basis(m["outputs"], (
+                      ("max <y>_NE", "max_ne_output", 1.0, 2),
+                      ("min <y>_PE", "min_pe_output", 1.0, 2))))
 
 
 _FIG24_PAPER = ("<y> of NE stays below 0.2 at every MTOT; <y> of PE exceeds 0.5 for MTOT "
                 "between 5 and 20e20 Mx")
-_FIG24_CRITERION = (f"over MTOT bins holding at least {MIN_BIN_COUNT} samples: max <y>_NE < "
+_FIG24_CRITERION = (f"over MTOT bins holding at least {FIG24_MIN_BIN_COUNT} samples: max <y>_NE < "
                     "0.2 and min <y>_PE over the bins centred in 5-20e20 Mx > 0.5")
-
-
-FIGURES = {"fig03_bipole": ["fig03_composites.png"],
-           "fig11_output_bins": ["fig11_output_bins.png", "fig10_examples_correct.png",
-                                 "fig10_examples_wrong.png"],
-           "fig12_filters_vs_mtot": ["fig12_filter_vs_mtot.png", "fig13_filter_maps_tp.png",
-                                     "fig13_filter_maps_tn.png"],
-           "fig15_bipole_scale": ["fig15_bipole_output.png", "fig14_bipole_filter_maps.png"],
-           "fig16_filters_vs_radius": ["fig16_bipole_filters.png"],
-           "fig17_depth_scale": ["fig17_depth_bipoles.png"],
-           "fig18_occlusion": ["fig18_occlusion.png"],
-           "table5_uniform_polarity": [],
-           "fig24_output_vs_mtot": ["fig24_output_vs_mtot.png"]}
-
-
-VERDICTS = {"yes": "reproduced", "no": "NOT reproduced",
-            "inconclusive": "inconclusive (the folds disagree too much to decide)",
-            "unvalidated": "probe not validated on planted truth (see below), so no verdict"}
-SHOWN = {"yes": "yes", "no": "**no**", "inconclusive": "inconclusive",
-         "unvalidated": "probe not validated"}
-
-
-def report_markdown(metrics: dict, checks: list[dict], params: "Params",
-                    planted: list[str] = ()) -> str:
-    """The report; checks carry their probe's planted-truth status
-    (validation_report.apply_validation), ``planted`` its sections."""
-    section = params.interpret
-    source = metrics["data_source"]
-    n_ok = sum(c["reproduced"] for c in checks)
-    n_open = sum(c["verdict"] == "inconclusive" for c in checks)
-    n_unvalidated = sum(c["verdict"] == "unvalidated" for c in checks)
-    lines = ["# Interpretation of the CNN (paper Sect. 4, App. B-G)", "",
-             f"Our networks were trained on **{source}** data, not on SDO/HEAR: every "
-             "number and figure below is ours, placed next to the paper's finding (Dhuri et "
-             f"al. 2020). Time bin {metrics['time_h']} h; pruned network and depth sweep of "
-             f"fold {section.fold}; out-of-fold outputs of {metrics['outputs']['n_samples']} "
-             "samples. Each verdict is computed from the criterion stated with it.", "",
-             f"**{n_ok} of {len(checks)} findings reproduced on our data"
-             + (f", {n_open} inconclusive" if n_open else "")
-             + (f"; {n_unvalidated} probes not validated on planted truth (no verdict)"
-                if n_unvalidated else "") + ".**", "",
-             "| finding | paper | reproduced on our data? | probe validated on planted "
-             "truth? |", "|---|---|---|---|"]
-    for c in checks:
-        paper = c["paper"].replace("|", "\\|")          # |B| inside a table cell
-        validated = "yes" if c.get("probe_validated") else "**no**"
-        lines.append(f"| {c['figure']} | {paper} | {SHOWN[c['verdict']]} | {validated} |")
-    lines.append("")
-    for c in checks:
-        lines += [f"## {c['figure']}", "", f"- Paper: {c['paper']}.",
-                  f"- Criterion: {c['criterion']}.", f"- Ours ({source} data): {c['ours']}.",
-                  f"- Probe on planted truth: {c.get('probe', 'not run')}.",
-                  f"- Verdict: {VERDICTS[c['verdict']]}"
-                  + (f" (criterion on our data: {VERDICTS[c['criterion_met']]})"
-                     if c["verdict"] == "unvalidated" else "") + ".", ""]
-        lines += [f"![{name}](figures/interpret/{name})" for name in FIGURES.get(c["id"], [])] + [""]
-        if c["id"] == "fig18_occlusion":
-            lines += table4_markdown(metrics["occlusion"])
-        if c["id"] == "table5_uniform_polarity":
-            lines += table5_markdown(metrics["table5"])
-    return "\n".join([*lines, *planted]) + "\n"

@@ -22,15 +22,17 @@ from preemergence.core.constants import time_bin_label
 from preemergence.core.paths import (INTERPRET_BIPOLES_CSV, INTERPRET_FIGURES,
                                      INTERPRET_METRICS, INTERPRET_OCCLUSION_CSV,
                                      INTERPRET_PREDICTIONS, INTERPRET_VALIDATION,
-                                     INTERPRETATION_MD)
+                                     INTERPRETATION_MD, TRAIN_CV_PREDICTIONS)
 from preemergence.core.catalog import stage_outputs
 from preemergence.data.segments import read_dataset_info
 from preemergence.interpret.experiments import (Context, composites, depth_sweep, occlusion,
                                                 output_statistics, pruned_network,
                                                 uniform_polarity)
 from preemergence.interpret.validation_report import apply_validation, planted_sections
-from preemergence.model.predictions import write_predictions
-from preemergence.interpret.report import findings, report_markdown
+from preemergence.interpret import intervals
+from preemergence.model.predictions import read_predictions, write_predictions
+from preemergence.interpret.report import findings
+from preemergence.interpret.report_tables import report_markdown
 from preemergence.interpret.report_metrics import (bipole_rows, comparable_train_cv,
                                                    finite_or_none, flat_numbers,
                                                    summary_metrics)
@@ -72,8 +74,13 @@ def run_interpret(params: "Params", regions_dir: Path, segments_dir: Path, model
         metrics["occlusion"] = occlusion(ctx)
         metrics["table5"], abs_field_predictions = uniform_polarity(ctx, regions_dir,
                                                                     segments_dir)
+        signed = comparable_train_cv(params, reports_dir)
+        if signed:
+            metrics["table5_paired"] = intervals.abs_minus_signed(
+                abs_field_predictions, read_predictions([reports_dir / TRAIN_CV_PREDICTIONS]),
+                params.stats, params.seed)
         validation = read_json(reports_dir / INTERPRET_VALIDATION)
-        checks = apply_validation(findings(metrics, comparable_train_cv(params, reports_dir)),
+        checks = apply_validation(findings(metrics, signed),
                                   validation, {"time_h": t, "depth": params.depth,
                                                "config": params.interpret_validate.config})
         mlflow.log_metrics(flat_numbers(metrics))

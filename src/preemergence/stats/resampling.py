@@ -110,6 +110,30 @@ def _scipy_interval(samples, statistic, settings: "Stats", seed: int) -> tuple[f
     return float(low), float(high)
 
 
+def rows_statistic_interval(region_of_row, kind_of_row, statistic, settings: "Stats",
+                            seed: int) -> Interval:
+    """statistic(row indices) -> float over rows grouped by region (windows, maps), with a
+    stratified region-bootstrap interval: regions resampled with replacement among EARs and
+    among the others separately, a resample's rows those of the regions drawn (a region
+    drawn twice counts twice). The estimate is statistic over every row."""
+    codes, _ = pd.factorize(np.asarray(region_of_row))
+    order = np.argsort(codes, kind="stable")
+    rows_of = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+    is_ear = np.array([np.asarray(kind_of_row)[rows[0]] == "EAR" for rows in rows_of])
+    strata = (np.flatnonzero(is_ear), np.flatnonzero(~is_ear))
+    if not (len(strata[0]) and len(strata[1])):
+        raise ValueError("a region bootstrap needs both EARs and CRs among the regions")
+
+    def on_regions(ear, cr, axis=-1):
+        batches = np.concatenate([np.atleast_2d(ear), np.atleast_2d(cr)], axis=-1)
+        values = [statistic(np.concatenate([rows_of[r] for r in drawn])) for drawn in batches]
+        return np.asarray(values) if np.ndim(ear) > 1 else values[0]
+    estimate = float(statistic(np.arange(len(codes))))
+    if min(len(strata[0]), len(strata[1])) < 2:
+        return Interval(estimate, estimate, estimate)
+    return Interval(estimate, *_scipy_interval(strata, on_regions, settings, seed))
+
+
 def tss_interval(predictions: pd.DataFrame, settings: "Stats", seed: int) -> Interval:
     """Pooled TSS of one method's predictions with its region-bootstrap interval.
 
