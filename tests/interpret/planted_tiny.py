@@ -14,6 +14,9 @@ TINY = {"interpret_validate.config": "fast",
         "interpret_validate.n_ear": 16, "interpret_validate.n_cr": 16,
         "interpret_validate.samples_per_region": 24,
         "interpret_validate.occlusion_regions": 4,
+        # one control network (fold 0) where the full run has one per fold: a second costs
+        # a training per set; test_planted_probes_size reads controls on both folds
+        "interpret_validate.control_folds": [0],
         "interpret_validate.flux_only.excess": 4.0,      # learnable by a short schedule
         # a perfectly separated tiny set saturates the outputs at 0 and 1, where their rank
         # order is noise: rho was 0.89 here (the full-size criterion 0.9 stays in params)

@@ -20,7 +20,8 @@ def validation(params, tmp_path_factory):
     # at once (pooled TSS 0.99 at both sizes), and the test asserts how the probe's record
     # reads every fold and its control, not that it passes
     return validate_tiny(params, ["size_trend"], figures,
-                         {"interpret_validate.n_ear": 8, "interpret_validate.n_cr": 8}), figures
+                         {"interpret_validate.n_ear": 8, "interpret_validate.n_cr": 8,
+                          "interpret_validate.control_folds": [0, 1]}), figures
 
 
 def test_the_radius_probe_reads_every_fold_and_its_control(validation):
@@ -37,8 +38,11 @@ def test_the_radius_probe_reads_every_fold_and_its_control(validation):
                np.all(np.abs(f["radius_correlation"]) <= 1) for f in folds)
     assert record["probe_found"] == all(f["split_by_score"] for f in folds)
     control = record["control"]
-    assert control["finds_planted"] == control["split_by_score"]
+    assert all(c["finds_planted"] == c["split_by_score"] for c in control["folds"])
+    assert control["finds_planted"] == any(c["finds_planted"] for c in control["folds"])
     assert record["passed"] == (record["probe_found"] and not control["finds_planted"])
+    assert [c["fold"] for c in control["folds"]] == [0, 1]     # a control on every fold
+    assert record["control_folds"] == [0, 1]
 
 
 def test_the_report_section_shows_the_planted_figure(validation):

@@ -7,7 +7,7 @@ import pytest
 from preemergence.core.config import with_overrides
 from preemergence.core.constants import BOX_START_PX, BOX_STOP_PX
 from preemergence.interpret.planted_sets import PLANTED_SETS, planted_store, sampling_plan
-from preemergence.interpret.validate import planted_set
+from preemergence.interpret.validate import control_record, planted_set
 from preemergence.interpret.validation_report import (apply_validation, planted_sections,
                                                       probe_status)
 
@@ -255,3 +255,22 @@ def test_fig16_criterion_is_one_function_for_our_data_and_the_planted_set():
     assert slopes_split_by_score(corr)                  # radii > 30 Mm are not read
     assert radius_correlations(radii, [flat]) == [0.0]
     assert not slopes_split_by_score([0.5, -0.1, -0.2, -0.3])
+
+
+def test_a_control_on_any_fold_that_finds_the_answer_unvalidates_the_probe(params):
+    """The rule fixed before any run (docs/prune-and-interpret.md): one control network per
+    control fold, each read on its own fold; the probe is validated only when none finds
+    the planted answer, and the report names every control fold's number."""
+    folds = [{"fold": 0, "characteristic_radius_mm": 25.0, "finds_planted": False},
+             {"fold": 1, "characteristic_radius_mm": 10.0, "finds_planted": True}]
+    r = {**record("length_scale", ["fig15_bipole_scale", "fig17_depth_scale"], passed=False),
+         "probe_found": True, "control": control_record(folds), "control_folds": [0, 1]}
+    assert r["control"]["finds_planted"]
+    text = "\n".join(planted_sections({"depth": 5, "config": "default",
+                                       "sets": {"length_scale": r}}))
+    assert "(random labels within each kind, folds 0, 1): R_c = 25, 10 Mm per control fold" \
+        in text
+    assert "on at least one control fold, the bipole probe reports the planted radius" in text
+    assert not control_record(folds[:1])["finds_planted"]
+    with pytest.raises(ValueError, match="control_folds"):
+        with_overrides(params, {"interpret_validate.control_folds": [0, 2]})

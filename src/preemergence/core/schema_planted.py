@@ -76,6 +76,7 @@ class InterpretValidate(Section):
     n_ear: Annotated[StrictInt, Field(ge=2)]
     n_cr: Annotated[StrictInt, Field(ge=2)]
     n_folds: Annotated[StrictInt, Field(ge=2)]
+    control_folds: Annotated[list[Annotated[StrictInt, Field(ge=0)]], Field(min_length=1)]
     samples_per_region: Annotated[StrictInt, Field(ge=2)]
     background_rms_g: Positive
     config: StrictStr
@@ -86,3 +87,11 @@ class InterpretValidate(Section):
     polarity: PlantedBipoles
     size_trend: PlantedSizeTrend
     criteria: PlantedCriteria
+
+    @model_validator(mode="after")
+    def _control_folds_exist(self):
+        beyond = [k for k in self.control_folds if k >= self.n_folds]
+        if beyond or len(set(self.control_folds)) < len(self.control_folds):
+            raise ValueError(f"control_folds {self.control_folds}: each fold once, below "
+                             f"n_folds = {self.n_folds}")
+        return self

@@ -27,7 +27,8 @@ from preemergence.interpret.report import box_contrast_found, hale_bipole_found
 from preemergence.interpret.validation_report import FINDINGS
 from preemergence.interpret.validate import (PlantedSet, da_mtot_rows, difference, load_run,
                                              planted_config, pooled_tss, predictions,
-                                             random_label_runs, train_folds)
+                                             control_record, random_label_runs,
+                                             train_folds)
 
 
 def _record(planted: PlantedSet, tss, criterion: str, measured: dict, passed: bool,
@@ -41,7 +42,8 @@ def _record(planted: PlantedSet, tss, criterion: str, measured: dict, passed: bo
             "tss": tss.as_dict(), "learned": learned, "criterion": criterion,
             "measured": measured, "probe_found": bool(passed),
             "passed": bool(learned and passed and not control["finds_planted"]),
-            "control": control, "figures": figures}
+            "control": control, "control_folds": list(planted.section.control_folds),
+            "figures": figures}
 
 
 def _percent(planted: PlantedSet) -> str:
@@ -63,19 +65,20 @@ def length_scale(planted: PlantedSet, radii_mm, figures_dir: Path) -> dict:
     high = min(lo for lo, _ in s.ne_radii_mm if lo > s.radius_mm)
     radii = [_characteristic_radius(r, radii_mm, s.field_g, planted, figures_dir, k == 0)
              for k, r in enumerate(results)]
-    control = _characteristic_radius(random_label_runs(planted, config)[1][0], radii_mm,
-                                     s.field_g, planted, None, False)
 
     def inside(value):
         return bool(np.isfinite(value) and low <= value < high)
+    controls = [{"fold": run["fold"], "characteristic_radius_mm": r, "finds_planted": inside(r)}
+                for run in random_label_runs(planted, config)[1]
+                for r in [_characteristic_radius(run, radii_mm, s.field_g, planted, None,
+                                                 False)]]
     criterion = (f"at the planted field B* = {s.field_g:g} G, the bipole probe's "
                  f"characteristic radius R_c of every fold's network within "
                  f"[{low:g}, {high:g}) Mm (R* = {s.radius_mm:g} Mm; the larger NE radii "
                  f"start at {high:g} Mm)")
     return _record(planted, tss, criterion,
                    {"characteristic_radius_mm": radii, "planted_radius_mm": s.radius_mm},
-                   all(inside(r) for r in radii),
-                   {"characteristic_radius_mm": control, "finds_planted": inside(control)},
+                   all(inside(r) for r in radii), control_record(controls),
                    _learned(planted, tss), ["planted_length_scale_bipoles.png"])
 
 
@@ -104,7 +107,9 @@ def location(planted: PlantedSet, figures_dir: Path) -> tuple[dict, list[dict]]:
     results = train_folds(planted.data, config, planted.section.n_folds, "location")
     tss = pooled_tss(planted, predictions(planted, results, "cnn"))
     occ = _occlusion(planted, results[0], figures_dir, draw=True)
-    control = _occlusion(planted, random_label_runs(planted, config)[1][0], None, draw=False)
+    trained = {0: occ}                      # the trained network's occlusion per fold
+    controls = [_location_control(planted, results, run, trained)
+                for run in random_label_runs(planted, config)[1]]
     composite = _composite(planted, figures_dir)
     criterion = ("the main report's Fig. 18 criterion on the fold-0 held-out regions: mean "
                  "box output and mean occlusion (box - outside) both higher for the regions "
@@ -114,10 +119,22 @@ def location(planted: PlantedSet, figures_dir: Path) -> tuple[dict, list[dict]]:
                  "composites (EAR/CR box mean |B| > 1.5, west half of Hale's leading sign)")
     passed = box_contrast_found(occ) and composite["passed"]
     return _record(planted, tss, criterion, {**occ, "composite": composite}, passed,
-                   {**occ_summary(control), "finds_planted": _control_matches(occ, control)},
-                   _learned(planted, tss),
+                   control_record(controls), _learned(planted, tss),
                    ["planted_location_occlusion.png", "planted_location_composites.png"]
                    ), results
+
+
+def _location_control(planted: PlantedSet, results: list[dict], control_run: dict,
+                      trained: dict) -> dict:
+    """One fold's control for the location probe: the random-label network's occlusion on
+    its fold's held-out regions, against the trained network of the same fold there
+    (trained: fold -> its occlusion, filled in as needed)."""
+    fold = control_run["fold"]
+    control = _occlusion(planted, control_run, None, draw=False)
+    if fold not in trained:
+        trained[fold] = _occlusion(planted, results[fold], None, draw=False)
+    return {"fold": fold, **occ_summary(control),
+            "finds_planted": _control_matches(trained[fold], control)}
 
 
 def occ_summary(occ: dict) -> dict:
@@ -183,7 +200,7 @@ def flux_only(planted: PlantedSet, figures_dir: Path) -> dict:
     tss = pooled_tss(planted, cnn_rows)
     measured = _flux_probe(planted, cnn_rows, figures_dir)
     control_rows = predictions(planted, random_label_runs(planted, config)[1], "cnn")
-    control = _flux_probe(planted, control_rows, None)
+    control = _flux_probe(planted, control_rows, None)     # pooled over the control folds
     criterion = ("TSS(CNN) - TSS(MTOT discriminant) on the same held-out windows: "
                  f"region-bootstrap {_percent(planted)} % interval contains 0; Spearman rho(CNN "
                  "output, MTOT) "
@@ -199,7 +216,7 @@ def _flux_probe(planted: PlantedSet, cnn_rows, figures_dir) -> dict:
     table = planted.data.table
     tiles = table[table.subset == "tile"]
     da_rows = da_mtot_rows(planted)
-    da_rows = da_rows[da_rows.fold.isin(cnn_rows.fold.unique())]   # the control: fold 0
+    da_rows = da_rows[da_rows.fold.isin(cnn_rows.fold.unique())]   # the control's folds
     diff = difference(planted, cnn_rows, da_rows)
     merged = cnn_rows.merge(tiles[["region_id", "x0", "y0", "mtot_mx"]],
                             on=["region_id", "x0", "y0"])

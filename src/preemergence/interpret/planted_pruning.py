@@ -11,8 +11,8 @@ voting PE contribute more as MTOT grows and those voting NE less. Nothing in the
 truth fixes how many filters rise or fall with flux, so the set decides whether a network
 that can only follow flux meets the criterion, not more. MTOT is binned over the held-out
 windows' MTOT_PERCENTILES range in ``interpret.mtot_bins`` bins (``interpret.mtot_range_mx``
-is the real Sun's range). The negative control prunes the random-label network of fold 0
-the same way and reads its filters against the true labels: with linear convolutions and a
+is the real Sun's range). The negative control prunes the random-label network of each
+control fold the same way and reads its filters against the true labels: with linear convolutions and a
 global max-pool, every filter's contribution w_i max(O_i) scales with the field's
 amplitude with the sign of w_i (docs/prune-and-interpret.md).
 
@@ -34,8 +34,9 @@ from preemergence.interpret import figures as figs
 from preemergence.interpret import probes
 from preemergence.interpret.binning import (FIG16_MAX_RADIUS_MM, bin_centres, mtot_slopes,
                                             radius_correlations, slopes_split_by_score)
-from preemergence.interpret.validate import (PlantedSet, load_run, planted_config, pooled_tss,
-                                             predictions, random_label_runs, train_folds)
+from preemergence.interpret.validate import (PlantedSet, control_record, load_run,
+                                             planted_config, pooled_tss, predictions,
+                                             random_label_runs, train_folds)
 from preemergence.model.configs import prune_schedule
 from preemergence.model.prune_runs import prune_fold
 from preemergence.model.windows import standardise
@@ -134,8 +135,8 @@ def filters_vs_mtot(planted: PlantedSet, figures_dir: Path) -> tuple[dict, dict,
 def _pruned_probe(planted: PlantedSet, label: str, read) -> tuple[list, dict, object, int]:
     """A pruned-filter probe: the set's networks (trained, or reused from the run store)
     pruned by the prune stage's procedure and read(result, fold, draw) on each fold (draw:
-    its figure, fold 0), then the pruned random-label network of fold 0, the control, read
-    the same way. (fold records, control record, pooled TSS Interval of the pruned
+    its figure, fold 0), then the pruned random-label networks of the control folds, the
+    control, read the same way on their folds. (fold records, control record, pooled TSS Interval of the pruned
     networks, filters kept)."""
     config = planted_config(planted.params)
     n = planted.section.n_folds
@@ -143,8 +144,10 @@ def _pruned_probe(planted: PlantedSet, label: str, read) -> tuple[list, dict, ob
     pruned = prune_planted(planted, planted.data, config, range(n))
     folds = [read(result, k, k == 0) for k, result in enumerate(pruned)]
     shuffled, _ = random_label_runs(planted, config)
-    [control_run] = prune_planted(planted, shuffled, config, [0])
-    control = read(control_run, 0, False)
-    return (folds, {**control, "finds_planted": control["split_by_score"]},
+    control_folds = planted.section.control_folds
+    controls = [read(run, k, False) for k, run in
+                zip(control_folds, prune_planted(planted, shuffled, config, control_folds))]
+    return (folds, control_record([{**c, "finds_planted": c["split_by_score"]}
+                                   for c in controls]),
             pooled_tss(planted, predictions(planted, pruned, "pruned")),
             len(pruned[0]["kept_filters"]))

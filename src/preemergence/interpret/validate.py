@@ -148,10 +148,19 @@ def random_label_runs(planted: PlantedSet, config: TrainConfig
                       ) -> tuple[TimeBinData, list[dict]]:
     """The negative control: the same network trained on a random label per region, half
     of each fold's EARs and half of its CRs PE, so that the labels say nothing about the
-    planted class (fold 0 only)."""
+    planted class; one network per fold of interpret_validate.control_folds (in that
+    order)."""
     shuffled = region_labels(planted.data, planted.params.seed, within_kind=True)
     return shuffled, train_folds(shuffled, config, planted.section.n_folds,
-                                 f"{planted.name}: random labels", folds=[0])
+                                 f"{planted.name}: random labels",
+                                 folds=planted.section.control_folds)
+
+
+def control_record(folds: list[dict]) -> dict:
+    """The negative control of a probe read per network: each control fold's record (with
+    its "fold" and "finds_planted"); it finds the planted answer when any fold does (the
+    rule fixed in docs/prune-and-interpret.md before any run)."""
+    return {"folds": folds, "finds_planted": any(f["finds_planted"] for f in folds)}
 
 
 def da_mtot_rows(planted: PlantedSet) -> pd.DataFrame:

@@ -131,41 +131,64 @@ def _box_text(m: dict) -> str:
 
 def control_text(record: dict) -> str:
     """The negative control's numbers and what they say (docs/prune-and-interpret.md)."""
-    c, found = record["control"], record["control"]["finds_planted"]
-    if record["set"] == "length_scale":
-        return (f"R_c = {number(c['characteristic_radius_mm'], 'g', 'none')} Mm: " + (
-            "the bipole probe reports the planted radius also for a network whose labels "
-            "carried no information about it" if found else
-            "no characteristic radius near R*, as it should not"))
-    if record["set"] == "location":
-        return (f"{_box_text(c)} (true kinds): " + (
-            "the probe singles out the box, of one sign or the other and as strongly as in the "
-            "trained network, also in a network whose labels carried no information about the "
-            "class (it shows what a network detects, not what it ties to emergence)" if found
-            else "no contrast, or one clearly smaller than the trained network's: the "
-            "probe's answer depends on the labels learned"))
-    if record["set"] == "flux_only":
+    c = record["control"]
+    finds, does_not = CONTROL_READINGS[record["set"]]
+    if not c["finds_planted"]:
+        return f"{_control_numbers(record)}: {does_not}"
+    return (f"{_control_numbers(record)}: "
+            + ("on at least one control fold, " if "folds" in c else "") + finds)
+
+
+def _control_numbers(record: dict) -> str:
+    """The control networks' numbers: per control fold where each is read on its own fold
+    ("folds"), pooled over the control folds otherwise (flux_only, polarity)."""
+    c, name = record["control"], record["set"]
+    folds = c.get("folds", [c])
+    if name == "length_scale":
+        return "R_c = " + ", ".join(number(f["characteristic_radius_mm"], "g", "none")
+                                    for f in folds) + " Mm per control fold"
+    if name == "location":
+        return "; ".join(f"fold {f.get('fold', 0)}: {_box_text(f)}" for f in folds) + \
+            " (true kinds)"
+    if name == "flux_only":
         return (f"TSS(CNN) - TSS(DA MTOT) {interval_text(c['cnn_minus_da_mtot'])} points, rho "
-                f"{number(c['spearman_output_mtot'])} (true labels): " + (
-                    "the probe's criterion holds for it too" if found else
-                    "the probe's criterion does not hold, as it should not"))
-    if record["set"] == "flux_only_filters":
-        return (f"{slopes_text([c])} (true labels): " + (
-            "the slopes split by net score for it too: with linear filters and a global "
-            "max-pool every contribution scales with the field's amplitude, so the split "
-            "shows how the filters' weights are signed, not what the network learned"
-            if found else "the slopes do not split by net score, as they should not"))
-    if record["set"] == "size_trend":
-        return (f"{correlations_text([c], record['measured']['field_g'])} (true labels): " + (
-            "the correlations split by net score for it too, so the split shows how the "
-            "filters' weights are signed, not what the network learned" if found else
-            "the correlations do not split by net score, as they should not"))
+                f"{number(c['spearman_output_mtot'])} (true labels)")
+    if name == "flux_only_filters":
+        return f"{slopes_text(folds)} (true labels)"
+    if name == "size_trend":
+        return f"{correlations_text(folds, record['measured']['field_g'])} (true labels)"
     return (f"TSS on the random labels it was trained on, for unseen regions, "
-            f"{interval_text(c['tss'])} %: " + (
-                "skill without the planted labels (something about the evaluation regions "
-                "reaches training)" if found else "no skill without the planted labels") +
-            "; a single random-label network cannot test the B - |B| comparison itself (its "
-            "sign is arbitrary), whose built-in control is the converse on the location set")
+            f"{interval_text(c['tss'])} %")
+
+
+CONTROL_READINGS = {        # set -> (what a control that finds the answer says, what one that
+    "length_scale": (       # does not says)
+        "the bipole probe reports the planted radius also for a network whose labels carried "
+        "no information about it", "no characteristic radius near R*, as it should not"),
+    "location": (
+        "the probe singles out the box, of one sign or the other and as strongly as in the "
+        "trained network, also in a network whose labels carried no information about the "
+        "class (it shows what a network detects, not what it ties to emergence)",
+        "no contrast, or one clearly smaller than the trained network's: the probe's answer "
+        "depends on the labels learned"),
+    "flux_only": ("the probe's criterion holds for it too",
+                  "the probe's criterion does not hold, as it should not"),
+    "flux_only_filters": (
+        "the slopes split by net score for it too: with linear filters and a global max-pool "
+        "every contribution scales with the field's amplitude, so the split shows how the "
+        "filters' weights are signed, not what the network learned",
+        "the slopes do not split by net score, as they should not"),
+    "size_trend": (
+        "the correlations split by net score for it too, so the split shows how the filters' "
+        "weights are signed, not what the network learned",
+        "the correlations do not split by net score, as they should not"),
+    "polarity": (
+        "skill without the planted labels (something about the evaluation regions reaches "
+        "training); a random-label network cannot test the B - |B| comparison itself (its "
+        "sign is arbitrary), whose built-in control is the converse on the location set",
+        "no skill without the planted labels; a random-label network cannot test the B - |B| "
+        "comparison itself (its sign is arbitrary), whose built-in control is the converse "
+        "on the location set")}
 
 
 def apply_validation(checks: list[dict], validation: dict | None,
@@ -183,6 +206,10 @@ def apply_validation(checks: list[dict], validation: dict | None,
             c.update(verdict="unvalidated", reproduced=False)
         out.append(c)
     return out
+
+
+def _folds_text(folds) -> str:
+    return ("fold " if len(folds) == 1 else "folds ") + ", ".join(str(k) for k in folds)
 
 
 def planted_sections(validation: dict | None) -> list[str]:
@@ -207,8 +234,8 @@ def planted_sections(validation: dict | None) -> list[str]:
                   f"{r['n_regions']['CR']} CRs, {r['n_windows']} windows.",
                   f"- Criterion (fixed before running): {r['criterion']}.",
                   f"- Result: {_outcome(r)}.",
-                  f"- Negative control (random labels within each kind, fold 0): "
-                  f"{control_text(r)}.",
+                  f"- Negative control (random labels within each kind, "
+                  f"{_folds_text(r.get('control_folds', [0]))}): {control_text(r)}.",
                   f"- Probe validated: {'yes' if r['passed'] else '**no**'}.", ""]
         lines += [f"![{f}]({INTERPRET_VALIDATE_FIGURES}/{f})" for f in r["figures"]] + [""]
     return lines
