@@ -94,3 +94,12 @@ def test_slopes_split_by_score():
     assert slopes_split_by_score([0.3, 0.1, -0.1, -0.4])
     assert not slopes_split_by_score([0.3, -0.1, 0.1, -0.4])
     assert not slopes_split_by_score([0.3, 0.1, -0.1, float("nan")])
+
+
+def test_split_margin_is_positive_exactly_when_the_slopes_split_by_score():
+    from preemergence.interpret.binning import slopes_split_by_score, split_margin
+    assert split_margin([0.5, 0.2, -0.1, -0.3]) == pytest.approx(0.1)
+    assert split_margin([0.5, -0.2, -0.1, -0.3]) == pytest.approx(-0.2)
+    for slopes in ([0.5, 0.2, -0.1, -0.3], [0.5, -0.2, -0.1, -0.3], [0.1, 0.2, 0.0, -0.1],
+                   [float("nan"), 1.0, -1.0, -1.0]):
+        assert slopes_split_by_score(slopes) == (split_margin(slopes) > 0)

@@ -78,9 +78,16 @@ def slopes_split_by_score(slopes) -> bool:
     """Figs. 12 and 16's criterion: with the filters ordered by net score S_i, the trends
     (slopes against MTOT, correlations with radius) of the first half (PE filters) are all
     positive and those of the second half all negative."""
+    return bool(split_margin(slopes) > 0)
+
+
+def split_margin(slopes) -> float:
+    """How far the trends are from failing slopes_split_by_score: the smallest of the first
+    half's trends and of the second half's negated (> 0 exactly when the criterion holds;
+    NaN where a trend is NaN)."""
     slopes = np.asarray(slopes, dtype=float)
     half = len(slopes) // 2
-    return bool(np.all(slopes[:half] > 0) and np.all(slopes[half:] < 0))
+    return float(np.min(np.concatenate([slopes[:half], -slopes[half:]])))
 
 
 def radius_correlations(radii_mm, contrib, max_radius_mm: float = FIG16_MAX_RADIUS_MM

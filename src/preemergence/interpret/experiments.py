@@ -194,6 +194,9 @@ def _pruned_fold(ctx: Context, fold: int, draw: bool) -> dict:
            "regions": {"n_ear": int(val[val.kind == "EAR"].region_id.nunique()),
                        "n_cr": int(val[val.kind == "CR"].region_id.nunique())}}
     out["fig12"] = _filter_vs_mtot(ctx, val.mtot_mx.to_numpy(), contrib[:, order], names)
+    out["fig12"]["split_margin"] = intervals.slope_margin(
+        val, contrib[:, order], ctx.section.mtot_range_mx, ctx.section.mtot_bins,
+        ctx.params.stats, ctx.params.seed)
     if draw:
         _filter_map_examples(ctx, model, fields, inputs, y, labels, order, names)
     out["bipoles"] = _bipoles(ctx, model, mean, std, order, names)

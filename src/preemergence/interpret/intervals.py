@@ -16,7 +16,8 @@ import pandas as pd
 
 from preemergence.core.constants import BOX_STOP_PX
 from preemergence.interpret.binning import (N_OUTPUT_BINS, binned_mean, class_fractions,
-                                            fig24_bins, fig24_extremes, output_bins)
+                                            fig24_bins, fig24_extremes, mtot_slopes,
+                                            output_bins, split_margin)
 from preemergence.interpret.composite import box_numbers
 from preemergence.stats.resampling import paired_difference, rows_statistic_interval
 
@@ -100,3 +101,18 @@ def abs_minus_signed(abs_rows: pd.DataFrame, signed_rows: pd.DataFrame, settings
     regions = abs_rows.groupby("kind").region_id.nunique()
     return {**interval.as_dict(), "n_ear": int(regions.get("EAR", 0)),
             "n_cr": int(regions.get("CR", 0))}
+
+
+def slope_margin(rows: pd.DataFrame, contrib: np.ndarray, range_mx: tuple[float, float],
+                 n_bins: int, settings: "Stats", seed: int) -> dict:
+    """Fig. 12 on one pruned network: the margin by which its slopes split by net score
+    (binning.split_margin of binning.mtot_slopes, > 0 exactly when the criterion holds),
+    over its validation windows (rows: region_id, kind, mtot_mx; contrib (n, k): F_i of
+    the filters ordered by net score)."""
+    mtot = rows.mtot_mx.to_numpy()
+
+    def margin(chosen):
+        return split_margin(mtot_slopes(mtot[chosen], contrib[chosen], *range_mx,
+                                        n_bins)["slope_per_1e20_mx"])
+    return rows_statistic_interval(rows.region_id, rows.kind, margin, settings,
+                                   seed).as_dict()
