@@ -2,9 +2,12 @@
 
 Two measurements, both from the phases the pipeline marks (``core/profiling.py``):
 
-``run``  (default) one train-cv time bin, ``--folds`` runs in a row, as the stage trains
-         them (``crossval.cross_validate``: run store, checkpoints, MLflow runs, model
-         logging and registration), in a throw-away run store and MLflow store. The first run
+``run``  (default) one train-cv time bin, ``--folds`` runs in a row in one
+         ``crossval.cross_validate`` call, as the stage trains them (run store,
+         checkpoints, MLflow runs, model logging and registration), in a throw-away run
+         store and MLflow store; a run lasts from the start of its training to the start
+         of the next one's. (Until 2026-12-07 run k was a call of k folds whose first
+         k - 1 were reused from the run store, so its wall time also held their handling.) The first run
          of a process pays the architecture's tracing; the following ones show the fixed
          cost every further run pays. ``--label`` names the measurement; ``--rebuild``
          builds (and so traces) a new network for every run, as the code before the
@@ -47,8 +50,12 @@ def import_seconds() -> float:
                for _ in range(2)) - empty
 
 
-def profile_runs(n_folds: int, rebuild: bool, time_h: float) -> list[dict]:
-    """Train n_folds runs of one time bin as train-cv does; each run's phases."""
+def profile_runs(n_folds: int, rebuild: bool, time_h: float,
+                 config_name: str | None = None) -> list[dict]:
+    """Train the n_folds runs of one time bin in one ``crossval.cross_validate`` call, as
+    train-cv does; each run's wall time and phases, from the start of its training to the
+    start of the next one's (its scoring, saving, MLflow logging and registration, and the
+    next run's MLflow start, which stands for its own) or to the end of the call."""
     from preemergence.core import profiling, tracking
     from preemergence.core.config import load_params
     from preemergence.model import crossval, training
@@ -59,24 +66,31 @@ def profile_runs(n_folds: int, rebuild: bool, time_h: float) -> list[dict]:
     data = load_time_bins(ROOT / "data/regions", ROOT / "data/segments", [time_h],
                           params.prepare.n_folds)
     load_s = time.perf_counter() - start
-    config = train_config(params)
-    runs = []
-    with tracking.start_run("profile", "profile", "simulated") as mlflow:
-        mlflow.set_tag("benchmark", "profile_run")
-    for fold in range(n_folds):
+    config = train_config(params, *([config_name] if config_name else []))
+    marks = []                         # (clock, phases so far) as each run starts training
+    real_train_fold = crossval.train_fold
+
+    def marked_train_fold(*args, **kwargs):
         if rebuild:
             training._NETWORKS.clear()
-        profiling.reset()
-        start = time.perf_counter()
-        with tracking.start_run("profile", f"fold{fold}", "simulated"):
+        marks.append((time.perf_counter(), profiling.snapshot()["phases"]))
+        return real_train_fold(*args, **kwargs)
+    crossval.train_fold = marked_train_fold
+    profiling.reset()
+    try:
+        with tracking.start_run("profile", "profile", "simulated") as mlflow:
+            mlflow.set_tag("benchmark", "profile_run")
             results = crossval.cross_validate(
-                {time_h: data[time_h]}, config, ROOT / "models/.profile", fold + 1,
+                {time_h: data[time_h]}, config, ROOT / "models/.profile", n_folds,
                 "profile", "simulated", progress=False, register=True)
-        wall = time.perf_counter() - start
-        assert not results[-1]["reused"], "profile needs an empty run store"
-        phases = profiling.snapshot()["phases"]
-        runs.append({"fold": fold, "wall_s": wall, "phases": phases,
-                     "samples": config.epochs * config.samples_per_epoch})
+            marks.append((time.perf_counter(), profiling.snapshot()["phases"]))
+    finally:
+        crossval.train_fold = real_train_fold
+    assert not any(r["reused"] for r in results), "profile needs an empty run store"
+    runs = [{"fold": fold, "wall_s": t1 - t0,
+             "phases": {k: v - p0.get(k, 0.0) for k, v in p1.items() if v > p0.get(k, 0.0)},
+             "samples": config.epochs * config.samples_per_epoch}
+            for fold, ((t0, p0), (t1, p1)) in enumerate(zip(marks, marks[1:]))]
     runs[0]["data_loading_s"] = load_s
     return runs
 
@@ -91,7 +105,7 @@ def measure_run(args) -> dict:
         os.environ["PREEMERGENCE_RUN_STORE"] = str(Path(tmp) / "runs")
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
         os.environ["PREEMERGENCE_EXECUTOR"] = "inprocess"
-        runs = profile_runs(args.folds, args.rebuild, args.time_h)
+        runs = profile_runs(args.folds, args.rebuild, args.time_h, args.config)
     import shutil
     shutil.rmtree(ROOT / "models/.profile", ignore_errors=True)
     later = runs[1:] or runs
@@ -190,6 +204,7 @@ def main() -> None:
     parser.add_argument("--time-h", type=float, default=-3.2)
     parser.add_argument("--label", default="current")
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--config", help="train.configs schedule (default: train.config)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks")
     args = parser.parse_args()
     measurement = (measure_run(args) if args.mode == "run"
