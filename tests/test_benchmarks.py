@@ -104,3 +104,37 @@ def test_profile_names_the_tensorflow_version_of_its_machine():
         sys.path.remove(str(ROOT / "benchmarks"))
     machine = profile_run.machine()
     assert machine["tensorflow"] == tf.__version__ and machine["cpus"] >= 1
+
+
+def test_profile_splits_one_cross_validation_call_into_its_runs(monkeypatch, tmp_path):
+    """Each profiled run lasts from the start of its training to the start of the next,
+    within one cross_validate call (no run counted twice, none reused), and its phases are
+    those booked in that span."""
+    import time
+
+    import profile_run
+    from types import SimpleNamespace
+
+    from preemergence.core import profiling
+    from preemergence.model import crossval, runs
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setattr(runs, "load_time_bins", lambda *a: {-3.2: SimpleNamespace()})
+
+    def fake_cross_validate(data, config, models_dir, n_folds, *args, **kwargs):
+        out = []
+        for fold in range(n_folds):
+            out.append(crossval.train_fold(data[-3.2], fold, config))
+            profiling.add("model registration", 0.01 * (fold + 1))
+            time.sleep(0.02)
+        return out
+
+    def fake_train_fold(data, fold, config):
+        profiling.add("training steps", 1.0 + fold)
+        return {"reused": False}
+    monkeypatch.setattr(crossval, "cross_validate", fake_cross_validate)
+    monkeypatch.setattr(crossval, "train_fold", fake_train_fold)
+    measured = profile_run.profile_runs(3, False, -3.2, "fast")
+    assert [r["fold"] for r in measured] == [0, 1, 2]
+    assert [r["phases"]["training steps"] for r in measured] == [1.0, 2.0, 3.0]
+    assert [round(r["phases"]["model registration"], 2) for r in measured] == [0.01, 0.02, 0.03]
+    assert all(0.02 <= r["wall_s"] < 1.0 for r in measured)     # the sleeps, not the bookings
