@@ -23,10 +23,10 @@ from preemergence.core.paths import MODEL_FILE, RESULT_FILE
 from preemergence.core.progress import progress as show_progress
 from preemergence.interpret import figures as figs
 from preemergence.interpret import intervals, probes
+from preemergence.data.hemisphere import flip_stack_to_north
 from preemergence.interpret.binning import (bin_centres, binned_mean, class_fractions,
                                             equal_width_bins, example_indices,
                                             mtot_slopes, outcome, output_bins)
-from preemergence.data.hemisphere import flip_stack_to_north
 from preemergence.interpret.composite import box_numbers, store_composites
 from preemergence.interpret.region_maps import region_maps, summarise_regions
 from preemergence.model import fanout
@@ -91,7 +91,7 @@ def composites(ctx: Context, regions_dir: Path) -> dict:
     t, regions = ctx.section.time_h, store.regions
     kinds = [r.kind for r in regions]
     out["regions"] = {"n_ear": kinds.count("EAR"), "n_cr": kinds.count("CR")}
-    out["box_ratio"] = intervals.composite_ratio(
+    out["intervals"] = intervals.composite_numbers(
         flip_stack_to_north(store.maps[t], [r.latitude_deg for r in regions]), kinds,
         [r.region_id for r in regions], ctx.params.stats, ctx.params.seed)
     return out

@@ -78,10 +78,16 @@ def _composites(m) -> dict:
 
 
 def _composite_basis(c: dict) -> str:
-    if "box_ratio" not in c:
+    if "intervals" not in c:
         return "every region of the store at this time bin"
+    i = c["intervals"]
+    ratio = i["ratio_range"]
     return (f"the composites of all {_regions_text(c['regions'])} of the store at this time "
-            f"bin; box |B| ratio {interval_text(c['box_ratio'], 1.0, 1)}")
+            f"bin; EAR west/east mean {interval_text(i['ear_west_mean_g'], 1.0, 1)}/"
+            f"{interval_text(i['ear_east_mean_g'], 1.0, 1)} G (region bootstrap); the box "
+            f"|B| ratio's resampled values span {ratio['low']:.1f}-{ratio['high']:.1f} (2.5-97.5 "
+            "%; below the estimate, as resampling with repeats raises the noise floor of "
+            "the CR composite's |B|: no interval of the ratio itself)")
 
 
 def hale_bipole_found(ear: dict, cr: dict, leading_sign: int) -> tuple[float, bool]:
