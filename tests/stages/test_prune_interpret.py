@@ -122,8 +122,10 @@ def test_interpret_stage_writes_every_figure_and_verdict(tiny, output_guard):
     rests_on = re.findall(r"^- Rests on: (.+)\.$", report, re.M)       # every finding says
     assert len(rests_on) == 9 and all(re.search(r"\d", r) for r in rests_on)  # on how much
     assert "2 pruned network(s), one per fold" in report       # Figs. 12-16: every fold
-    intervals = re.findall(r"[+-]\d+\.\d+ \[[+-]\d+\.\d+, [+-]\d+\.\d+\]", report)
+    intervals = re.findall(r"([+-]\d+\.\d+) \[([+-]\d+\.\d+), ([+-]\d+\.\d+)\]", report)
     assert len(intervals) >= 8                 # Figs. 3, 10-11, 18, 24, Table 5 intervals
+    for estimate, low, high in intervals:      # every interval holds the number it is for
+        assert float(low) <= float(estimate) <= float(high), (estimate, low, high)
     assert "pooled TSS(|B|) - TSS(B)" in report
     occlusion = pd.read_csv(work / "reports" / "interpret_occlusion_regions.csv")
     assert set(occlusion.kind) == {"EAR", "CR"} and occlusion.region.is_unique
