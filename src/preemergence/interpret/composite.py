@@ -35,3 +35,8 @@ def box_numbers(composite_map: np.ndarray) -> dict:
     return {"box_mean_abs_g": float(np.abs(centre).mean()),
             "box_west_mean_g": float(centre[:, half:].mean()),
             "box_east_mean_g": float(centre[:, :half].mean())}
+
+
+def box_ratio(ear: dict, cr: dict) -> float:
+    """Fig. 3's EAR/CR ratio of box mean |B| from the two composites' box_numbers."""
+    return ear["box_mean_abs_g"] / max(cr["box_mean_abs_g"], 1e-9)

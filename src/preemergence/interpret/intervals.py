@@ -19,7 +19,7 @@ from preemergence.core.constants import BOX_STOP_PX
 from preemergence.interpret.binning import (N_OUTPUT_BINS, binned_mean, class_fractions,
                                             fig24_bins, fig24_extremes, mtot_slopes,
                                             output_bins, split_margin)
-from preemergence.interpret.composite import box_numbers
+from preemergence.interpret.composite import box_numbers, box_ratio
 from preemergence.stats.resampling import paired_difference, rows_statistic_interval
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def composite_numbers(maps_north_g: np.ndarray, kinds, region_ids, settings: "St
         return box_numbers(maps_north_g[rows[kinds[rows] == kind]].mean(axis=0))
 
     def ratio(rows):
-        return box(rows, "EAR")["box_mean_abs_g"] / max(box(rows, "CR")["box_mean_abs_g"], 1e-9)
+        return box_ratio(box(rows, "EAR"), box(rows, "CR"))
     percentile = _with_method(settings, "percentile")
     return {"ratio_range": rows_statistic_interval(region_ids, kinds, ratio, percentile,
                                                    seed).as_dict(),

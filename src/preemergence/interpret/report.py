@@ -12,6 +12,7 @@ from preemergence.core import paper as reference
 from preemergence.core.constants import time_bin_label
 from preemergence.interpret.binning import (FIG24_MIN_BIN_COUNT, fig24_bins, fig24_extremes,
                                             radius_correlations, slopes_split_by_score)
+from preemergence.interpret.composite import box_ratio
 from preemergence.interpret.report_tables import interval_text
 from preemergence.core.paths import INTERPRET_OCCLUSION_CSV
 
@@ -93,7 +94,7 @@ def _composite_basis(c: dict) -> str:
 def hale_bipole_found(ear: dict, cr: dict, leading_sign: int) -> tuple[float, bool]:
     """Fig. 3's criterion on composite.box_numbers of the EAR and CR maps: (EAR/CR box mean
     |B|, whether it is > 1.5 and the west half has Hale's leading sign, the east the other)."""
-    ratio = ear["box_mean_abs_g"] / max(cr["box_mean_abs_g"], 1e-9)
+    ratio = box_ratio(ear, cr)
     hale = leading_sign * ear["box_west_mean_g"] > 0 > leading_sign * ear["box_east_mean_g"]
     return ratio, bool(ratio > 1.5 and hale)
 
