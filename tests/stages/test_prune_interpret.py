@@ -302,7 +302,9 @@ def test_pruned_network_verdicts_read_every_fold():
     def fold(slopes, output_100g, trend):
         contrib = [[v * r for r in radii] for v in trend]
         return {"fold": 0, "regions": {"n_ear": 36, "n_cr": 36},
-                "fig12": {"slope_per_1e20_mx": slopes},
+                "fig12": {"slope_per_1e20_mx": slopes, "split_margin": {
+                    "estimate": min(slopes[0], slopes[1], -slopes[2], -slopes[3]),
+                    "low": -1.0, "high": 1.0}},
                 "bipoles": {"radii_mm": radii, "output": {"10G": [0.1] * 13, "100G": output_100g},
                             "characteristic_radius_mm": {
                                 "100G": interpret.characteristic_radius(radii, output_100g)},

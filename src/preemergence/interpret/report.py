@@ -40,9 +40,8 @@ def _every_fold(holds: list[bool]) -> dict:
 
 
 def _by_fold(m) -> dict:
-    """The pruned networks' records per fold (only the figure's fold in older metrics)."""
-    pruned = m["pruned"]
-    return pruned.get("by_fold", {f"fold{pruned.get('fold', 0)}": pruned})
+    """The pruned networks' records per fold (experiments.pruned_network)."""
+    return m["pruned"]["by_fold"]
 
 
 def _fold_text(name: str, holds: bool, text: str) -> str:
@@ -79,8 +78,6 @@ def _composites(m) -> dict:
 
 
 def _composite_basis(c: dict) -> str:
-    if "intervals" not in c:
-        return "every region of the store at this time bin"
     i = c["intervals"]
     ratio = i["ratio_range"]
     return (f"the composites of all {_regions_text(c['regions'])} of the store at this time "
@@ -124,10 +121,8 @@ def _output_bins(m) -> dict:
 
 def _outputs_basis(o: dict, numbers) -> str:
     """The out-of-fold windows and regions, and the numbers' region-bootstrap intervals."""
-    text = f"{o['n_samples']} out-of-fold windows"
-    if "regions" not in o:
-        return text
-    return (f"{text} of {_regions_text(o['regions'])} (each scored by the network of the "
+    return (f"{o['n_samples']} out-of-fold windows of {_regions_text(o['regions'])} (each "
+            "scored by the network of the "
             "fold that never saw it); " + "; ".join(
                 f"{label} {interval_text(o['intervals'][key], scale, digits)}"
                 for label, key, scale, digits in numbers))
@@ -135,8 +130,6 @@ def _outputs_basis(o: dict, numbers) -> str:
 
 def _filters_vs_mtot(m) -> dict:
     folds = _by_fold(m)
-    margins = {name: r["fig12"]["split_margin"] for name, r in folds.items()
-               if "split_margin" in r["fig12"]}
     return _split_by_score(
         m, "fig12_filters_vs_mtot",
         "the contributions of the two filters correlated with emergence grow with MTOT, those "
@@ -148,9 +141,9 @@ def _filters_vs_mtot(m) -> dict:
         {name: r["fig12"]["slope_per_1e20_mx"] for name, r in folds.items()}, "+.3f",
         "per fold, the region-bootstrap interval of its margin (the smallest of the first "
         "half's slopes and of the second half's negated, per 1e20 Mx: > 0 exactly when the "
-        "criterion holds): " + "; ".join(f"{name} {interval_text(v, 1.0, 3)}"
-                                         for name, v in margins.items())
-        if margins else "no interval on a slope: the folds' spread is shown")
+        "criterion holds): " + "; ".join(
+            f"{name} {interval_text(r['fig12']['split_margin'], 1.0, 3)}"
+            for name, r in folds.items()))
 
 
 def _split_by_score(m, id_, paper, criterion, label, trends: dict, fmt: str,
@@ -166,12 +159,10 @@ def _split_by_score(m, id_, paper, criterion, label, trends: dict, fmt: str,
 
 def _pruned_basis(m, interval: str) -> str:
     """The pruned networks and the validation regions their filters were scored on."""
-    records = _by_fold(m).values()
-    regions = [r["regions"] for r in records if "regions" in r]
-    scored = (f", each scored on its own fold's validation regions ("
-              f"{sum(r['n_ear'] for r in regions)} EARs and "
-              f"{sum(r['n_cr'] for r in regions)} CRs in all)" if regions else "")
-    return f"{len(records)} pruned network(s), one per fold{scored}; {interval}"
+    regions = [r["regions"] for r in _by_fold(m).values()]
+    return (f"{len(regions)} pruned network(s), one per fold, each scored on its own fold's "
+            f"validation regions ({sum(r['n_ear'] for r in regions)} EARs and "
+            f"{sum(r['n_cr'] for r in regions)} CRs in all); {interval}")
 
 
 def _bipole_output(m) -> dict:
