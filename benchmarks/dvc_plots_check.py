@@ -28,9 +28,19 @@ OUT = ROOT / "reports" / "benchmarks"
 CHANNELS = ("color", "strokeDash", "detail")
 
 
+def dvc_executable() -> str:
+    """The DVC installed beside this Python (the project's pinned one), as an absolute path;
+    else the first on PATH, made absolute (a relative PATH entry such as .venv/bin would
+    break a subprocess started in another folder)."""
+    beside = Path(sys.executable).parent / "dvc"
+    found = str(beside) if beside.exists() else shutil.which("dvc")
+    if found is None:
+        raise FileNotFoundError("dvc: not installed beside this Python nor on PATH")
+    return str(Path(found).absolute())
+
+
 def plot_specs() -> dict:
-    dvc = shutil.which("dvc") or str(Path(sys.executable).parent / "dvc")
-    shown = subprocess.run([dvc, "plots", "show", "--json"], cwd=ROOT, check=True,
+    shown = subprocess.run([dvc_executable(), "plots", "show", "--json"], cwd=ROOT, check=True,
                            capture_output=True, text=True)
     return {name: entries[0]["content"] for name, entries in
             json.loads(shown.stdout)["data"].items()}

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))   # the offline render check's line
 
 
 def dvc() -> str:
-    return shutil.which("dvc") or str(Path(sys.executable).parent / "dvc")
+    from dvc_plots_check import dvc_executable
+    return dvc_executable()
 
 
 def flat_keys(entry, prefix=""):
@@ -164,3 +166,14 @@ def test_bipole_plot_colours_follow_the_figures_and_show_no_stray_legend():
         spec = json.loads((ROOT / ".dvc" / "plots" / f"{name}.json").read_text())
         encoding = spec.get("spec", spec)["encoding"]
         assert encoding["color"]["scale"] == {"scheme": "category10"}, name
+
+
+def test_dvc_is_found_as_an_absolute_path_from_a_relative_path_entry(tmp_path, monkeypatch):
+    """`PATH=.venv/bin:$PATH pytest` with another Python: the DVC found through the relative
+    entry still runs from a test's own folder (it was handed on as '.venv/bin/dvc')."""
+    from dvc_plots_check import dvc_executable
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))    # no DVC beside it
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("PATH", os.pathsep.join([".venv/bin", os.environ["PATH"]]))
+    found = Path(dvc_executable())
+    assert found.is_absolute() and found.exists()
