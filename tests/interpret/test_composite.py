@@ -108,13 +108,11 @@ def test_store_composites():
     assert set(only) == {("EAR", -3.2)}
 
 
-def test_composite_intervals_hold_their_estimates_and_the_ratio_gets_a_range():
+def test_composite_intervals_hold_their_estimates_and_the_ratio_gets_a_range(params):
     """Fig. 3's numbers on 30 EAR maps with a Hale bipole (west -10 G, east +10 G) in noise
     and 30 CR maps of noise: the EAR west/east means get region-bootstrap intervals around
     their estimates; the |B| ratio gets only the range of its resamples, which lies below
     the estimate (resampling with repeats raises the CR composite's noise floor)."""
-    from types import SimpleNamespace
-
     from preemergence.core.constants import BOX_START_PX, BOX_STOP_PX
     from preemergence.interpret.composite import box_numbers
     from preemergence.interpret.intervals import composite_numbers
@@ -124,7 +122,8 @@ def test_composite_intervals_hold_their_estimates_and_the_ratio_gets_a_range():
     maps[:30, BOX_START_PX:BOX_STOP_PX, half:BOX_STOP_PX] -= 10.0       # west: leading
     maps[:30, BOX_START_PX:BOX_STOP_PX, BOX_START_PX:half] += 10.0
     kinds = ["EAR"] * 30 + ["CR"] * 30
-    settings = SimpleNamespace(confidence=0.95, bootstrap_resamples=300, interval_method="BCa")
+    settings = params.stats.model_copy(update={"confidence": 0.95, "bootstrap_resamples": 300,
+                                               "interval_method": "BCa"})
     out = composite_numbers(maps, kinds, [f"R{i}" for i in range(60)], settings, 1)
     ear = box_numbers(maps[:30].mean(axis=0))
     for side in ("west", "east"):

@@ -125,8 +125,8 @@ def record(name, findings, passed, learned=True):
     return {"set": name, "findings": findings, "passed": passed, "learned": learned,
             "tss": {"estimate": 0.9, "low": 0.8, "high": 1.0},
             "measured": {"characteristic_radius_mm": [12.5, None], "planted_radius_mm": 10.0},
-            "criterion": "c", "control": {"characteristic_radius_mm": None,
-                                          "finds_planted": False},
+            "criterion": "c", "control": control_record(
+                [{"fold": 0, "characteristic_radius_mm": None, "finds_planted": False}]),
             "n_regions": {"EAR": 4, "CR": 4}, "n_windows": 10, "figures": []}
 
 
@@ -201,8 +201,9 @@ def filters_record(fold_splits: list[bool], control_splits: bool) -> dict:
     return {**record("flux_only_filters", ["fig12_filters_vs_mtot"],
                      passed=found and not control_splits),
             "probe_found": found, "measured": {"folds": folds, "n_filters": 4},
-            "control": {"fold": 0, "slope_per_1e20_mx": [-0.16, 0.1, -0.08, 0.19],
-                        "split_by_score": control_splits, "finds_planted": control_splits}}
+            "control": control_record([{"fold": 0, "slope_per_1e20_mx": [-0.16, 0.1, -0.08, 0.19],
+                                        "split_by_score": control_splits,
+                                        "finds_planted": control_splits}])}
 
 
 def test_the_pruned_filter_probe_reads_not_decided_when_folds_disagree():
@@ -231,8 +232,8 @@ def test_the_size_trend_probe_reads_fig16_correlations_per_fold_and_control():
     mixed = {**record("size_trend", ["fig16_filters_vs_radius"], passed=False),
              "probe_found": False, "measured": {"folds": folds, "field_g": 100.0,
                                                 "max_radius_mm": 30.0, "n_filters": 4},
-             "control": {"fold": 0, "radius_correlation": [0.2, -0.3, 0.1, 0.5],
-                         "split_by_score": False, "finds_planted": False}}
+             "control": control_record([{"fold": 0, "radius_correlation": [0.2, -0.3, 0.1, 0.5],
+                                         "split_by_score": False, "finds_planted": False}])}
     validation = {"depth": 5, "config": "default", "sets": {"size_trend": mixed}}
     status = probe_status(validation)["fig16_filters_vs_radius"]
     assert not status["validated"] and "not decided" in status["text"]

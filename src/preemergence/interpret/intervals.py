@@ -9,7 +9,6 @@ criterion uses, so an interval always belongs to the number it is printed with.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,9 +52,7 @@ def composite_numbers(maps_north_g: np.ndarray, kinds, region_ids, settings: "St
 
 def _with_method(settings: "Stats", method: str):
     """The stats settings with another interval method (a copy)."""
-    if hasattr(settings, "model_copy"):
-        return settings.model_copy(update={"interval_method": method})
-    return SimpleNamespace(**{**vars(settings), "interval_method": method})
+    return settings.model_copy(update={"interval_method": method})
 
 
 def output_bin_numbers(table: pd.DataFrame, threshold: float, settings: "Stats",

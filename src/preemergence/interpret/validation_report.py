@@ -143,12 +143,12 @@ def _control_numbers(record: dict) -> str:
     """The control networks' numbers: per control fold where each is read on its own fold
     ("folds"), pooled over the control folds otherwise (flux_only, polarity)."""
     c, name = record["control"], record["set"]
-    folds = c.get("folds", [c])
+    folds = c.get("folds")             # None for the pooled controls (flux_only, polarity)
     if name == "length_scale":
         return "R_c = " + ", ".join(number(f["characteristic_radius_mm"], "g", "none")
                                     for f in folds) + " Mm per control fold"
     if name == "location":
-        return "; ".join(f"fold {f.get('fold', 0)}: {_box_text(f)}" for f in folds) + \
+        return "; ".join(f"fold {f['fold']}: {_box_text(f)}" for f in folds) + \
             " (true kinds)"
     if name == "flux_only":
         return (f"TSS(CNN) - TSS(DA MTOT) {interval_text(c['cnn_minus_da_mtot'])} points, rho "
