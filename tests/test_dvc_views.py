@@ -177,3 +177,30 @@ def test_dvc_is_found_as_an_absolute_path_from_a_relative_path_entry(tmp_path, m
     monkeypatch.setenv("PATH", os.pathsep.join([".venv/bin", os.environ["PATH"]]))
     found = Path(dvc_executable())
     assert found.is_absolute() and found.exists()
+
+
+def test_the_readme_quick_look_switches_every_training_schedule_but_the_guard(params):
+    """The README's quick-look `dvc exp run` gives valid parameters in which every stage that
+    trains runs `fast` (interpret-validate was missing and kept its 44-minute default),
+    except the leakage guard, which `fast` cannot serve (docs/statistics.md)."""
+    import re
+    from preemergence.core.config import with_overrides
+    text = (ROOT / "README.md").read_text()
+    # the one command (lines continued with a backslash) whose last line says "# quick look"
+    command = re.search(r"dvc exp run ((?:[^\n]*\\\n)*[^\n]*)# quick look", text).group(1)
+    changes = dict(pair.split("=") for pair in re.findall(r"-S (\S+)", command))
+    quick = with_overrides(params, changes)
+    schedules = {"train.config": quick.train.config,
+                 "depth_study.config": quick.depth_study.config,
+                 "interpret.depth_sweep.config": quick.interpret.depth_sweep.config,
+                 "interpret.abs_field.config": quick.interpret.abs_field.config,
+                 "interpret_validate.config": quick.interpret_validate.config,
+                 "prune.schedule": quick.prune.schedule}
+    assert schedules == dict.fromkeys(schedules, "fast")
+    assert quick.stats.leakage_guard.config == "default"
+    found = {f"{section}.config" for section, body in params.model_dump().items()
+             if isinstance(body, dict) and "config" in body}
+    found |= {f"{section}.{sub}.config" for section, body in params.model_dump().items()
+              if isinstance(body, dict) for sub, inner in body.items()
+              if isinstance(inner, dict) and "config" in inner}
+    assert found - set(schedules) == {"stats.leakage_guard.config"}, found
