@@ -198,38 +198,58 @@ def markdown(study: dict, plateau: dict, cands: list[dict], chosen: dict | None,
 
 
 BUDGET_MIN = 15                                           # make run's budget (minutes)
-SCALED_STAGES = ("train-cv", "depth-study", "interpret")   # train on the default schedule
+# stages whose networks train on a schedule the quick look switches (README): their training
+# phases scale with its epochs; the leakage guard (stats) stays on the default
+SCALED_STAGES = ("train-cv", "depth-study", "interpret", "interpret-validate")
 TRAINING_PHASES = ("training steps", "validation", "graph tracing", "input pipeline",
                    "checkpoints and model saving")
 
 
-def frontier_markdown(profiles: list, cands: list[dict], plateau: dict) -> str:
-    """TSS against `make run` time: the profiled `make run` (benchmarks/profile_run.py
-    pipeline), its training phases in the stages that train on the default schedule scaled
-    linearly with the number of epochs."""
-    runs = [p for p in profiles if p["kind"] == "pipeline"]
-    if not runs:
-        return ""
-    run = runs[-1]
-    total = sum(s["wall_s"] for s in run["stages"])
-    scaled = sum(s["phases"].get(k, 0.0) for s in run["stages"] if s["stage"] in SCALED_STAGES
-                 for k in TRAINING_PHASES)
-    epochs = run.get("default_epochs", 24)
-    depths = sorted(plateau)
+def latest_stages(profiles: list) -> tuple[list[dict], list[str]]:
+    """Each pipeline stage's latest measurement over the profiled runs (`kind` pipeline, in
+    the order measured), in pipeline order, each with the label of its run; and the
+    pipeline's stages no run measured."""
     from preemergence.core.catalog import pipeline
-    measured = [s["stage"] for s in run["stages"]]
-    missing = [s for s in pipeline() if s not in measured]
-    what = "make run" if not missing else f"the stages {', '.join(measured)}"
+    latest = {}
+    for run in (p for p in profiles if p["kind"] == "pipeline"):
+        for stage in run["stages"]:
+            latest[stage["stage"]] = {**stage, "source": run["label"],
+                                      "machine": run["machine"]}
+    order = pipeline()
+    return ([latest[s] for s in order if s in latest],
+            [s for s in order if s not in latest])
+
+
+def frontier_markdown(profiles: list, cands: list[dict], plateau: dict) -> str:
+    """TSS against `make run` time: each stage's latest profiled time (benchmarks/
+    profile_run.py pipeline), the training phases of the stages that train on the quick
+    look's schedules scaled linearly with the number of epochs."""
+    stages, missing = latest_stages(profiles)
+    if not stages:
+        return ""
+    total = sum(s["wall_s"] for s in stages)
+    scaled = sum(s["phases"].get(k, 0.0) for s in stages if s["stage"] in SCALED_STAGES
+                 for k in TRAINING_PHASES)
+    epochs = next(p.get("default_epochs", 24) for p in reversed(profiles)
+                  if p["kind"] == "pipeline")
+    depths = sorted(plateau)
+    what = "make run" if not missing else \
+        f"the stages {', '.join(s['stage'] for s in stages)}"
+    sources = {}
+    for s in stages:
+        sources.setdefault(s["source"], []).append(s["stage"])
+    machine = stages[-1]["machine"]
     lines = ["", f"## Frontier: TSS against the time of {what}", "",
-             f"From the profiled `make run` ({run['label']}, {run['machine'].get('cpu')}, "
-             f"{run['machine'].get('cpus')} CPUs: {total / 60:.0f} min in the stage "
-             f"processes it finished, {scaled / 60:.0f} min of it training on the default "
-             "schedule), that training time scaled linearly with the schedule's epochs (an "
-             "estimate; only the default's row is measured), next to the study's TSS (mean "
-             "of 2 folds, -3.2 h)."
-             + (f" **Partial:** the profile has no time for {', '.join(missing)} (stopped "
-                "before, or not in the pipeline when it ran); not in the table." if missing
-                else ""), "",
+             f"Each stage's latest profiled time ({machine.get('cpu')}, "
+             f"{machine.get('cpus')} CPUs; " + "; ".join(
+                 f"{', '.join(names)}: {label}" for label, names in sources.items())
+             + f"): {total / 60:.0f} min in the stage processes, {scaled / 60:.0f} min of "
+             "it training on the default schedule in the stages the quick look switches "
+             f"({', '.join(SCALED_STAGES)}). That training time scaled linearly with the "
+             "schedule's epochs (an estimate; only the default's row is measured), next to "
+             "the study's TSS (mean of 2 folds, -3.2 h)."
+             + (f" **Partial:** no profile has a time for {', '.join(missing)}; not in the "
+                "table." if missing else ""), "",
              f"| schedule | epochs | {what} (min, estimated) | "
              + " | ".join(f"depth {d}" for d in depths) + " |",
              "|---|---:|---:|" + "---:|" * len(depths)]

@@ -138,3 +138,32 @@ def test_profile_splits_one_cross_validation_call_into_its_runs(monkeypatch, tmp
     assert [r["phases"]["training steps"] for r in measured] == [1.0, 2.0, 3.0]
     assert [round(r["phases"]["model registration"], 2) for r in measured] == [0.01, 0.02, 0.03]
     assert all(0.02 <= r["wall_s"] < 1.0 for r in measured)     # the sleeps, not the bookings
+
+
+def test_the_frontier_takes_each_stage_s_latest_profile_and_names_its_source():
+    """A whole-pipeline profile, then interpret-validate and interpret profiled again: the
+    frontier adds each stage's latest time, scales the training of the stages the quick look
+    switches with the epochs, and says where each time comes from and what is missing."""
+    from convergence_report import frontier_markdown
+    from preemergence.core.catalog import pipeline
+    machine = {"cpu": "AMD EPYC", "cpus": 2}
+
+    def stage(name, wall, training=0.0):
+        return {"stage": name, "wall_s": wall, "phases": {"training steps": training}}
+    old = {"kind": "pipeline", "label": "old run", "machine": machine, "default_epochs": 24,
+           "stages": [stage(s, 600.0, 480.0) if s == "interpret" else stage(s, 60.0)
+                      for s in pipeline() if s != "interpret-validate"]}
+    new = {"kind": "pipeline", "label": "new run", "machine": machine, "default_epochs": 24,
+           "stages": [stage("interpret-validate", 2400.0, 1920.0),
+                      stage("interpret", 1200.0, 960.0)]}
+    run = {"kind": "run", "label": "a run", "machine": machine}
+    cands = [{"schedule": "cosine", "epochs": 12, "tss": {2: 0.6, 5: 0.8}}]
+    text = frontier_markdown([old, run, new], cands, {2: 0.62, 5: 0.81})
+    n_other = len(pipeline()) - 2                       # every stage but the two re-profiled
+    total_s = 60.0 * n_other + 2400.0 + 1200.0
+    minutes = (total_s - 2880.0 + 2880.0 * 12 / 24) / 60
+    assert f"| cosine | 12 | {minutes:.0f} |" in text
+    assert "interpret-validate, interpret: new run" in text and "Partial" not in text
+    assert "## Frontier: TSS against the time of make run" in text
+    partial = frontier_markdown([old], cands, {2: 0.62, 5: 0.81})
+    assert "no profile has a time for interpret-validate" in partial
