@@ -167,3 +167,27 @@ def test_the_frontier_takes_each_stage_s_latest_profile_and_names_its_source():
     assert "## Frontier: TSS against the time of make run" in text
     partial = frontier_markdown([old], cands, {2: 0.62, 5: 0.81})
     assert "no profile has a time for interpret-validate" in partial
+
+
+def test_flux_only_window_statistics_and_where_the_rank_order_is_lost():
+    """benchmarks/flux_only_maxpool.py: MTOT, energy and peak statistics of a window; region
+    means against windows within a region; saturated outputs counted apart."""
+    import numpy as np
+    import pandas as pd
+    from flux_only_maxpool import between_and_within, window_statistics
+    fields = np.zeros((2, 9, 9), dtype=np.float32)
+    fields[0, 4, 4] = -90.0                           # one strong pixel
+    fields[1] = 10.0                                  # a uniform field, the same |B| sum
+    stats = window_statistics(fields, 2.0)
+    assert stats["MTOT (sum |B|)"].tolist() == [180.0, 1620.0]
+    assert stats["peak of |B| over 1 px boxes"].tolist() == [90.0, 10.0]
+    assert stats["peak of |B| over 9 px boxes"][1] == pytest.approx(10.0)
+    assert stats["sum B^2"].tolist() == [8100.0, 8100.0]
+    # output follows the region's level, not its windows: region means rank, windows do not
+    frame = pd.DataFrame({"region_id": ["a"] * 3 + ["b"] * 3 + ["c"] * 3,
+                          "mtot_mx": [1.0, 2.0, 3.0, 11.0, 12.0, 13.0, 21.0, 22.0, 23.0]})
+    output = np.array([0.3, 0.2, 0.1, 0.5, 0.45, 0.4, 0.9995, 0.7, 0.6])
+    found = between_and_within(frame, output)
+    assert found["rho_region_means"] == pytest.approx(1.0)
+    assert found["rho_within_region_median"] == pytest.approx(-1.0)
+    assert found["saturated_share"] == pytest.approx(1 / 9)
