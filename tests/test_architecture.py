@@ -252,14 +252,14 @@ def test_make_install_gpu_python_line_runs():
     assert done.stdout.strip()
 
 
-def test_dvc_reads_the_pipeline():
+def test_dvc_reads_the_pipeline(monkeypatch):
     """DVC's own parser accepts dvc.yaml (plain YAML parsing accepts more, e.g. an output
     written as `- models/x:` with nothing under it)."""
     import subprocess
-    import sys
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     from dvc_plots_check import dvc_executable
-    listed = subprocess.run([dvc_executable(), "stage", "list"], cwd=ROOT, capture_output=True, text=True)
+    listed = subprocess.run([dvc_executable(), "stage", "list"], cwd=ROOT, capture_output=True,
+                            text=True)
     assert listed.returncode == 0, listed.stderr
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     assert [line.split()[0] for line in listed.stdout.splitlines()] == list(stages)
