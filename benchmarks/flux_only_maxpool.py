@@ -54,8 +54,9 @@ def finished_results(planted, config) -> list[dict]:
         key = train_task(planted.data, fold, config).key
         result = finished_run(run_store() / key, key)
         if result is None:
-            sys.exit(f"{run_store() / key}: the flux_only network of fold {fold} is not in "
-                     "the run store; run `dvc repro interpret-validate` first")
+            print(f"{run_store() / key}: the flux_only network of fold {fold} is not in the "
+                  "run store; run `dvc repro interpret-validate` first", file=sys.stderr)
+            sys.exit(2)
         results.append(result)
     return results
 
