@@ -123,7 +123,8 @@ def markdown(result: dict) -> str:
              "| window statistic | rho with the CNN output | rho with MTOT |",
              "|---|---:|---:|"]
     for name, value in result["rho_with_output"].items():
-        lines.append(f"| {name} | {value:.3f} | {result['rho_with_mtot'][name]:.3f} |")
+        cell = name.replace("|", "\\|")                   # |B| inside a table cell
+        lines.append(f"| {cell} | {value:.3f} | {result['rho_with_mtot'][name]:.3f} |")
     q1, q3 = result["rho_within_region_quartiles"]
     lines += ["", "Where the rank order is lost: rho of the region means (output against "
               f"MTOT) {result['rho_region_means']:.3f}; within a region, over its windows, "

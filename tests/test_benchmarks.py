@@ -191,3 +191,11 @@ def test_flux_only_window_statistics_and_where_the_rank_order_is_lost():
     assert found["rho_region_means"] == pytest.approx(1.0)
     assert found["rho_within_region_median"] == pytest.approx(-1.0)
     assert found["saturated_share"] == pytest.approx(1 / 9)
+    # the report's table: |B| escaped, three cells a row
+    from flux_only_maxpool import markdown
+    result = {**found, "machine": "test", "depth": 5, "config": "default", "n_windows": 9,
+              "n_regions": 3, "criterion_rho": 0.8, "min_rank_correlation": 0.9,
+              "rho_with_output": {k: 0.5 for k in stats}, "rho_with_mtot": {k: 0.9 for k in stats}}
+    rows = [line for line in markdown(result).splitlines() if line.startswith("| ")]
+    assert len(rows) == len(stats) + 1
+    assert all(line.replace("\\|", "").count("|") == 4 for line in rows)
