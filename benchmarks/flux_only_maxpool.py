@@ -27,14 +27,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 BOXES_PX = (1, 5, 9, 17, 33)
+MTOT = "MTOT (sum |B|)"
 
 
-def window_statistics(fields_g: np.ndarray, pixel_area_cm2: float) -> dict[str, np.ndarray]:
-    """Per window (fields (n, h, w) in G): sum |B| (Mx), sum B^2 (G^2), and per box size s
-    the peak of the box mean of |B| and of |box mean of B| (G)."""
+def window_statistics(fields_g: np.ndarray) -> dict[str, np.ndarray]:
+    """Per window (fields (n, h, w) in G): sum B^2 (G^2), and per box size s the peak of the
+    box mean of |B| and of |box mean of B| (G). MTOT is the segment table's own."""
     from scipy.ndimage import uniform_filter
-    stats = {"MTOT (sum |B|)": np.abs(fields_g).sum(axis=(1, 2)) * pixel_area_cm2,
-             "sum B^2": (fields_g.astype(float) ** 2).sum(axis=(1, 2))}
+    stats = {"sum B^2": (fields_g.astype(float) ** 2).sum(axis=(1, 2))}
     for s in BOXES_PX:
         size = (1, s, s)
         stats[f"peak of |B| over {s} px boxes"] = uniform_filter(
@@ -63,7 +63,6 @@ def finished_results(planted, config) -> list[dict]:
 
 def measure(params) -> dict:
     from scipy import stats as scipy_stats
-    from preemergence.core.constants import PIXEL_AREA_CM2
     from preemergence.interpret.probes import crop_fields
     from preemergence.interpret.validate import planted_config, planted_set, predictions
     planted = planted_set("flux_only", params)
@@ -73,15 +72,14 @@ def measure(params) -> dict:
                         on=["region_id", "x0", "y0"]).reset_index(drop=True)
     fields = crop_fields(planted.data, merged)
     output = merged.score.to_numpy()
-    statistics = window_statistics(fields, PIXEL_AREA_CM2)
+    statistics = {MTOT: merged.mtot_mx.to_numpy(), **window_statistics(fields)}
     rho = {name: float(scipy_stats.spearmanr(output, values).statistic)
            for name, values in statistics.items()}
-    rho_mtot = {name: float(scipy_stats.spearmanr(statistics["MTOT (sum |B|)"],
-                                                  values).statistic)
+    rho_mtot = {name: float(scipy_stats.spearmanr(statistics[MTOT], values).statistic)
                 for name, values in statistics.items()}
     return {"n_windows": int(len(merged)), "n_regions": int(merged.region_id.nunique()),
             **between_and_within(merged, output),
-            "criterion_rho": float(scipy_stats.spearmanr(output, merged.mtot_mx).statistic),
+            "criterion_rho": rho[MTOT],
             "min_rank_correlation": params.interpret_validate.criteria.min_rank_correlation,
             "rho_with_output": rho, "rho_with_mtot": rho_mtot,
             "config": params.interpret_validate.config, "depth": params.depth}
@@ -109,7 +107,7 @@ def between_and_within(merged, output: np.ndarray) -> dict:
 
 def markdown(result: dict) -> str:
     best = max(result["rho_with_output"], key=result["rho_with_output"].get)
-    mtot = result["rho_with_output"]["MTOT (sum |B|)"]
+    mtot = result["rho_with_output"][MTOT]
     holds = result["rho_with_output"][best] > mtot and best.startswith("peak")
     lines = ["# Flux-only probe: what the CNN output ranks windows by", "",
              f"Machine: {result['machine']}. Written by benchmarks/flux_only_maxpool.py (its "
