@@ -1,20 +1,24 @@
 """Benchmark: do the headline verdicts hang on the training seed? (issue 24, point 7)
 
-Compares two complete pipeline runs that differ only in the training seed (``train.seed``;
-same simulated data, segment sets and folds), each a reports/ folder: for every paired
-comparison of ``reports/statistics.json`` (e.g. cnn_minus_da_mtot at each time bin), its
-difference, interval and verdict (the interval excludes 0 or not), and the CNN's fold
-TSS spread at -3.2 h (std over the 5 folds, from statistics_tss.csv; the paper's: 6.4
-points). Writes seeds.json to --out; benchmarks/convergence_report.py puts it next to the
-convergence study in convergence.md.
+Compares two pipeline runs that differ only in the training seed (``train.seed``; same
+simulated data, segment sets and folds), each a reports/ folder: every paired comparison
+of ``stats.comparisons`` at every time bin, computed from the run's out-of-fold
+predictions by the stats stage's own code (``analysis.comparison_rows``: the region
+bootstrap and the across-fold interval that includes the variance of training), its
+verdict (``analysis.verdict_kind``) and whether the two seeds' verdicts agree; next to it,
+whether they would agree on the region bootstrap alone (the rule before the across-fold
+interval). Also the CNN's fold TSS spread at -3.2 h (std over the 5 folds; the paper's:
+6.4 points). Writes seeds.json to --out; benchmarks/convergence_report.py puts it next to
+the convergence study in convergence.md.
 
 Run the second pipeline in a copy of the repository, e.g.:
-  git clone . /tmp/seed7 && cd /tmp/seed7 && (edit params.yaml: train.seed: 7) && make run
-Usage: python benchmarks/seeds.py reports /tmp/seed7/reports --seeds 42 7
+  git clone . /tmp/seed7 && cd /tmp/seed7 && (edit params.yaml: train.seed: 7)
+  dvc repro train-cv prune     (the comparisons' predictions; or make run for all)
+Usage: python benchmarks/seeds.py reports /tmp/seed7/reports --seeds 42 7 \
+         [--comparisons "cnn - da_mtot" "pruned - cnn"]   (default: params' stats.comparisons)
 """
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
@@ -22,37 +26,48 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_FOLD_STD = 0.07        # issue 24: no larger than the paper's (6.4 points), i.e. <= 7
 
 
-def comparisons(reports: Path) -> dict:
-    """{"<t-label> <a>_minus_<b>": {tss (the difference), low, high, excludes_zero}} of one
-    run."""
-    stats = json.loads((reports / "statistics.json").read_text())
-    out = {}
-    for label, methods in stats.items():
-        for name, value in methods.items() if isinstance(methods, dict) else ():
-            if "_minus_" in name and isinstance(value, dict):
-                excludes = value["low"] > 0 or value["high"] < 0
-                out[f"{label} {name}"] = {"tss": value["difference"], "low": value["low"],
-                                          "high": value["high"], "excludes_zero": excludes}
-    return out
+def predictions(reports: Path):
+    """The run's out-of-fold predictions, read as the stats stage reads them."""
+    from preemergence.stages.stats import available_predictions
+    return available_predictions(reports)[0]
 
 
-def fold_std(reports: Path, method: str = "cnn", time_h: float = -3.2) -> float:
-    with open(reports / "statistics_tss.csv") as handle:
-        for row in csv.DictReader(handle):
-            if row["method"] == method and abs(float(row["time_h"]) - time_h) < 1e-6:
-                return float(row["fold_std"])
-    raise ValueError(f"{reports}/statistics_tss.csv: no {method} row at {time_h} h")
+def comparisons(table, names, settings, seed: int) -> dict:
+    """{"<t-label> <a>_minus_<b>": {difference, low, high, fold_low, fold_high, verdict}}."""
+    from preemergence.core.constants import time_bin_label
+    from preemergence.stats import analysis
+    rows = analysis.comparison_rows(table, names, settings, seed)
+    keys = ("difference", "low", "high", "fold_low", "fold_high")
+    return {f"{time_bin_label(r['time_h'])} {r['first']}_minus_{r['second']}":
+            {**{k: float(r[k]) for k in keys}, "verdict": analysis.verdict_kind(r)}
+            for _, r in rows.iterrows()}
 
 
-def compare(reports: list[Path], seeds: list[int]) -> dict:
-    runs = [comparisons(r) for r in reports]
-    names = sorted(set(runs[0]) & set(runs[1]))
-    rows = [{"comparison": n, **{f"seed{s}": run[n] for s, run in zip(seeds, runs)},
-             "agree": runs[0][n]["excludes_zero"] == runs[1][n]["excludes_zero"]}
-            for n in names]
+def regions_only(entry: dict) -> str:
+    return "beats" if entry["low"] > 0 else "worse" if entry["high"] < 0 else "apart"
+
+
+def fold_std(table, method: str = "cnn", time_h: float = -3.2) -> float:
+    from preemergence.stats.resampling import fold_mean_std
+    at = table[(table["method"] == method) & ((table["time_h"] - time_h).abs() < 1e-6)]
+    return fold_mean_std(at)[1]
+
+
+def compare(reports: list[Path], seeds: list[int], names=None) -> dict:
+    from preemergence.core.config import load_params
     from preemergence.core.paper import TABLE3
-    stds = {f"seed{s}": fold_std(r) for s, r in zip(seeds, reports)}
-    return {"seeds": seeds, "rows": rows, "verdicts_agree": all(r["agree"] for r in rows),
+    params = load_params(ROOT / "params.yaml")
+    names = names or params.stats.comparisons
+    tables = [predictions(r) for r in reports]
+    runs = [comparisons(t, names, params.stats, params.seed) for t in tables]
+    rows = [{"comparison": n, **{f"seed{s}": run[n] for s, run in zip(seeds, runs)},
+             "agree": runs[0][n]["verdict"] == runs[1][n]["verdict"],
+             "agree_regions_only": regions_only(runs[0][n]) == regions_only(runs[1][n])}
+            for n in sorted(set(runs[0]) & set(runs[1]))]
+    stds = {f"seed{s}": fold_std(t) for s, t in zip(seeds, tables)}
+    return {"seeds": seeds, "comparisons": list(names), "rows": rows,
+            "verdicts_agree": all(r["agree"] for r in rows),
+            "verdicts_agree_regions_only": all(r["agree_regions_only"] for r in rows),
             "cnn_fold_std_t-3.2h": stds, "paper_fold_std": TABLE3[-3.2][1] / 100,
             "max_fold_std": MAX_FOLD_STD,
             "spread_within_paper": all(v <= MAX_FOLD_STD for v in stds.values())}
@@ -62,11 +77,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reports", type=Path, nargs=2)
     parser.add_argument("--seeds", type=int, nargs=2, default=[42, 7])
+    parser.add_argument("--comparisons", nargs="+", default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks")
     args = parser.parse_args()
-    import preemergence  # noqa: F401
     from preemergence.core.artifacts import write_json
-    result = compare(args.reports, args.seeds)
+    result = compare(args.reports, args.seeds, args.comparisons)
     write_json(args.out / "seeds.json", result)
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
 

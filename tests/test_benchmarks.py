@@ -71,26 +71,51 @@ def test_ui_check_reads_a_one_run_table_as_the_model_training_view():
     assert classify(title, one + ["Judges"], "8")[0] == "genai"
 
 
-def test_seeds_compares_the_differences_and_their_verdicts(tmp_path):
-    """benchmarks/seeds.py reads each comparison's difference (statistics.json has no 'tss'
-    there: the first run of the seed comparison failed on it)."""
+def seed_run(folder: Path, cnn_hit_rate_by_fold) -> Path:
+    """A reports/ folder with out-of-fold predictions of the CNN and the MTOT analysis at
+    -3.2 h: 5 folds of 12 EARs (1 PE + 2 NE tiles) and 12 CRs (3 NE tiles); the MTOT
+    analysis finds every other PE tile, the CNN the given share per fold; no false alarms
+    but one per fold for both."""
+    import pandas as pd
+    rows = []
+    for fold, rate in enumerate(cnn_hit_rate_by_fold):
+        for i in range(24):
+            kind, region = ("EAR", f"E{fold}-{i}") if i < 12 else ("CR", f"C{fold}-{i}")
+            for tile in range(3):
+                label = int(kind == "EAR" and tile == 0)
+                alarm = int(i == 12 and tile == 0)
+                for method, hit in (("cnn", i < round(12 * rate)), ("da_mtot", i % 2 == 0)):
+                    rows.append({"method": method, "time_h": -3.2, "fold": fold,
+                                 "region_id": region, "kind": kind, "x0": 85 * tile, "y0": 0,
+                                 "label": label, "score": 0.0,
+                                 "predicted": int(hit) if label else alarm})
+    table = pd.DataFrame(rows)
+    (folder / "predictions").mkdir(parents=True)
+    for method, name in (("cnn", "train_cv"), ("da_mtot", "baseline")):
+        table[table["method"] == method].to_csv(folder / "predictions" / f"{name}.csv",
+                                                index=False)
+    return folder
+
+
+def test_seeds_compares_verdicts_over_regions_and_across_folds(tmp_path):
+    """benchmarks/seeds.py scores both runs with the stats stage's code: a CNN that wins in
+    every fold beats the MTOT analysis under both intervals; one that wins on average but
+    loses in some folds wins only over regions, so the seeds' verdicts differ while the
+    region bootstrap alone would call both wins."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("seeds", ROOT / "benchmarks" / "seeds.py")
     seeds = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(seeds)
-    for name, low in (("a", 0.02), ("b", -0.03)):
-        folder = tmp_path / name
-        folder.mkdir()
-        (folder / "statistics.json").write_text(json.dumps({"t-3.2h": {
-            "cnn": {"tss": 0.7, "low": 0.6, "high": 0.8},
-            "cnn_minus_da_mtot": {"difference": 0.1, "low": low, "high": 0.2,
-                                  "p_value": 0.01}}, "leakage_guard": {"tss": 0.0}}))
-        (folder / "statistics_tss.csv").write_text("method,time_h,fold_std\ncnn,-3.2,0.05\n")
-    result = seeds.compare([tmp_path / "a", tmp_path / "b"], [42, 7])
+    steady = seed_run(tmp_path / "a", [1.0, 1.0, 11 / 12, 1.0, 1.0])
+    erratic = seed_run(tmp_path / "b", [1.0, 1.0, 1.0, 1.0, 1 / 12])
+    result = seeds.compare([steady, erratic], [42, 7], ["cnn - da_mtot"])
     [row] = result["rows"]
-    assert row["comparison"] == "t-3.2h cnn_minus_da_mtot" and row["seed42"]["tss"] == 0.1
-    assert not row["agree"] and not result["verdicts_agree"]
-    assert result["spread_within_paper"]
+    assert row["comparison"] == "t-3.2h cnn_minus_da_mtot"
+    assert row["seed42"]["verdict"] == "beats"
+    assert row["seed7"]["verdict"] == "beats on these networks"
+    assert row["seed7"]["fold_low"] < 0 < row["seed7"]["low"]
+    assert not row["agree"] and row["agree_regions_only"]
+    assert not result["verdicts_agree"] and result["verdicts_agree_regions_only"]
 
 
 def test_profile_names_the_tensorflow_version_of_its_machine():

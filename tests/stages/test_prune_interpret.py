@@ -224,8 +224,12 @@ def test_stats_stage_reports_intervals_and_passes_the_leakage_guard(tiny, output
     entry = metrics["t-3.2h"]
     for method in ("cnn", "da_mtot", "da_mtot_dm", "cnn_depth2", "pruned", "abs_field"):
         assert entry[method]["low"] <= entry[method]["tss"] <= entry[method]["high"], method
-    assert set(entry["cnn_minus_da_mtot"]) == {"difference", "low", "high", "p_value"}
-    assert 0 < entry["cnn_minus_da_mtot"]["p_value"] <= 1
+    gap = entry["cnn_minus_da_mtot"]
+    assert set(gap) == {"difference", "low", "high", "p_value", "fold_difference", "fold_low",
+                        "fold_high"}
+    assert 0 < gap["p_value"] <= 1
+    # the across-fold interval (training included) holds the folds' mean difference
+    assert gap["fold_low"] <= gap["fold_difference"] <= gap["fold_high"]
     assert metrics["leakage_guard"]["passed"] is True
     # the DVC metrics: the summary methods' TSS per time bin and the guard's, nothing else
     summary = json.loads((reports / "stats_metrics.json").read_text())

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from preemergence.core import paper
-from preemergence.stats.resampling import (fold_mean_std, paired_difference, tss_from_counts,
-                                           region_counts, tss_interval, COUNT_COLUMNS)
+from preemergence.stats.resampling import (Interval, fold_mean_std, paired_difference,
+                                           tss_from_counts, region_counts, tss_interval,
+                                           COUNT_COLUMNS)
 
 # Methods in report order, with the words the verdicts use.
 
@@ -95,6 +96,46 @@ def tss_rows(predictions: pd.DataFrame, settings: "Stats", seed: int) -> pd.Data
     return pd.DataFrame(rows)
 
 
+def fold_difference_interval(first: pd.DataFrame, second: pd.DataFrame,
+                             confidence: float) -> Interval:
+    """Mean over folds of TSS(first) - TSS(second) on each fold's tiles, with the corrected
+    resampled t interval (Nadeau & Bengio 2003; Bouckaert & Frank 2004).
+
+    Each fold's network is a training of its own (initial weights, batch order), so the
+    spread of the folds' differences carries the variance of training, which the region
+    bootstrap (conditioned on the trained networks) leaves out. The folds' training sets
+    overlap, which makes their differences correlated and their spread too small; the
+    correction widens the standard error from s / sqrt(k) to s * sqrt(1/k + n_test/n_train)
+    (n: regions, averaged over folds); t with k - 1 degrees of freedom. A point interval
+    with fewer than 2 folds or no spread."""
+    from scipy.stats import t as student_t
+    fold_of = first.groupby("region_id")["fold"].first()      # a region is in one fold
+    gaps = np.subtract(*(tss_from_counts(region_counts(frame)[list(COUNT_COLUMNS)]
+                                         .groupby(fold_of).sum().to_numpy(float))
+                         for frame in (first, second)))
+    estimate = float(gaps.mean()) if len(gaps) else float("nan")
+    if len(gaps) < 2 or np.allclose(gaps, gaps[0]):
+        return Interval(estimate, estimate, estimate)
+    per_fold = fold_of.value_counts()
+    ratio = float(np.mean(per_fold / (per_fold.sum() - per_fold)))
+    k = len(gaps)
+    se = gaps.std(ddof=1) * np.sqrt(1 / k + ratio)
+    half = float(student_t.ppf(0.5 + confidence / 2, k - 1) * se)
+    return Interval(estimate, estimate - half, estimate + half)
+
+
+def verdict_kind(row) -> str:
+    """'beats' or 'worse' when the region-bootstrap interval (low, high) and the across-fold
+    interval (fold_low, fold_high) both exclude 0 on that side; 'beats on these networks' or
+    'worse on these networks' when only the region bootstrap does (the difference is within
+    the variance of training); 'apart' (cannot be told apart) when the bootstrap contains 0."""
+    if row["low"] > 0:
+        return "beats" if row["fold_low"] > 0 else "beats on these networks"
+    if row["high"] < 0:
+        return "worse" if row["fold_high"] < 0 else "worse on these networks"
+    return "apart"
+
+
 def comparison_rows(predictions: pd.DataFrame, comparisons, settings: "Stats",
                     seed: int) -> pd.DataFrame:
     """One row per (time bin, comparison 'a - b') where both methods have predictions."""
@@ -107,11 +148,15 @@ def comparison_rows(predictions: pd.DataFrame, comparisons, settings: "Stats",
             if a.empty or b.empty:
                 continue
             interval, p_value = paired_difference(a, b, settings, stream(seed, t, first, second))
+            across = fold_difference_interval(a, b, settings.confidence)
             rows.append({"time_h": float(t), "first": first, "second": second,
                          "difference": interval.estimate, "low": interval.low,
-                         "high": interval.high, "p_value": p_value})
+                         "high": interval.high, "p_value": p_value,
+                         "fold_difference": across.estimate, "fold_low": across.low,
+                         "fold_high": across.high})
     return pd.DataFrame(rows, columns=["time_h", "first", "second", "difference", "low",
-                                       "high", "p_value"])
+                                       "high", "p_value", "fold_difference", "fold_low",
+                                       "fold_high"])
 
 
 def repeat_rows(predictions: pd.DataFrame) -> pd.DataFrame:

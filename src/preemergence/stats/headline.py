@@ -19,10 +19,12 @@ from preemergence.stats.report import pct, verdict
 
 BEGIN = "<!-- results: written by `preemergence results --readme` from reports/; do not edit -->"
 END = "<!-- /results -->"
-CAVEAT = ("These numbers are one run on the machine named above. A verdict whose interval "
-          "ends near 0 can change with the CPU model (floating-point rounding) and with the "
-          "training seed: the interval carries the regions' variance, not the seed's "
-          "(README, \"How far these numbers travel\").")
+CAVEAT = ("These numbers are one run on the machine named above. The interval over regions "
+          "holds the trained networks fixed; the one across folds includes the variance of "
+          "training (each fold's network is a training of its own), and only a difference "
+          "that both exclude from 0 is called a win. A verdict whose intervals end near 0 "
+          "can still change with the CPU model (floating-point rounding) and with the "
+          "training seed (README, \"How far these numbers travel\").")
 VERDICT_BINS_H = (-3.2, -8.5)          # the bins whose paired verdicts the block states
 HEADLINE_BIN_H = -3.2
 
@@ -94,7 +96,7 @@ def block(tss: pd.DataFrame, statistics: dict, findings: dict, settings,
              f"Machine: {context['machine']}. Commit {context['commit']}, {context['date']}.",
              "", *tss_table(tss, settings.confidence, context["depth"], context["folds"]),
              "",
-             "Paired region-bootstrap differences (`reports/statistics.md`):", "",
+             "Paired differences, over regions and across folds (`reports/statistics.md`):", "",
              *(f"- {verdict(row, settings)}" for row in difference_rows(statistics)),
              f"- {guard_text}", f"- {findings_line(findings)}", "", CAVEAT, "", END]
     return "\n".join(lines) + "\n"

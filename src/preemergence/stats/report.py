@@ -13,7 +13,7 @@ from preemergence.core import paper
 from preemergence.core.artifacts import save_figure
 from preemergence.core.constants import sortable_time_label, time_bin_label
 from preemergence.core.figures import new_figure
-from preemergence.stats.analysis import method_name, method_title, paper_value
+from preemergence.stats.analysis import method_name, method_title, paper_value, verdict_kind
 from preemergence.stats.resampling import Interval
 
 if TYPE_CHECKING:
@@ -34,18 +34,25 @@ def p_text(p_value: float, permutations: int) -> str:
     return f"p = {p_value:.2g}"
 
 
+VERDICT_WORDS = {"beats": "{a} beats {b}", "worse": "{a} is worse than {b}",
+                 "beats on these networks": "{a} beats {b} on these networks, but not beyond "
+                                            "the variance of training",
+                 "worse on these networks": "{a} is worse than {b} on these networks, but "
+                                            "not beyond the variance of training",
+                 "apart": "{a} and {b} cannot be told apart"}
+
+
 def verdict(row, settings: "Stats") -> str:
-    """Plain-language reading of one paired difference."""
+    """Plain-language reading of one paired difference: the region bootstrap's interval and
+    p-value, and the across-fold interval that includes the variance of training
+    (analysis.verdict_kind)."""
     a, b = method_name(row["first"]), method_name(row["second"])
     level = f"{round(100 * settings.confidence)} % CI"
     numbers = (f"{100 * row['difference']:+.1f} points, {level} {pct(row['low'])} to "
-               f"{pct(row['high'])}, {p_text(row['p_value'], settings.permutations)}")
-    if row["low"] > 0:
-        says = f"{a} beats {b}"
-    elif row["high"] < 0:
-        says = f"{a} is worse than {b}"
-    else:
-        says = f"{a} and {b} cannot be told apart"
+               f"{pct(row['high'])} over regions, {pct(row['fold_low'])} to "
+               f"{pct(row['fold_high'])} across folds (training included), "
+               f"{p_text(row['p_value'], settings.permutations)}")
+    says = VERDICT_WORDS[verdict_kind(row)].format(a=a, b=b)
     return f"At {row['time_h']} h {says}: {numbers}."
 
 
@@ -61,7 +68,8 @@ def details(tss: pd.DataFrame, differences: pd.DataFrame, guard: Interval, guard
     for row in differences.itertuples():
         out.setdefault(time_bin_label(row.time_h), {})[f"{row.first}_minus_{row.second}"] = {
             "difference": row.difference, "low": row.low, "high": row.high,
-            "p_value": row.p_value}
+            "p_value": row.p_value, "fold_difference": row.fold_difference,
+            "fold_low": row.fold_low, "fold_high": row.fold_high}
     out["leakage_guard"] = {"time_h": guard_time_h, "tss": guard.estimate, "low": guard.low,
                             "high": guard.high, "passed": guard.contains(0.0),
                             "halfwidth_95": half_width(guard_95)}
@@ -121,12 +129,14 @@ def tss_table(tss: pd.DataFrame, confidence: float) -> list[str]:
 
 def difference_table(differences: pd.DataFrame, settings: "Stats") -> list[str]:
     level = f"{round(100 * settings.confidence)} % CI"
-    lines = [f"| time (h) | difference | points | {level} | paired permutation test |",
-             "|---:|---|---:|---:|---:|"]
+    lines = [f"| time (h) | difference | points | {level} over regions | paired permutation "
+             f"test | {level} across folds (training included) |",
+             "|---:|---|---:|---:|---:|---:|"]
     for r in differences.itertuples():
         lines.append(f"| {r.time_h} | {r.first} − {r.second} | {100 * r.difference:+.1f} | "
                      f"{pct(r.low)} to {pct(r.high)} | "
-                     f"{p_text(r.p_value, settings.permutations)} |")
+                     f"{p_text(r.p_value, settings.permutations)} | {pct(r.fold_low)} to "
+                     f"{pct(r.fold_high)} |")
     return lines
 
 
@@ -158,7 +168,11 @@ def markdown(tss: pd.DataFrame, differences: pd.DataFrame, guard: tuple[Interval
              f"({settings.bootstrap_resamples} resamples, EARs and CRs resampled "
              "separately, all tiles of a region together); p-values: paired permutation "
              f"test ({settings.permutations} permutations, methods swapped region by "
-             "region). What they mean: `docs/statistics.md`.", "",
+             "region). The region bootstrap holds the trained networks fixed; each "
+             "difference also has a corrected resampled t interval across the folds, whose "
+             "networks are separate trainings, so it includes the variance of training: a "
+             "verdict 'beats' needs both to exclude 0. What they mean: "
+             "`docs/statistics.md`.", "",
              "## Verdicts", ""]
     lines += [f"- {verdict(r, settings)}" for _, r in differences.iterrows()]
     lines += ["", "## TSS per time bin and method", "", *tss_table(tss, confidence), "",
@@ -207,15 +221,21 @@ def plot(tss: pd.DataFrame, differences: pd.DataFrame, path: Path, confidence: f
 
 
 def _plot_differences(ax, differences: pd.DataFrame, level: str) -> None:
+    """Each difference with its region-bootstrap interval (marker, thick) and, beside it,
+    its across-fold interval (thin, no marker)."""
     names = list(dict.fromkeys(zip(differences["first"], differences["second"])))
     for i, (a, b) in enumerate(names):
         rows = differences[(differences["first"] == a) & (differences["second"] == b)]
-        centre = 100 * rows["difference"].to_numpy()
-        error = [centre - 100 * rows["low"].to_numpy(), 100 * rows["high"].to_numpy() - centre]
-        ax.errorbar(rows["time_h"] + 0.25 * (i - (len(names) - 1) / 2), centre, yerr=error,
-                    marker="o", linestyle="none", capsize=3,
-                    label=f"{method_title(a)} − {method_title(b)}")
+        x = rows["time_h"] + 0.3 * (i - (len(names) - 1) / 2)
+        for prefix, shift, style in (("", 0.0, {"marker": "o", "elinewidth": 2.0}),
+                                     ("fold_", 0.1, {"marker": "none", "elinewidth": 0.8})):
+            centre = 100 * rows[prefix + "difference"].to_numpy()
+            error = [centre - 100 * rows[prefix + "low"].to_numpy(),
+                     100 * rows[prefix + "high"].to_numpy() - centre]
+            ax.errorbar(x + shift, centre, yerr=error, linestyle="none", capsize=3,
+                        color=f"C{i}", label=None if prefix else
+                        f"{method_title(a)} − {method_title(b)}", **style)
     ax.axhline(0, color="0.5", linewidth=0.8)
     ax.set(xlabel="time relative to emergence (h)", ylabel="TSS difference (points)",
-           title=f"Paired differences on the same tiles ({level})")
+           title=f"Paired differences ({level}; thick: over regions, thin: across folds)")
     ax.legend(fontsize=8)
