@@ -294,5 +294,9 @@ def seeds_markdown(seeds: dict) -> str:
               f"{100 * stds[b]:.1f} points (paper: {100 * seeds['paper_fold_std']:.1f}; "
               f"goal <= {100 * seeds['max_fold_std']:.0f}). Verdicts agree: "
               f"{'yes' if seeds['verdicts_agree'] else 'no'} (on the region bootstrap "
-              f"alone: {'yes' if seeds['verdicts_agree_regions_only'] else 'no'}).", ""]
+              f"alone: {'yes' if seeds['verdicts_agree_regions_only'] else 'no'}). One seed's "
+              f"difference inside the other seed's interval: over regions "
+              f"{seeds['other_seed_inside']['regions']} of {seeds['other_seed_inside']['of']}, "
+              f"across folds {seeds['other_seed_inside']['folds']} of "
+              f"{seeds['other_seed_inside']['of']}.", ""]
     return "\n".join(lines)

@@ -53,6 +53,19 @@ def fold_std(table, method: str = "cnn", time_h: float = -3.2) -> float:
     return fold_mean_std(at)[1]
 
 
+def other_seed_inside(runs: list[dict]) -> dict:
+    """How often one seed's difference lies inside the other seed's interval, over regions
+    and across folds (both directions, every comparison): how well each interval carries
+    the variance of retraining."""
+    names = sorted(set(runs[0]) & set(runs[1]))
+    pairs = [(runs[i][n], runs[1 - i][n]) for n in names for i in (0, 1)]
+    return {"of": len(pairs),
+            "regions": sum(own["low"] <= other["difference"] <= own["high"]
+                           for own, other in pairs),
+            "folds": sum(own["fold_low"] <= other["difference"] <= own["fold_high"]
+                         for own, other in pairs)}
+
+
 def compare(reports: list[Path], seeds: list[int], names=None) -> dict:
     from preemergence.core.config import load_params
     from preemergence.core.paper import TABLE3
@@ -66,6 +79,7 @@ def compare(reports: list[Path], seeds: list[int], names=None) -> dict:
             for n in sorted(set(runs[0]) & set(runs[1]))]
     stds = {f"seed{s}": fold_std(t) for s, t in zip(seeds, tables)}
     return {"seeds": seeds, "comparisons": list(names), "rows": rows,
+            "other_seed_inside": other_seed_inside(runs),
             "verdicts_agree": all(r["agree"] for r in rows),
             "verdicts_agree_regions_only": all(r["agree_regions_only"] for r in rows),
             "cnn_fold_std_t-3.2h": stds, "paper_fold_std": TABLE3[-3.2][1] / 100,

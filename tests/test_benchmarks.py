@@ -116,6 +116,16 @@ def test_seeds_compares_verdicts_over_regions_and_across_folds(tmp_path):
     assert row["seed7"]["fold_low"] < 0 < row["seed7"]["low"]
     assert not row["agree"] and row["agree_regions_only"]
     assert not result["verdicts_agree"] and result["verdicts_agree_regions_only"]
+    # the steady run's difference lies inside the erratic run's wide across-fold interval
+    assert result["other_seed_inside"]["of"] == 2 and result["other_seed_inside"]["folds"] >= 1
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import convergence_report
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    text = convergence_report.seeds_markdown(result)
+    assert ": beats on these networks | **no** | yes |" in text
+    assert "Verdicts agree: no (on the region bootstrap alone: yes)" in text
 
 
 def test_profile_names_the_tensorflow_version_of_its_machine():
