@@ -49,9 +49,9 @@ def verdict(row, settings: "Stats") -> str:
     a, b = method_name(row["first"]), method_name(row["second"])
     level = f"{round(100 * settings.confidence)} % CI"
     numbers = (f"{100 * row['difference']:+.1f} points, {level} {pct(row['low'])} to "
-               f"{pct(row['high'])} over regions, {pct(row['fold_low'])} to "
-               f"{pct(row['fold_high'])} across folds (training included), "
-               f"{p_text(row['p_value'], settings.permutations)}")
+               f"{pct(row['high'])} over regions "
+               f"({p_text(row['p_value'], settings.permutations)}), {pct(row['fold_low'])} "
+               f"to {pct(row['fold_high'])} across folds (training included)")
     says = VERDICT_WORDS[verdict_kind(row)].format(a=a, b=b)
     return f"At {row['time_h']} h {says}: {numbers}."
 
