@@ -4,11 +4,12 @@ Compares two pipeline runs that differ only in the training seed (``train.seed``
 simulated data, segment sets and folds), each a reports/ folder: every paired comparison
 of ``stats.comparisons`` at every time bin, computed from the run's out-of-fold
 predictions by the stats stage's own code (``analysis.comparison_rows``: the region
-bootstrap and the across-fold interval that includes the variance of training), its
-verdict (``analysis.verdict_kind``) and whether the two seeds' verdicts agree; next to it,
-whether they would agree on the region bootstrap alone (the rule before the across-fold
-interval). Also the CNN's fold TSS spread at -3.2 h (std over the 5 folds; the paper's:
-6.4 points). Writes seeds.json to --out; benchmarks/convergence_report.py puts it next to
+bootstrap and the across-fold interval that includes the variance of training), and
+whether the two seeds' verdicts agree under three rules (``analysis.verdict_kind``): the
+region bootstrap's (the report's), the across-fold interval's, and both together (a win
+only when both exclude 0); how often one seed's difference lies inside the other's
+interval; the CNN's fold TSS spread at -3.2 h (std over the 5 folds; the paper's: 6.4
+points). Writes seeds.json to --out; benchmarks/convergence_report.py puts it next to
 the convergence study in convergence.md.
 
 Run the second pipeline in a copy of the repository, e.g.:
@@ -33,18 +34,20 @@ def predictions(reports: Path):
 
 
 def comparisons(table, names, settings, seed: int) -> dict:
-    """{"<t-label> <a>_minus_<b>": {difference, low, high, fold_low, fold_high, verdict}}."""
+    """{"<t-label> <a>_minus_<b>": {difference, low, high, fold_low, fold_high, verdict,
+    fold_verdict}}."""
     from preemergence.core.constants import time_bin_label
     from preemergence.stats import analysis
     rows = analysis.comparison_rows(table, names, settings, seed)
     keys = ("difference", "low", "high", "fold_low", "fold_high")
     return {f"{time_bin_label(r['time_h'])} {r['first']}_minus_{r['second']}":
-            {**{k: float(r[k]) for k in keys}, "verdict": analysis.verdict_kind(r)}
+            {**{k: float(r[k]) for k in keys}, "verdict": analysis.verdict_kind(r),
+             "fold_verdict": analysis.verdict_kind(r, "fold_")}
             for _, r in rows.iterrows()}
 
 
-def regions_only(entry: dict) -> str:
-    return "beats" if entry["low"] > 0 else "worse" if entry["high"] < 0 else "apart"
+RULES = {"regions": lambda e: e["verdict"], "folds": lambda e: e["fold_verdict"],
+         "both": lambda e: (e["verdict"], e["fold_verdict"])}
 
 
 def fold_std(table, method: str = "cnn", time_h: float = -3.2) -> float:
@@ -74,14 +77,14 @@ def compare(reports: list[Path], seeds: list[int], names=None) -> dict:
     tables = [predictions(r) for r in reports]
     runs = [comparisons(t, names, params.stats, params.seed) for t in tables]
     rows = [{"comparison": n, **{f"seed{s}": run[n] for s, run in zip(seeds, runs)},
-             "agree": runs[0][n]["verdict"] == runs[1][n]["verdict"],
-             "agree_regions_only": regions_only(runs[0][n]) == regions_only(runs[1][n])}
+             "agree": {rule: read(runs[0][n]) == read(runs[1][n])
+                       for rule, read in RULES.items()}}
             for n in sorted(set(runs[0]) & set(runs[1]))]
     stds = {f"seed{s}": fold_std(t) for s, t in zip(seeds, tables)}
     return {"seeds": seeds, "comparisons": list(names), "rows": rows,
             "other_seed_inside": other_seed_inside(runs),
-            "verdicts_agree": all(r["agree"] for r in rows),
-            "verdicts_agree_regions_only": all(r["agree_regions_only"] for r in rows),
+            "agreeing": {rule: sum(r["agree"][rule] for r in rows) for rule in RULES},
+            "verdicts_agree": all(r["agree"]["regions"] for r in rows),
             "cnn_fold_std_t-3.2h": stds, "paper_fold_std": TABLE3[-3.2][1] / 100,
             "max_fold_std": MAX_FOLD_STD,
             "spread_within_paper": all(v <= MAX_FOLD_STD for v in stds.values())}

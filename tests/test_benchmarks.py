@@ -100,8 +100,8 @@ def seed_run(folder: Path, cnn_hit_rate_by_fold) -> Path:
 def test_seeds_compares_verdicts_over_regions_and_across_folds(tmp_path):
     """benchmarks/seeds.py scores both runs with the stats stage's code: a CNN that wins in
     every fold beats the MTOT analysis under both intervals; one that wins on average but
-    loses in some folds wins only over regions, so the seeds' verdicts differ while the
-    region bootstrap alone would call both wins."""
+    loses in a fold wins over regions only, so the seeds agree on the report's verdict (the
+    region bootstrap's) and disagree across folds."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("seeds", ROOT / "benchmarks" / "seeds.py")
     seeds = importlib.util.module_from_spec(spec)
@@ -111,11 +111,12 @@ def test_seeds_compares_verdicts_over_regions_and_across_folds(tmp_path):
     result = seeds.compare([steady, erratic], [42, 7], ["cnn - da_mtot"])
     [row] = result["rows"]
     assert row["comparison"] == "t-3.2h cnn_minus_da_mtot"
-    assert row["seed42"]["verdict"] == "beats"
-    assert row["seed7"]["verdict"] == "beats on these networks"
+    assert row["seed42"]["verdict"] == row["seed42"]["fold_verdict"] == "beats"
+    assert (row["seed7"]["verdict"], row["seed7"]["fold_verdict"]) == ("beats", "apart")
     assert row["seed7"]["fold_low"] < 0 < row["seed7"]["low"]
-    assert not row["agree"] and row["agree_regions_only"]
-    assert not result["verdicts_agree"] and result["verdicts_agree_regions_only"]
+    assert row["agree"] == {"regions": True, "folds": False, "both": False}
+    assert result["verdicts_agree"] and result["agreeing"] == {"regions": 1, "folds": 0,
+                                                               "both": 0}
     # the steady run's difference lies inside the erratic run's wide across-fold interval
     assert result["other_seed_inside"]["of"] == 2 and result["other_seed_inside"]["folds"] >= 1
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -124,8 +125,9 @@ def test_seeds_compares_verdicts_over_regions_and_across_folds(tmp_path):
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     text = convergence_report.seeds_markdown(result)
-    assert ": beats on these networks | **no** | yes |" in text
-    assert "Verdicts agree: no (on the region bootstrap alone: yes)" in text
+    assert ": apart) | yes | **no** | **no** |" in text
+    assert ("comparisons whose verdicts agree: 1 of 1 over regions, 0 across folds, 0 under "
+            "both together") in text
 
 
 def test_profile_names_the_tensorflow_version_of_its_machine():

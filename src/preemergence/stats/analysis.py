@@ -124,15 +124,15 @@ def fold_difference_interval(first: pd.DataFrame, second: pd.DataFrame,
     return Interval(estimate, estimate - half, estimate + half)
 
 
-def verdict_kind(row) -> str:
-    """'beats' or 'worse' when the region-bootstrap interval (low, high) and the across-fold
-    interval (fold_low, fold_high) both exclude 0 on that side; 'beats on these networks' or
-    'worse on these networks' when only the region bootstrap does (the difference is within
-    the variance of training); 'apart' (cannot be told apart) when the bootstrap contains 0."""
-    if row["low"] > 0:
-        return "beats" if row["fold_low"] > 0 else "beats on these networks"
-    if row["high"] < 0:
-        return "worse" if row["fold_high"] < 0 else "worse on these networks"
+def verdict_kind(row, prefix: str = "") -> str:
+    """'beats', 'worse' or 'apart' (cannot be told apart): where the interval (low, high)
+    lies against 0; the report's verdicts read the region bootstrap's. prefix "fold_" reads
+    the across-fold interval instead (benchmarks/seeds.py compares how often each rule's
+    verdicts survive retraining)."""
+    if row[prefix + "low"] > 0:
+        return "beats"
+    if row[prefix + "high"] < 0:
+        return "worse"
     return "apart"
 
 

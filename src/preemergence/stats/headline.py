@@ -19,12 +19,12 @@ from preemergence.stats.report import pct, verdict
 
 BEGIN = "<!-- results: written by `preemergence results --readme` from reports/; do not edit -->"
 END = "<!-- /results -->"
-CAVEAT = ("These numbers are one run on the machine named above. The interval over regions "
-          "holds the trained networks fixed; the one across folds includes the variance of "
-          "training (each fold's network is a training of its own), and only a difference "
-          "that both exclude from 0 is called a win. A verdict whose intervals end near 0 "
-          "can still change with the CPU model (floating-point rounding) and with the "
-          "training seed (README, \"How far these numbers travel\").")
+CAVEAT = ("These numbers are one run on the machine named above. The verdicts read the "
+          "interval over regions, which holds the trained networks fixed; the interval across "
+          "folds includes the variance of training (each fold's network is a training of its "
+          "own). A verdict whose interval over regions ends near 0, or whose interval across "
+          "folds contains 0, can change with the training seed and the CPU model (README, "
+          "\"How far these numbers travel\").")
 VERDICT_BINS_H = (-3.2, -8.5)          # the bins whose paired verdicts the block states
 HEADLINE_BIN_H = -3.2
 

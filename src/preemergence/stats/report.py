@@ -35,17 +35,13 @@ def p_text(p_value: float, permutations: int) -> str:
 
 
 VERDICT_WORDS = {"beats": "{a} beats {b}", "worse": "{a} is worse than {b}",
-                 "beats on these networks": "{a} beats {b} on these networks, but not beyond "
-                                            "the variance of training",
-                 "worse on these networks": "{a} is worse than {b} on these networks, but "
-                                            "not beyond the variance of training",
                  "apart": "{a} and {b} cannot be told apart"}
 
 
 def verdict(row, settings: "Stats") -> str:
-    """Plain-language reading of one paired difference: the region bootstrap's interval and
-    p-value, and the across-fold interval that includes the variance of training
-    (analysis.verdict_kind)."""
+    """Plain-language reading of one paired difference: the verdict of the region bootstrap's
+    interval (analysis.verdict_kind) with its p-value, and beside it the across-fold interval
+    that includes the variance of training."""
     a, b = method_name(row["first"]), method_name(row["second"])
     level = f"{round(100 * settings.confidence)} % CI"
     numbers = (f"{100 * row['difference']:+.1f} points, {level} {pct(row['low'])} to "
@@ -170,8 +166,9 @@ def markdown(tss: pd.DataFrame, differences: pd.DataFrame, guard: tuple[Interval
              f"test ({settings.permutations} permutations, methods swapped region by "
              "region). The region bootstrap holds the trained networks fixed; each "
              "difference also has a corrected resampled t interval across the folds, whose "
-             "networks are separate trainings, so it includes the variance of training: a "
-             "verdict 'beats' needs both to exclude 0. What they mean: "
+             "networks are separate trainings, so it includes the variance of training. The "
+             "verdicts read the region bootstrap (on two training seeds they agree more often "
+             "than verdicts read from the across-fold interval). What they mean: "
              "`docs/statistics.md`.", "",
              "## Verdicts", ""]
     lines += [f"- {verdict(r, settings)}" for _, r in differences.iterrows()]
