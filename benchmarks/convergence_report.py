@@ -280,7 +280,8 @@ def seeds_markdown(seeds: dict) -> str:
              "Each comparison from each run's out-of-fold predictions, by the stats stage's "
              "code (`benchmarks/seeds.py`): points, 95 % CI over regions (its verdict, the "
              "report's) / across folds, training included (its verdict). Same verdict: "
-             "under the region rule, the across-fold rule, and both together.", "",
+             "under the region rule, the across-fold rule, and both together. Comparisons: "
+             + ", ".join(f"`{c}`" for c in seeds["comparisons"]) + ".", "",
              f"| comparison | {a} | {b} | same: regions | folds | both |",
              "|---|---|---|---|---|---|"]
     mark = {True: "yes", False: "**no**"}
