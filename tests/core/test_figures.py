@@ -29,7 +29,8 @@ def test_the_statistics_figure_names_methods_not_code_keys(monkeypatch, tmp_path
                         for m in ("cnn", "da_mtot", "da_mtot_dm", "abs_field")
                         for t in times])
     differences = pd.DataFrame([{"first": "cnn", "second": b, "time_h": t,
-                                 "difference": 0.1, "low": 0.0, "high": 0.2}
+                                 "difference": 0.1, "low": 0.0, "high": 0.2,
+                                 "fold_difference": 0.1, "fold_low": -0.1, "fold_high": 0.3}
                                 for b in ("da_mtot", "da_mtot_dm") for t in times])
     report.plot(tss, differences, tmp_path / "f.png", 0.95, "note")
     legends = [text.get_text() for ax in drawn["fig"].axes
