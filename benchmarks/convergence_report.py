@@ -272,36 +272,37 @@ def frontier_markdown(profiles: list, cands: list[dict], plateau: dict) -> str:
 
 
 def seeds_markdown(seeds: dict) -> str:
-    """Two training seeds side by side (benchmarks/seeds.py): each comparison's difference,
-    its interval over regions and across folds, the two verdicts, and whether the seeds
-    agree under each rule."""
-    a, b = (f"seed{s}" for s in seeds["seeds"])
-    lines = ["", f"## Two training seeds ({seeds['seeds'][0]} and {seeds['seeds'][1]})", "",
+    """Training seeds side by side (benchmarks/seeds.py): each comparison's difference, its
+    interval over regions and across folds, the two verdicts, and whether all seeds agree
+    under each rule; then the pairs of seeds that agree and the cover counts."""
+    keys = [f"seed{s}" for s in seeds["seeds"]]
+    names = " and ".join([", ".join(map(str, seeds["seeds"][:-1])), str(seeds["seeds"][-1])])
+    lines = ["", f"## Training seeds {names}", "",
              "Each comparison from each run's out-of-fold predictions, by the stats stage's "
              "code (`benchmarks/seeds.py`): points, 95 % CI over regions (its verdict, the "
-             "report's) / across folds, training included (its verdict). Same verdict: "
-             "under the region rule, the across-fold rule, and both together. Comparisons: "
-             + ", ".join(f"`{c}`" for c in seeds["comparisons"]) + ".", "",
-             f"| comparison | {a} | {b} | same: regions | folds | both |",
-             "|---|---|---|---|---|---|"]
+             "report's) / across folds, training included (its verdict). Same verdict (all "
+             "seeds): under the region rule, the across-fold rule, and both together. "
+             "Comparisons: " + ", ".join(f"`{c}`" for c in seeds["comparisons"]) + ".", "",
+             "| comparison | " + " | ".join(keys) + " | same: regions | folds | both |",
+             "|---|" + "---|" * (len(keys) + 3)]
     mark = {True: "yes", False: "**no**"}
     for r in seeds["rows"]:
         cells = [f"{100 * r[k]['difference']:+.1f} ({100 * r[k]['low']:.1f} to "
                  f"{100 * r[k]['high']:.1f}: {r[k]['verdict']} / {100 * r[k]['fold_low']:.1f} "
-                 f"to {100 * r[k]['fold_high']:.1f}: {r[k]['fold_verdict']})" for k in (a, b)]
-        lines.append(f"| {r['comparison']} | {cells[0]} | {cells[1]} | "
+                 f"to {100 * r[k]['fold_high']:.1f}: {r[k]['fold_verdict']})" for k in keys]
+        lines.append(f"| {r['comparison']} | " + " | ".join(cells) + " | "
                      + " | ".join(mark[r["agree"][rule]] for rule in ("regions", "folds", "both"))
                      + " |")
-    agreeing, n = seeds["agreeing"], len(seeds["rows"])
-    stds = seeds["cnn_fold_std_t-3.2h"]
-    lines += ["", f"CNN fold TSS std at -3.2 h: {a} {100 * stds[a]:.1f}, {b} "
-              f"{100 * stds[b]:.1f} points (paper: {100 * seeds['paper_fold_std']:.1f}; "
-              f"goal <= {100 * seeds['max_fold_std']:.0f}). The report's verdicts agree: "
-              f"{'yes' if seeds['verdicts_agree'] else 'no'}; comparisons whose verdicts "
-              f"agree: {agreeing['regions']} of {n} over regions, {agreeing['folds']} across "
-              f"folds, {agreeing['both']} under both together. One seed's "
-              f"difference inside the other seed's interval: over regions "
-              f"{seeds['other_seed_inside']['regions']} of {seeds['other_seed_inside']['of']}, "
-              f"across folds {seeds['other_seed_inside']['folds']} of "
-              f"{seeds['other_seed_inside']['of']}.", ""]
+    agreeing, n, pairs = seeds["agreeing"], len(seeds["rows"]), seeds["pairs_agreeing"]
+    inside = seeds["other_seed_inside"]
+    stds = ", ".join(f"{k} {100 * v:.1f}" for k, v in seeds["cnn_fold_std_t-3.2h"].items())
+    lines += ["", f"CNN fold TSS std at -3.2 h: {stds} points (paper: "
+              f"{100 * seeds['paper_fold_std']:.1f}; goal <= {100 * seeds['max_fold_std']:.0f}). "
+              f"The report's verdicts agree: {'yes' if seeds['verdicts_agree'] else 'no'}. "
+              f"Comparisons whose verdicts agree for every seed: {agreeing['regions']} of {n} "
+              f"over regions, {agreeing['folds']} across folds, {agreeing['both']} under both "
+              f"together; pairs of seeds and comparisons that agree: {pairs['regions']}, "
+              f"{pairs['folds']} and {pairs['both']} of {pairs['of']}. One seed's difference "
+              f"inside another seed's interval: over regions {inside['regions']} of "
+              f"{inside['of']}, across folds {inside['folds']} of {inside['of']}.", ""]
     return "\n".join(lines)

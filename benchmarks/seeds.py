@@ -1,26 +1,27 @@
 """Benchmark: do the headline verdicts hang on the training seed? (issue 24, point 7)
 
-Compares two pipeline runs that differ only in the training seed (``train.seed``; same
-simulated data, segment sets and folds), each a reports/ folder: every paired comparison
-of ``stats.comparisons`` at every time bin, computed from the run's out-of-fold
-predictions by the stats stage's own code (``analysis.comparison_rows``: the region
-bootstrap and the across-fold interval that includes the variance of training), and
-whether the two seeds' verdicts agree under three rules (``analysis.verdict_kind``): the
+Compares pipeline runs (two or more) that differ only in the training seed
+(``train.seed``; same simulated data, segment sets and folds), each a reports/ folder:
+every paired comparison of ``stats.comparisons`` at every time bin, computed from the
+run's out-of-fold predictions by the stats stage's own code (``analysis.comparison_rows``:
+the region bootstrap and the across-fold interval that includes the variance of training),
+and whether the seeds' verdicts agree under three rules (``analysis.verdict_kind``): the
 region bootstrap's (the report's), the across-fold interval's, and both together (a win
-only when both exclude 0); how often one seed's difference lies inside the other's
-interval; the CNN's fold TSS spread at -3.2 h (std over the 5 folds; the paper's: 6.4
-points). Writes seeds.json to --out; benchmarks/convergence_report.py puts it next to
-the convergence study in convergence.md.
+only when both exclude 0); how many pairs of seeds agree; how often one seed's difference
+lies inside another's interval; the CNN's fold TSS spread at -3.2 h (std over the 5
+folds; the paper's: 6.4 points). Writes seeds.json to --out;
+benchmarks/convergence_report.py puts it next to the convergence study in convergence.md.
 
 Run the second pipeline in a copy of the repository, e.g.:
   git clone . /tmp/seed7 && cd /tmp/seed7 && (edit params.yaml: train.seed: 7)
   dvc repro train-cv prune     (the comparisons' predictions; or make run for all)
-Usage: python benchmarks/seeds.py reports /tmp/seed7/reports --seeds 42 7 \
+Usage: python benchmarks/seeds.py reports /tmp/seed7/reports [...] --seeds 42 7 [...] \
          [--comparisons "cnn - da_mtot" "pruned - cnn"]   (default: params' stats.comparisons)
 """
 
 import argparse
 import json
+from itertools import combinations, permutations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,12 +57,11 @@ def fold_std(table, method: str = "cnn", time_h: float = -3.2) -> float:
     return fold_mean_std(at)[1]
 
 
-def other_seed_inside(runs: list[dict]) -> dict:
-    """How often one seed's difference lies inside the other seed's interval, over regions
-    and across folds (both directions, every comparison): how well each interval carries
-    the variance of retraining."""
-    names = sorted(set(runs[0]) & set(runs[1]))
-    pairs = [(runs[i][n], runs[1 - i][n]) for n in names for i in (0, 1)]
+def other_seed_inside(runs: list[dict], names) -> dict:
+    """How often one seed's difference lies inside another seed's interval, over regions
+    and across folds (every ordered pair of seeds, every comparison): how well each
+    interval carries the variance of retraining."""
+    pairs = [(own[n], other[n]) for n in names for own, other in permutations(runs, 2)]
     return {"of": len(pairs),
             "regions": sum(own["low"] <= other["difference"] <= own["high"]
                            for own, other in pairs),
@@ -69,21 +69,34 @@ def other_seed_inside(runs: list[dict]) -> dict:
                          for own, other in pairs)}
 
 
+def pairs_agreeing(runs: list[dict], names) -> dict:
+    """Per rule, how many (pair of seeds, comparison) give the same verdict, of how many."""
+    pairs = [(a[n], b[n]) for n in names for a, b in combinations(runs, 2)]
+    return {"of": len(pairs), **{rule: sum(read(a) == read(b) for a, b in pairs)
+                                 for rule, read in RULES.items()}}
+
+
 def compare(reports: list[Path], seeds: list[int], names=None) -> dict:
+    """Every comparison under every seed; 'agree' when all seeds give the same verdict."""
     from preemergence.core.config import load_params
     from preemergence.core.paper import TABLE3
+    if len(reports) != len(seeds) or len(seeds) < 2:
+        raise SystemExit(f"seeds.py: {len(reports)} reports folders for seeds {seeds}: give "
+                         "one folder per seed, at least two")
     params = load_params(ROOT / "params.yaml")
     names = names or params.stats.comparisons
     tables = [predictions(r) for r in reports]
     runs = [comparisons(t, names, params.stats, params.seed) for t in tables]
+    common = sorted(set.intersection(*(set(run) for run in runs)))
     rows = [{"comparison": n, **{f"seed{s}": run[n] for s, run in zip(seeds, runs)},
-             "agree": {rule: read(runs[0][n]) == read(runs[1][n])
+             "agree": {rule: len({read(run[n]) for run in runs}) == 1
                        for rule, read in RULES.items()}}
-            for n in sorted(set(runs[0]) & set(runs[1]))]
+            for n in common]
     stds = {f"seed{s}": fold_std(t) for s, t in zip(seeds, tables)}
     return {"seeds": seeds, "comparisons": list(names), "rows": rows,
-            "other_seed_inside": other_seed_inside(runs),
+            "other_seed_inside": other_seed_inside(runs, common),
             "agreeing": {rule: sum(r["agree"][rule] for r in rows) for rule in RULES},
+            "pairs_agreeing": pairs_agreeing(runs, common),
             "verdicts_agree": all(r["agree"]["regions"] for r in rows),
             "cnn_fold_std_t-3.2h": stds, "paper_fold_std": TABLE3[-3.2][1] / 100,
             "max_fold_std": MAX_FOLD_STD,
@@ -92,8 +105,8 @@ def compare(reports: list[Path], seeds: list[int], names=None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("reports", type=Path, nargs=2)
-    parser.add_argument("--seeds", type=int, nargs=2, default=[42, 7])
+    parser.add_argument("reports", type=Path, nargs="+")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7])
     parser.add_argument("--comparisons", nargs="+", default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks")
     args = parser.parse_args()

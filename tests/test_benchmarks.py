@@ -126,8 +126,15 @@ def test_seeds_compares_verdicts_over_regions_and_across_folds(tmp_path):
         sys.path.remove(str(ROOT / "benchmarks"))
     text = convergence_report.seeds_markdown(result)
     assert ": apart) | yes | **no** | **no** |" in text
-    assert ("comparisons whose verdicts agree: 1 of 1 over regions, 0 across folds, 0 under "
-            "both together") in text
+    assert ("Comparisons whose verdicts agree for every seed: 1 of 1 over regions, 0 across "
+            "folds, 0 under both together; pairs of seeds and comparisons that agree: 1, 0 "
+            "and 0 of 1") in text
+    # three seeds: every pair counted
+    third = seeds.compare([steady, erratic, seed_run(tmp_path / "c", [1.0] * 5)],
+                          [42, 7, 100], ["cnn - da_mtot"])
+    assert third["pairs_agreeing"] == {"of": 3, "regions": 3, "folds": 1, "both": 1}
+    assert third["other_seed_inside"]["of"] == 6
+    assert "## Training seeds 42, 7 and 100" in convergence_report.seeds_markdown(third)
 
 
 def test_profile_names_the_tensorflow_version_of_its_machine():
