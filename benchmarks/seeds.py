@@ -81,8 +81,8 @@ def compare(reports: list[Path], seeds: list[int], names=None) -> dict:
     from preemergence.core.config import load_params
     from preemergence.core.paper import TABLE3
     if len(reports) != len(seeds) or len(seeds) < 2:
-        raise SystemExit(f"seeds.py: {len(reports)} reports folders for seeds {seeds}: give "
-                         "one folder per seed, at least two")
+        raise ValueError(f"{len(reports)} reports folders for seeds {seeds}: give one "
+                         "folder per seed, at least two")
     params = load_params(ROOT / "params.yaml")
     names = names or params.stats.comparisons
     tables = [predictions(r) for r in reports]
@@ -111,7 +111,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks")
     args = parser.parse_args()
     from preemergence.core.artifacts import write_json
-    result = compare(args.reports, args.seeds, args.comparisons)
+    try:
+        result = compare(args.reports, args.seeds, args.comparisons)
+    except ValueError as error:
+        parser.error(str(error))                 # one line, exit 2
     write_json(args.out / "seeds.json", result)
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
 

@@ -135,6 +135,8 @@ def test_seeds_compares_verdicts_over_regions_and_across_folds(tmp_path):
     assert third["pairs_agreeing"] == {"of": 3, "regions": 3, "folds": 1, "both": 1}
     assert third["other_seed_inside"]["of"] == 6
     assert "## Training seeds 42, 7 and 100" in convergence_report.seeds_markdown(third)
+    with pytest.raises(ValueError, match="1 reports folders for seeds \\[42, 7\\]"):
+        seeds.compare([steady], [42, 7])
 
 
 def test_profile_names_the_tensorflow_version_of_its_machine():
