@@ -167,7 +167,7 @@ def markdown(tss: pd.DataFrame, differences: pd.DataFrame, guard: tuple[Interval
              "region). The region bootstrap holds the trained networks fixed; each "
              "difference also has a corrected resampled t interval across the folds, whose "
              "networks are separate trainings, so it includes the variance of training. The "
-             "verdicts read the region bootstrap (on two training seeds they agree more often "
+             "verdicts read the region bootstrap (between training seeds they agree more often "
              "than verdicts read from the across-fold interval). What they mean: "
              "`docs/statistics.md`.", "",
              "## Verdicts", ""]
