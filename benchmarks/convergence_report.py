@@ -139,8 +139,7 @@ def write_report(out: Path) -> dict:
     profile = out / "profile.json"
     if profile.exists():
         text += frontier_markdown(json.loads(profile.read_text()), cands, plateau)
-    seeds = out / "seeds.json"
-    if seeds.exists():
+    for seeds in sorted(out.glob("seeds*.json"), key=lambda p: (p.name != "seeds.json", p)):
         text += seeds_markdown(json.loads(seeds.read_text()))
     atomic_write_text(out / "convergence.md", text)
     return {"plateau": plateau, "chosen": chosen, "settled": settled}
@@ -277,14 +276,23 @@ def seeds_markdown(seeds: dict) -> str:
     under each rule; then the pairs of seeds that agree and the cover counts."""
     keys = [f"seed{s}" for s in seeds["seeds"]]
     names = " and ".join([", ".join(map(str, seeds["seeds"][:-1])), str(seeds["seeds"][-1])])
-    lines = ["", f"## Training seeds {names}", "",
-             "Each comparison from each run's out-of-fold predictions, by the stats stage's "
-             "code (`benchmarks/seeds.py`): points, 95 % CI over regions (its verdict, the "
-             "report's) / across folds, training included (its verdict). Same verdict (all "
-             "seeds): under the region rule, the across-fold rule, and both together. "
-             "Comparisons: " + ", ".join(f"`{c}`" for c in seeds["comparisons"]) + ".", "",
-             "| comparison | " + " | ".join(keys) + " | same: regions | folds | both |",
-             "|---|" + "---|" * (len(keys) + 3)]
+    members = seeds.get("members", 1)
+    title = (f"Training seeds {names}" if members == 1 else
+             f"Ensembles of {members} training seeds: {names}")
+    lines = ["", f"## {title}", ""]
+    if members > 1:
+        lines += [f"Each ensemble averages its {members} networks' outputs per tile (a soft "
+                  "vote, classified at `train.threshold`; `benchmarks/seeds.py --members "
+                  f"{members}`): the same comparisons with {members} trainings per fold.", ""]
+    if seeds.get("machine"):
+        lines += [f"Trained on: {seeds['machine']}.", ""]
+    lines += ["Each comparison from each run's out-of-fold predictions, by the stats stage's "
+              "code (`benchmarks/seeds.py`): points, 95 % CI over regions (its verdict, the "
+              "report's) / across folds, training included (its verdict). Same verdict (all "
+              "seeds): under the region rule, the across-fold rule, and both together. "
+              "Comparisons: " + ", ".join(f"`{c}`" for c in seeds["comparisons"]) + ".", "",
+              "| comparison | " + " | ".join(keys) + " | same: regions | folds | both |",
+              "|---|" + "---|" * (len(keys) + 3)]
     mark = {True: "yes", False: "**no**"}
     for r in seeds["rows"]:
         cells = [f"{100 * r[k]['difference']:+.1f} ({100 * r[k]['low']:.1f} to "

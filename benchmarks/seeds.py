@@ -12,11 +12,18 @@ lies inside another's interval; the CNN's fold TSS spread at -3.2 h (std over th
 folds; the paper's: 6.4 points). Writes seeds.json to --out;
 benchmarks/convergence_report.py puts it next to the convergence study in convergence.md.
 
+With ``--members K`` the runs are taken K at a time, in the order given, as seed ensembles
+(``ensemble``: per tile the mean of the members' CNN outputs, classified at
+``train.threshold``; a soft vote), and the ensembles are compared as the seeds are: does
+averaging K trainings per fold make the verdicts independent of the seeds? Writes
+seeds_members<K>.json.
+
 Run the second pipeline in a copy of the repository, e.g.:
   git clone . /tmp/seed7 && cd /tmp/seed7 && (edit params.yaml: train.seed: 7)
   dvc repro train-cv prune     (the comparisons' predictions; or make run for all)
 Usage: python benchmarks/seeds.py reports /tmp/seed7/reports [...] --seeds 42 7 [...] \
          [--comparisons "cnn - da_mtot" "pruned - cnn"]   (default: params' stats.comparisons)
+         [--members 2] [--machine "where the runs trained"]
 """
 
 import argparse
@@ -32,6 +39,36 @@ def predictions(reports: Path):
     """The run's out-of-fold predictions, read as the stats stage reads them."""
     from preemergence.stages.stats import available_predictions
     return available_predictions(reports)[0]
+
+
+def ensemble(tables, threshold: float):
+    """Soft vote of runs that differ only in the training seed: per method and tile, the
+    mean of the members' scores, classified at the CNN's threshold. A method that scores
+    every tile alike in every member (the discriminant analyses do not train) is kept as
+    it is; one whose scores differ must be a network's outputs in [0, 1] (a ValueError
+    otherwise), and so must every member have scored the same tiles."""
+    import numpy as np
+    import pandas as pd
+    from preemergence.model.predictions import COLUMNS, TILE_KEY, classify
+    key = ["method", *TILE_KEY]
+    first = tables[0].sort_values(key).reset_index(drop=True)
+    scores = []
+    for k, table in enumerate(tables):
+        table = table.sort_values(key).reset_index(drop=True)
+        if not table[key].equals(first[key]):
+            raise ValueError(f"ensemble member {k + 1} scored other tiles than member 1")
+        scores.append(table["score"].to_numpy(float))
+    scores = np.stack(scores)
+    out = first.copy()
+    varies = pd.Series(np.ptp(scores, axis=0) > 0).groupby(first["method"]).transform("any")
+    for method in sorted(set(first.loc[varies.to_numpy(), "method"])):
+        rows = (first["method"] == method).to_numpy()
+        if scores[:, rows].min() < 0 or scores[:, rows].max() > 1:
+            raise ValueError(f"method {method}: its scores differ between the ensemble's "
+                             "members but are not a network's outputs in [0, 1]")
+        out.loc[rows, "score"] = scores[:, rows].mean(axis=0)
+        out.loc[rows, "predicted"] = classify(out.loc[rows, "score"], threshold)
+    return out[COLUMNS]
 
 
 def comparisons(table, names, settings, seed: int) -> dict:
@@ -76,16 +113,25 @@ def pairs_agreeing(runs: list[dict], names) -> dict:
                                  for rule, read in RULES.items()}}
 
 
-def compare(reports: list[Path], seeds: list[int], names=None) -> dict:
-    """Every comparison under every seed; 'agree' when all seeds give the same verdict."""
+def compare(reports: list[Path], seeds: list[int], names=None, members: int = 1,
+            machine: str | None = None) -> dict:
+    """Every comparison under every seed (or ensemble of ``members`` seeds); 'agree' when
+    all give the same verdict."""
     from preemergence.core.config import load_params
     from preemergence.core.paper import TABLE3
-    if len(reports) != len(seeds) or len(seeds) < 2:
+    if len(reports) != len(seeds) or len(seeds) < 2 * members or len(seeds) % members:
+        need = ("at least two" if members == 1 else
+                f"at least {2 * members}, a multiple of {members} (the ensemble's size)")
         raise ValueError(f"{len(reports)} reports folders for seeds {seeds}: give one "
-                         "folder per seed, at least two")
+                         f"folder per seed, {need}")
     params = load_params(ROOT / "params.yaml")
     names = names or params.stats.comparisons
     tables = [predictions(r) for r in reports]
+    if members > 1:
+        tables = [ensemble(tables[i:i + members], params.train.threshold)
+                  for i in range(0, len(tables), members)]
+        seeds = ["+".join(map(str, seeds[i:i + members]))
+                 for i in range(0, len(seeds), members)]
     runs = [comparisons(t, names, params.stats, params.seed) for t in tables]
     common = sorted(set.intersection(*(set(run) for run in runs)))
     rows = [{"comparison": n, **{f"seed{s}": run[n] for s, run in zip(seeds, runs)},
@@ -93,7 +139,8 @@ def compare(reports: list[Path], seeds: list[int], names=None) -> dict:
                        for rule, read in RULES.items()}}
             for n in common]
     stds = {f"seed{s}": fold_std(t) for s, t in zip(seeds, tables)}
-    return {"seeds": seeds, "comparisons": list(names), "rows": rows,
+    return {"seeds": seeds, "members": members, "machine": machine,
+            "comparisons": list(names), "rows": rows,
             "other_seed_inside": other_seed_inside(runs, common),
             "agreeing": {rule: sum(r["agree"][rule] for r in rows) for rule in RULES},
             "pairs_agreeing": pairs_agreeing(runs, common),
@@ -108,14 +155,24 @@ def main() -> None:
     parser.add_argument("reports", type=Path, nargs="+")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7])
     parser.add_argument("--comparisons", nargs="+", default=None)
+    parser.add_argument("--members", type=int, default=1,
+                        help="seeds per ensemble (runs taken that many at a time, in order)")
+    parser.add_argument("--machine", default=None,
+                        help="where the runs trained (default: this machine)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks")
+    parser.add_argument("--name", default=None, help="file name (default seeds.json, or "
+                        "seeds_members<K>.json); convergence_report.py reads seeds*.json")
     args = parser.parse_args()
     from preemergence.core.artifacts import write_json
+    from preemergence.core.compute import machine_signature
     try:
-        result = compare(args.reports, args.seeds, args.comparisons)
+        result = compare(args.reports, args.seeds, args.comparisons, args.members,
+                         args.machine or machine_signature())
     except ValueError as error:
         parser.error(str(error))                 # one line, exit 2
-    write_json(args.out / "seeds.json", result)
+    name = args.name or ("seeds.json" if args.members == 1 else
+                         f"seeds_members{args.members}.json")
+    write_json(args.out / name, result)
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
 
 

@@ -102,10 +102,8 @@ def test_seeds_compares_verdicts_over_regions_and_across_folds(tmp_path):
     every fold beats the MTOT analysis under both intervals; one that wins on average but
     loses in a fold wins over regions only, so the seeds agree on the report's verdict (the
     region bootstrap's) and disagree across folds."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("seeds", ROOT / "benchmarks" / "seeds.py")
-    seeds = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(seeds)
+    import convergence_report
+    import seeds
     steady = seed_run(tmp_path / "a", [1.0, 1.0, 11 / 12, 1.0, 1.0])
     erratic = seed_run(tmp_path / "b", [1.0, 1.0, 1.0, 1.0, 1 / 12])
     result = seeds.compare([steady, erratic], [42, 7], ["cnn - da_mtot"])
@@ -119,11 +117,6 @@ def test_seeds_compares_verdicts_over_regions_and_across_folds(tmp_path):
                                                                "both": 0}
     # the steady run's difference lies inside the erratic run's wide across-fold interval
     assert result["other_seed_inside"]["of"] == 2 and result["other_seed_inside"]["folds"] >= 1
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import convergence_report
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
     text = convergence_report.seeds_markdown(result)
     assert ": apart) | yes | **no** | **no** |" in text
     assert ("Comparisons whose verdicts agree for every seed: 1 of 1 over regions, 0 across "
@@ -137,6 +130,42 @@ def test_seeds_compares_verdicts_over_regions_and_across_folds(tmp_path):
     assert "## Training seeds 42, 7 and 100" in convergence_report.seeds_markdown(third)
     with pytest.raises(ValueError, match="1 reports folders for seeds \\[42, 7\\]"):
         seeds.compare([steady], [42, 7])
+
+
+def test_seeds_ensembles_average_the_networks_and_keep_the_analysis(tmp_path):
+    """--members 2: runs taken two at a time, the CNN's outputs averaged per tile and
+    classified at train.threshold (a soft vote); the MTOT analysis, the same in every run,
+    kept as it is; the ensembles compared as seeds are."""
+    import convergence_report
+    import seeds
+    runs = [seed_run(tmp_path / name, [1.0] * 5) for name in "abcd"]
+    tables = [seeds.predictions(run) for run in runs]
+    for table, score in zip(tables, (0.8, 0.1, 0.6, 0.5)):
+        table.loc[table["method"] == "cnn", "score"] = score
+    vote = seeds.ensemble(tables[:2], 0.5)
+    cnn, mtot = vote[vote["method"] == "cnn"], vote[vote["method"] == "da_mtot"]
+    assert cnn["score"].tolist() == pytest.approx([0.45] * len(cnn))
+    assert (cnn["predicted"] == 0).all() and len(cnn) == len(mtot) == 5 * 24 * 3
+    assert (seeds.ensemble(tables[2:], 0.5).query("method == 'cnn'")["predicted"] == 1).all()
+    key = ["method", "time_h", "region_id", "x0", "y0"]
+    assert mtot.sort_values(key)["predicted"].tolist() == \
+        tables[0].query("method == 'da_mtot'").sort_values(key)["predicted"].tolist()
+    # a method whose scores differ but are not a network's outputs: one clear error
+    odd = [t.copy() for t in tables[:2]]
+    odd[1].loc[odd[1]["method"] == "da_mtot", "score"] = 3.0
+    with pytest.raises(ValueError, match="method da_mtot: its scores differ"):
+        seeds.ensemble(odd, 0.5)
+    with pytest.raises(ValueError, match="member 2 scored other tiles"):
+        seeds.ensemble([tables[0], tables[1].iloc[1:]], 0.5)
+    result = seeds.compare(runs, [42, 7, 100, 11], ["cnn - da_mtot"], members=2,
+                           machine="a test machine")
+    assert result["seeds"] == ["42+7", "100+11"] and result["members"] == 2
+    assert set(result["rows"][0]) == {"comparison", "seed42+7", "seed100+11", "agree"}
+    with pytest.raises(ValueError, match="a multiple of 2"):
+        seeds.compare(runs[:3], [42, 7, 100], members=2)
+    text = convergence_report.seeds_markdown(result)
+    assert "## Ensembles of 2 training seeds: 42+7 and 100+11" in text
+    assert "Trained on: a test machine." in text
 
 
 def test_profile_names_the_tensorflow_version_of_its_machine():
