@@ -312,5 +312,8 @@ def seeds_markdown(seeds: dict) -> str:
               f"together; pairs of seeds and comparisons that agree: {pairs['regions']}, "
               f"{pairs['folds']} and {pairs['both']} of {pairs['of']}. One seed's difference "
               f"inside another seed's interval: over regions {inside['regions']} of "
-              f"{inside['of']}, across folds {inside['folds']} of {inside['of']}.", ""]
+              f"{inside['of']}, across folds {inside['folds']} of {inside['of']}."
+              + (f" A difference moves between {'ensembles' if members > 1 else 'seeds'} "
+                 f"by {100 * seeds['mean_difference_sd']:.1f} points (standard deviation, "
+                 "mean over the comparisons)." if "mean_difference_sd" in seeds else ""), ""]
     return "\n".join(lines)

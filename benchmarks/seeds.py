@@ -8,8 +8,9 @@ the region bootstrap and the across-fold interval that includes the variance of 
 and whether the seeds' verdicts agree under three rules (``analysis.verdict_kind``): the
 region bootstrap's (the report's), the across-fold interval's, and both together (a win
 only when both exclude 0); how many pairs of seeds agree; how often one seed's difference
-lies inside another's interval; the CNN's fold TSS spread at -3.2 h (std over the 5
-folds; the paper's: 6.4 points). Writes seeds.json to --out;
+lies inside another's interval; how far a difference moves between seeds (its standard
+deviation over the runs, per comparison and on average); the CNN's fold TSS spread at
+-3.2 h (std over the 5 folds; the paper's: 6.4 points). Writes seeds.json to --out;
 benchmarks/convergence_report.py puts it next to the convergence study in convergence.md.
 
 With ``--members K`` the runs are taken K at a time, in the order given, as seed ensembles
@@ -28,6 +29,7 @@ Usage: python benchmarks/seeds.py reports /tmp/seed7/reports [...] --seeds 42 7 
 
 import argparse
 import json
+import statistics
 from itertools import combinations, permutations
 from pathlib import Path
 
@@ -139,8 +141,10 @@ def compare(reports: list[Path], seeds: list[int], names=None, members: int = 1,
                        for rule, read in RULES.items()}}
             for n in common]
     stds = {f"seed{s}": fold_std(t) for s, t in zip(seeds, tables)}
+    spread = {n: statistics.stdev(run[n]["difference"] for run in runs) for n in common}
     return {"seeds": seeds, "members": members, "machine": machine,
             "comparisons": list(names), "rows": rows,
+            "difference_sd": spread, "mean_difference_sd": statistics.fmean(spread.values()),
             "other_seed_inside": other_seed_inside(runs, common),
             "agreeing": {rule: sum(r["agree"][rule] for r in rows) for rule in RULES},
             "pairs_agreeing": pairs_agreeing(runs, common),

@@ -122,6 +122,9 @@ def test_seeds_compares_verdicts_over_regions_and_across_folds(tmp_path):
     assert ("Comparisons whose verdicts agree for every seed: 1 of 1 over regions, 0 across "
             "folds, 0 under both together; pairs of seeds and comparisons that agree: 1, 0 "
             "and 0 of 1") in text
+    # the erratic seed misses 11 PE tiles of 60 that the steady one finds (1 of 60):
+    # CNN - MTOT differs between them by 10/60 of TSS, a standard deviation of 10/60/sqrt(2)
+    assert result["mean_difference_sd"] == pytest.approx(10 / 60 / 2 ** 0.5)
     # three seeds: every pair counted
     third = seeds.compare([steady, erratic, seed_run(tmp_path / "c", [1.0] * 5)],
                           [42, 7, 100], ["cnn - da_mtot"])
@@ -166,6 +169,9 @@ def test_seeds_ensembles_average_the_networks_and_keep_the_analysis(tmp_path):
     text = convergence_report.seeds_markdown(result)
     assert "## Ensembles of 2 training seeds: 42+7 and 100+11" in text
     assert "Trained on: a test machine." in text
+    # the four runs are alike, so the two ensembles' differences are too
+    assert result["mean_difference_sd"] == 0
+    assert "A difference moves between ensembles by 0.0 points" in text
 
 
 def test_profile_names_the_tensorflow_version_of_its_machine():
