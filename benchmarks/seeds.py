@@ -121,6 +121,7 @@ def compare(reports: list[Path], seeds: list[int], names=None, members: int = 1,
     all give the same verdict."""
     from preemergence.core.config import load_params
     from preemergence.core.paper import TABLE3
+    from preemergence.stats import analysis
     if len(reports) != len(seeds) or len(seeds) < 2 * members or len(seeds) % members:
         need = ("at least two" if members == 1 else
                 f"at least {2 * members}, a multiple of {members} (the ensemble's size)")
@@ -142,8 +143,11 @@ def compare(reports: list[Path], seeds: list[int], names=None, members: int = 1,
             for n in common]
     stds = {f"seed{s}": fold_std(t) for s, t in zip(seeds, tables)}
     spread = {n: statistics.stdev(run[n]["difference"] for run in runs) for n in common}
+    made = [text for text in names
+            if any(n.endswith(" " + "_minus_".join(analysis.parse_comparison(text)))
+                   for n in common)]                  # those whose methods every run has
     return {"seeds": seeds, "members": members, "machine": machine,
-            "comparisons": list(names), "rows": rows,
+            "comparisons": made, "rows": rows,
             "difference_sd": spread, "mean_difference_sd": statistics.fmean(spread.values()),
             "other_seed_inside": other_seed_inside(runs, common),
             "agreeing": {rule: sum(r["agree"][rule] for r in rows) for rule in RULES},

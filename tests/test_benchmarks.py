@@ -160,9 +160,10 @@ def test_seeds_ensembles_average_the_networks_and_keep_the_analysis(tmp_path):
         seeds.ensemble(odd, 0.5)
     with pytest.raises(ValueError, match="member 2 scored other tiles"):
         seeds.ensemble([tables[0], tables[1].iloc[1:]], 0.5)
-    result = seeds.compare(runs, [42, 7, 100, 11], ["cnn - da_mtot"], members=2,
-                           machine="a test machine")
+    result = seeds.compare(runs, [42, 7, 100, 11], ["cnn - da_mtot", "pruned - cnn"],
+                           members=2, machine="a test machine")
     assert result["seeds"] == ["42+7", "100+11"] and result["members"] == 2
+    assert result["comparisons"] == ["cnn - da_mtot"]     # no run has a pruned network
     assert set(result["rows"][0]) == {"comparison", "seed42+7", "seed100+11", "agree"}
     with pytest.raises(ValueError, match="a multiple of 2"):
         seeds.compare(runs[:3], [42, 7, 100], members=2)
