@@ -8,8 +8,10 @@ when the mean paired difference (bf16 - fp32) lies within the float32 fold sprea
 standard deviation of the five fold TSS values).
 
 Needs the pipeline's data (``data/regions``, ``data/segments``: run ``make run`` first).
-Runs ``preemergence train-cv`` in a work folder with its own MLflow store, so neither the
-repository's models nor its tracking store are touched; an interrupted run resumes there.
+Runs ``preemergence train-cv`` in a work folder with its own MLflow store and run store,
+so neither the repository's models nor its tracking store are touched, and both
+precisions train from scratch (the pipeline's run store holds the float32 runs: reused,
+they would time nothing); an interrupted run resumes there.
 On a machine without a GPU and without native bf16 (avx512_bf16 / amx_bf16) TensorFlow
 emulates bf16: the TSS values are meaningful, the time is not bf16's real speed.
 Writes reports/benchmarks/bf16_tss.{json,md}.
@@ -31,6 +33,7 @@ from preemergence.core import hardware
 from preemergence.core.artifacts import atomic_write_text, write_json
 from preemergence.core.config import load_params, with_overrides
 from preemergence.core.constants import time_bin_label
+from preemergence.core.paths import RESULT_FILE, RUN_STORE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,13 +65,20 @@ def compare(fp32: list[float], bf16: list[float]) -> dict:
             "within_fold_noise": bool(abs(mean_diff) <= spread)}
 
 
+def work_env(work: Path) -> dict:
+    """The environment of a train-cv in ``work``: its own MLflow store and its own run store
+    (the pipeline's store holds the float32 runs already: reused, they would time nothing)."""
+    return dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{work.resolve() / 'mlflow.db'}",
+                **{RUN_STORE_ENV: str(work.resolve() / "runs")}, TF_CPP_MIN_LOG_LEVEL="2")
+
+
 def train(work: Path, params) -> dict:
-    """train-cv in ``work`` (own models, reports, MLflow store); wall time, reuse count."""
+    """train-cv in ``work`` (own models, reports, MLflow and run stores); wall time, and how
+    many of its runs an earlier, interrupted call had finished (reused, not timed)."""
     work.mkdir(parents=True, exist_ok=True)
     (work / "params.yaml").write_text(yaml.safe_dump(params.model_dump()))
-    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{work.resolve() / 'mlflow.db'}",
-               TF_CPP_MIN_LOG_LEVEL="2")
-    reused = len(list((work / "models").glob("*/*/fold*/result.json")))
+    env = work_env(work)
+    reused = len(list((work / "runs").glob(f"*/{RESULT_FILE}")))
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "preemergence.cli", "train-cv",
                     "--regions", str(ROOT / "data" / "regions"),

@@ -281,3 +281,14 @@ def test_flux_only_window_statistics_and_where_the_rank_order_is_lost():
     rows = [line for line in markdown(result).splitlines() if line.startswith("| ")]
     assert len(rows) == len(names) + 1                  # the header and one row a statistic
     assert all(line.replace("\\|", "").count("|") == 4 for line in rows)
+
+
+def test_bf16_benchmark_trains_in_its_own_run_store(tmp_path):
+    """bench_bf16_tss times both precisions from scratch: its train-cv calls use a run store
+    and an MLflow store of their work folder, not the pipeline's (whose float32 runs it
+    reused once, timing 5 folds at 13 s)."""
+    import bench_bf16_tss
+    from preemergence.core.paths import RUN_STORE_ENV
+    env = bench_bf16_tss.work_env(tmp_path / "fp32")
+    assert env[RUN_STORE_ENV] == str((tmp_path / "fp32" / "runs").resolve())
+    assert env["MLFLOW_TRACKING_URI"] == f"sqlite:///{(tmp_path / 'fp32').resolve()}/mlflow.db"
