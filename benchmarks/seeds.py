@@ -122,6 +122,8 @@ def compare(reports: list[Path], seeds: list[int], names=None, members: int = 1,
     from preemergence.core.config import load_params
     from preemergence.core.paper import TABLE3
     from preemergence.stats import analysis
+    if members < 1:
+        raise ValueError(f"--members {members}: an ensemble has at least one member")
     if len(reports) != len(seeds) or len(seeds) < 2 * members or len(seeds) % members:
         need = ("at least two" if members == 1 else
                 f"at least {2 * members}, a multiple of {members} (the ensemble's size)")

@@ -167,6 +167,8 @@ def test_seeds_ensembles_average_the_networks_and_keep_the_analysis(tmp_path):
     assert set(result["rows"][0]) == {"comparison", "seed42+7", "seed100+11", "agree"}
     with pytest.raises(ValueError, match="a multiple of 2"):
         seeds.compare(runs[:3], [42, 7, 100], members=2)
+    with pytest.raises(ValueError, match="--members 0: an ensemble has at least one"):
+        seeds.compare(runs, [42, 7, 100, 11], members=0)
     text = convergence_report.seeds_markdown(result)
     assert "## Ensembles of 2 training seeds: 42+7 and 100+11" in text
     assert "Trained on: a test machine." in text
