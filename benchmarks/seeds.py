@@ -73,6 +73,11 @@ def ensemble(tables, threshold: float):
     return out[COLUMNS]
 
 
+def pair_name(first: str, second: str) -> str:
+    """How a comparison a - b is named in this benchmark's keys: 'a_minus_b'."""
+    return f"{first}_minus_{second}"
+
+
 def comparisons(table, names, settings, seed: int) -> dict:
     """{"<t-label> <a>_minus_<b>": {difference, low, high, fold_low, fold_high, verdict,
     fold_verdict}}."""
@@ -80,7 +85,7 @@ def comparisons(table, names, settings, seed: int) -> dict:
     from preemergence.stats import analysis
     rows = analysis.comparison_rows(table, names, settings, seed)
     keys = ("difference", "low", "high", "fold_low", "fold_high")
-    return {f"{time_bin_label(r['time_h'])} {r['first']}_minus_{r['second']}":
+    return {f"{time_bin_label(r['time_h'])} {pair_name(r['first'], r['second'])}":
             {**{k: float(r[k]) for k in keys}, "verdict": analysis.verdict_kind(r),
              "fold_verdict": analysis.verdict_kind(r, "fold_")}
             for _, r in rows.iterrows()}
@@ -146,7 +151,7 @@ def compare(reports: list[Path], seeds: list[int], names=None, members: int = 1,
     stds = {f"seed{s}": fold_std(t) for s, t in zip(seeds, tables)}
     spread = {n: statistics.stdev(run[n]["difference"] for run in runs) for n in common}
     made = [text for text in names
-            if any(n.endswith(" " + "_minus_".join(analysis.parse_comparison(text)))
+            if any(n.endswith(" " + pair_name(*analysis.parse_comparison(text)))
                    for n in common)]                  # those whose methods every run has
     return {"seeds": seeds, "members": members, "machine": machine,
             "comparisons": made, "rows": rows,
