@@ -13,7 +13,12 @@ SETS = ["location", "polarity"]
 @pytest.fixture(scope="module")
 def validation(params, tmp_path_factory):
     figures = tmp_path_factory.mktemp("planted-location")
-    return validate_tiny(params, SETS, figures), figures
+    # depth-3 networks: both probes read any network's outputs and find their planted
+    # answers at depth 3 as at 5 (location TSS 1.0, in-box occlusion 0.53 against 0.003
+    # outside; polarity |B| TSS -0.02 against B 0.99), in 64 s instead of 94 s alone (2-core
+    # AMD EPYC, AVX2 only, 2026-12-07). The length-scale probe needs depth 5's receptive
+    # field (at depth 3 no bipole radius crossed 0.5), so test_planted_probes.py keeps it.
+    return validate_tiny(params, SETS, figures, {"depth": 3}), figures
 
 
 @pytest.mark.parametrize("name", SETS)
