@@ -294,3 +294,40 @@ def test_bf16_benchmark_trains_in_its_own_run_store(tmp_path):
     env = bench_bf16_tss.work_env(tmp_path / "fp32")
     assert env[RUN_STORE_ENV] == str((tmp_path / "fp32" / "runs").resolve())
     assert env["MLFLOW_TRACKING_URI"] == f"sqlite:///{(tmp_path / 'fp32').resolve()}/mlflow.db"
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0"
+ failures="1" skipped="1" tests="4" time="42.5" timestamp="2026-12-07T19:41:02.5">
+<testcase classname="tests.model.test_fanout" name="test_a" time="30.0"/>
+<testcase classname="tests.model.test_fanout" name="test_b" time="2.5"/>
+<testcase classname="tests.test_cli.TestForce" name="test_c" time="9.0"><failure/></testcase>
+<testcase classname="tests.test_cli" name="test_d" time="0.5"><skipped/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_test_suite_report_sums_each_module_and_says_if_the_budget_holds():
+    """benchmarks/test_suite.py: a JUnit report read per module (a test class counted in its
+    module), the slowest tests first, counts and the 5-minute verdict in the table."""
+    import test_suite
+    junit = test_suite.read_junit(JUNIT)
+    assert junit["modules"] == {"tests/model/test_fanout.py": {"seconds": 32.5, "tests": 2},
+                                "tests/test_cli.py": {"seconds": 9.5, "tests": 2}}
+    assert [t["test"] for t in junit["tests"][:2]] == [
+        "tests/model/test_fanout.py::test_a", "tests/test_cli.py::test_c"]
+    machine = {"cpu": "AMD EPYC", "cpus": 2, "isa": ["avx2"], "workers": 2, "python": "3.11"}
+    report = test_suite.summarise(junit, 45.0, machine, "abc1234", 1, top=3)
+    assert report["date"] == "2026-12-07 19:41" and report["worker_s"] == 42.0
+    text = test_suite.markdown(report)
+    assert "AMD EPYC, 2 cores (avx2)" in text and "2 passed, 1 failed, 1 skipped" in text
+    assert "**0 min 42 s** (budget 5 min 0 s: within)" in text
+    assert "| tests/model/test_fanout.py | 2 | 32.5 | 77.4 % |" in text
+    assert text.index("test_fanout.py::test_a |") < text.index("test_cli.py::test_c |")
+    assert "over)" in test_suite.markdown({**report, "pytest_s": 301.0})
+
+
+def test_test_suite_names_the_vector_instructions_that_tell_the_epycs_apart():
+    import test_suite
+    avx512 = "processor: 0\nflags\t\t: fpu avx2 fma avx512f avx512_bf16 sse\n"
+    assert test_suite.cpu_flags(avx512) == ["avx2", "avx512f", "avx512_bf16"]
+    assert test_suite.cpu_flags("flags : fpu avx2 fma\n") == ["avx2"]
+    assert test_suite.cpu_flags("no flags line") == []
