@@ -44,10 +44,20 @@ def cpu_flags(cpuinfo: str | None = None) -> list[str]:
     return [f for f in ISA_FLAGS if f in flags]
 
 
-def machine() -> dict:
+def test_processes(pytest_args: list[str]) -> int:
+    """How many test processes the run has: `make test`'s (the cores, at most 4), or the
+    last ``-n N`` among the extra pytest arguments."""
+    processes = min(4, os.cpu_count() or 1)
+    for flag, value in zip(pytest_args, pytest_args[1:]):
+        if flag == "-n" and value.isdigit():
+            processes = int(value)
+    return processes
+
+
+def machine(pytest_args: list[str]) -> dict:
     from preemergence.core.hardware import cpu_name
     return {"cpu": cpu_name(), "cpus": os.cpu_count(), "isa": cpu_flags(),
-            "workers": min(4, os.cpu_count() or 1), "python": sys.version.split()[0]}
+            "workers": test_processes(pytest_args), "python": sys.version.split()[0]}
 
 
 def module_of(classname: str) -> str:
@@ -150,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wall", type=float, help="with --junit: the run's wall time (s)")
     parser.add_argument("--commit", help="with --junit: the commit it tested")
     parser.add_argument("--top", type=int, default=25, help="slowest tests listed")
-    parser.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
+    parser.add_argument("pytest_args", nargs="*", help="more pytest arguments, after -- (with --junit: the run's -n N, "
+                        "to count its test processes)")
     args = parser.parse_args(argv)
     if args.junit is not None:
         xml_text, exit_code = args.junit.read_text(), None
@@ -162,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             wall, exit_code = run_suite(junit_path, args.pytest_args)
             junit = read_junit(junit_path.read_text())
     commit = git_commit() if args.junit is None else (args.commit or "not recorded")
-    report = summarise(junit, wall, machine(), commit, exit_code, args.top)
+    report = summarise(junit, wall, machine(args.pytest_args), commit, exit_code,
+                       args.top)
     from preemergence.core.artifacts import atomic_write_text, write_json
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / f"{args.name}.json", report)

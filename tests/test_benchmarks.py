@@ -331,3 +331,12 @@ def test_test_suite_names_the_vector_instructions_that_tell_the_epycs_apart():
     assert test_suite.cpu_flags(avx512) == ["avx2", "avx512f", "avx512_bf16"]
     assert test_suite.cpu_flags("flags : fpu avx2 fma\n") == ["avx2"]
     assert test_suite.cpu_flags("no flags line") == []
+
+
+def test_test_suite_counts_the_test_processes_a_run_was_given(monkeypatch):
+    import test_suite
+    monkeypatch.setattr(test_suite.os, "cpu_count", lambda: 2)
+    assert test_suite.test_processes([]) == 2                 # make test: -n auto, at most 4
+    assert test_suite.test_processes(["-n", "3", "-k", "cli"]) == 3
+    monkeypatch.setattr(test_suite.os, "cpu_count", lambda: 16)
+    assert test_suite.test_processes(["-x"]) == 4
