@@ -23,11 +23,12 @@ USER_FILES = ("mlflow.db", "mlartifacts", "mlruns")     # the user's MLflow stor
 # (4ab14b0) a quiet fresh-clone pytest took 572 s on a 2-core AMD EPYC; without it (and with
 # the planted-probe tests split over two modules) 480 s in the workspace at 1f8ee84. Pinned,
 # the run ends with one process alone on its heavy module and one core idle.
-# The heaviest test modules, heaviest first (benchmarks/test_suite.py on a 2-core AMD EPYC,
-# AVX2 only, 2026-12-07: reports/benchmarks/test_suite_avx2.md). `make test` hands modules
-# to its processes in collection order (--no-loadscope-reorder), so these start first and
-# the run does not end with one process on a long module while the other idles. A stale
-# list only changes the order, not a result.
+# The heaviest test modules, heaviest first (benchmarks/bench_test_suite.py on a 2-core
+# AMD EPYC, AVX2 only, 2026-12-07: reports/benchmarks/test_suite_avx2.md). `make test`
+# hands modules to its processes in collection order (--no-loadscope-reorder), so these
+# start first and the run does not end with one process on a long module while the other
+# idles (3 processes on 2 cores were no faster: 488 s against 469 s on a fresh clone). A
+# stale list only changes the order, not a result.
 HEAVIEST_FIRST = ("model/test_fanout.py", "stages/test_prune_interpret.py",
                   "interpret/test_planted_probes_location.py", "stages/test_train_cv.py",
                   "interpret/test_planted_probes.py", "stats/test_leakage_and_repeats.py",

@@ -306,9 +306,9 @@ JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="py
 
 
 def test_test_suite_report_sums_each_module_and_says_if_the_budget_holds():
-    """benchmarks/test_suite.py: a JUnit report read per module (a test class counted in its
+    """benchmarks/bench_test_suite.py: a JUnit report read per module (a test class counted in its
     module), the slowest tests first, counts and the 5-minute verdict in the table."""
-    import test_suite
+    import bench_test_suite as test_suite
     junit = test_suite.read_junit(JUNIT)
     assert junit["modules"] == {"tests/model/test_fanout.py": {"seconds": 32.5, "tests": 2},
                                 "tests/test_cli.py": {"seconds": 9.5, "tests": 2}}
@@ -326,7 +326,7 @@ def test_test_suite_report_sums_each_module_and_says_if_the_budget_holds():
 
 
 def test_test_suite_names_the_vector_instructions_that_tell_the_epycs_apart():
-    import test_suite
+    import bench_test_suite as test_suite
     avx512 = "processor: 0\nflags\t\t: fpu avx2 fma avx512f avx512_bf16 sse\n"
     assert test_suite.cpu_flags(avx512) == ["avx2", "avx512f", "avx512_bf16"]
     assert test_suite.cpu_flags("flags : fpu avx2 fma\n") == ["avx2"]
@@ -334,9 +334,9 @@ def test_test_suite_names_the_vector_instructions_that_tell_the_epycs_apart():
 
 
 def test_test_suite_counts_the_test_processes_a_run_was_given(monkeypatch):
-    import test_suite
+    import bench_test_suite as test_suite
     monkeypatch.setattr(test_suite.os, "cpu_count", lambda: 2)
-    assert test_suite.test_processes([]) == 2                 # make test: -n auto, at most 4
-    assert test_suite.test_processes(["-n", "3", "-k", "cli"]) == 3
+    assert test_suite.process_count([]) == 2                 # make test: -n auto, at most 4
+    assert test_suite.process_count(["-n", "3", "-k", "cli"]) == 3
     monkeypatch.setattr(test_suite.os, "cpu_count", lambda: 16)
-    assert test_suite.test_processes(["-x"]) == 4
+    assert test_suite.process_count(["-x"]) == 4

@@ -6,8 +6,8 @@ modules first) with a JUnit report, then writes per module and per test the seco
 process spent, the wall time and the machine (CPU, cores, its vector instructions: the two
 kinds of 2-core AMD EPYC this project meets differ by AVX-512 and native bf16 alone):
 
-    python benchmarks/test_suite.py --name test_suite_avx2
-    python benchmarks/test_suite.py --junit run.xml --wall 603.8 --name ...   # an earlier run
+    python benchmarks/bench_test_suite.py --name test_suite_avx2
+    python benchmarks/bench_test_suite.py --junit run.xml --wall 604 --name ...  # a past run
 
 Writes reports/benchmarks/<name>.json and <name>.md. A timing is of one run on one machine;
 nothing here is asserted by a test.
@@ -44,7 +44,7 @@ def cpu_flags(cpuinfo: str | None = None) -> list[str]:
     return [f for f in ISA_FLAGS if f in flags]
 
 
-def test_processes(pytest_args: list[str]) -> int:
+def process_count(pytest_args: list[str]) -> int:
     """How many test processes the run has: `make test`'s (the cores, at most 4), or the
     last ``-n N`` among the extra pytest arguments."""
     processes = min(4, os.cpu_count() or 1)
@@ -57,7 +57,7 @@ def test_processes(pytest_args: list[str]) -> int:
 def machine(pytest_args: list[str]) -> dict:
     from preemergence.core.hardware import cpu_name
     return {"cpu": cpu_name(), "cpus": os.cpu_count(), "isa": cpu_flags(),
-            "workers": test_processes(pytest_args), "python": sys.version.split()[0]}
+            "workers": process_count(pytest_args), "python": sys.version.split()[0]}
 
 
 def module_of(classname: str) -> str:
@@ -114,7 +114,7 @@ def markdown(report: dict) -> str:
     passed = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
     lines = [
         f"# Where `make test`'s time goes: {m['cpu']}, {m['cpus']} cores ({isa})", "",
-        f"Measured {report['date']} at {report['commit']} by `benchmarks/test_suite.py` "
+        f"Measured {report['date']} at {report['commit']} by `benchmarks/bench_test_suite.py` "
         f"(pytest as `make test` runs it, {m['workers']} test processes; Python "
         f"{m['python']}). {passed} passed, {counts['failures'] + counts['errors']} failed, "
         f"{counts['skipped']} skipped.", "",
@@ -160,8 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wall", type=float, help="with --junit: the run's wall time (s)")
     parser.add_argument("--commit", help="with --junit: the commit it tested")
     parser.add_argument("--top", type=int, default=25, help="slowest tests listed")
-    parser.add_argument("pytest_args", nargs="*", help="more pytest arguments, after -- (with --junit: the run's -n N, "
-                        "to count its test processes)")
+    parser.add_argument("pytest_args", nargs="*",
+                        help="more pytest arguments, after -- (with --junit: the run's "
+                        "-n N, to count its test processes)")
     args = parser.parse_args(argv)
     if args.junit is not None:
         xml_text, exit_code = args.junit.read_text(), None
