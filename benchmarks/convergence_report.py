@@ -316,4 +316,21 @@ def seeds_markdown(seeds: dict) -> str:
               + (f" A difference moves between {'ensembles' if members > 1 else 'seeds'} "
                  f"by {100 * seeds['mean_difference_sd']:.1f} points (standard deviation, "
                  "mean over the comparisons)." if "mean_difference_sd" in seeds else ""), ""]
-    return "\n".join(lines)
+    return "\n".join(lines + band_markdown(seeds["rows"], keys))
+
+
+def band_markdown(rows: list[dict], keys: list[str]) -> list[str]:
+    """How the runs' verdicts would read with a borderline band (seeds.band_agreement):
+    conflicts left against verdicts that say nothing, band by band."""
+    from seeds import BANDS, band_agreement
+    lines = ["With a borderline band (a design for point 7, not the report's rule): a "
+             "verdict whose region interval has a bound within the band of 0 reads "
+             "'borderline'; two runs conflict only when neither is borderline and their "
+             "verdicts differ.", "",
+             "| band (points) | pairs in conflict | verdicts read borderline |",
+             "|---:|---:|---:|"]
+    for band in BANDS:
+        a = band_agreement(rows, keys, band)
+        lines.append(f"| {100 * band:.0f} | {a['conflicts']} of {a['pairs']} | "
+                     f"{a['borderline']} of {a['verdicts']} |")
+    return lines + [""]

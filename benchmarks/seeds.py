@@ -120,6 +120,29 @@ def pairs_agreeing(runs: list[dict], names) -> dict:
                                  for rule, read in RULES.items()}}
 
 
+BANDS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)     # borderline bands tried (TSS, not points)
+
+
+def margin(entry: dict) -> float:
+    """How far the region interval's bound nearest 0 lies from 0."""
+    return min(abs(entry["low"]), abs(entry["high"]))
+
+
+def band_agreement(rows: list[dict], keys: list[str], band: float) -> dict:
+    """A three-way reading of the report's verdicts (a design for point 7, not the stats
+    stage's rule): a verdict whose region interval has a bound within ``band`` of 0 reads
+    'borderline'. Two runs conflict only when neither is borderline and their verdicts
+    differ. Counts over every pair of runs and comparison; with band 0 the conflicts are
+    the pairs that disagree."""
+    entries = [[row[k] for k in keys] for row in rows]
+    pairs = [(a, b) for runs in entries for a, b in combinations(runs, 2)]
+    return {"band": band, "pairs": len(pairs),
+            "conflicts": sum(margin(a) >= band and margin(b) >= band and
+                             a["verdict"] != b["verdict"] for a, b in pairs),
+            "verdicts": sum(map(len, entries)),
+            "borderline": sum(margin(e) < band for runs in entries for e in runs)}
+
+
 def compare(reports: list[Path], seeds: list[int], names=None, members: int = 1,
             machine: str | None = None) -> dict:
     """Every comparison under every seed (or ensemble of ``members`` seeds); 'agree' when

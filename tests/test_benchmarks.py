@@ -340,3 +340,28 @@ def test_test_suite_counts_the_test_processes_a_run_was_given(monkeypatch):
     assert test_suite.process_count(["-n", "3", "-k", "cli"]) == 3
     monkeypatch.setattr(test_suite.os, "cpu_count", lambda: 16)
     assert test_suite.process_count(["-x"]) == 4
+
+
+def test_a_borderline_band_removes_conflicts_only_by_reading_verdicts_borderline():
+    """seeds.band_agreement: with band 0 the conflicts are the pairs that disagree; a band
+    reads a verdict whose interval bound lies within it of 0 'borderline', and two runs
+    conflict only when both are clear of the band and differ (convergence_report's table)."""
+    import convergence_report
+    import seeds
+
+    def entry(low, high):
+        return {"low": low, "high": high, "verdict": "beats" if low > 0 else
+                "worse" if high < 0 else "apart"}
+    rows = [{"seedA": entry(0.005, 0.10), "seedB": entry(-0.02, 0.09),    # beats, apart,
+             "seedC": entry(0.06, 0.20)},                                  # beats: 2 conflicts
+            {"seedA": entry(-0.30, -0.10), "seedB": entry(-0.25, -0.08),   # worse, worse,
+             "seedC": entry(-0.20, 0.04)}]                                 # apart: 2 more
+    keys = ["seedA", "seedB", "seedC"]
+    none = seeds.band_agreement(rows, keys, 0.0)
+    assert none == {"band": 0.0, "pairs": 6, "conflicts": 4, "verdicts": 6, "borderline": 0}
+    one = seeds.band_agreement(rows, keys, 0.01)      # seedA's 0.5 points off 0: borderline
+    assert (one["conflicts"], one["borderline"]) == (3, 1)
+    five = seeds.band_agreement(rows, keys, 0.05)
+    assert (five["conflicts"], five["borderline"]) == (0, 3)
+    text = "\n".join(convergence_report.band_markdown(rows, keys))
+    assert "| 0 | 4 of 6 | 0 of 6 |" in text and "| 5 | 0 of 6 | 3 of 6 |" in text
