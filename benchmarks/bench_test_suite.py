@@ -144,12 +144,13 @@ def run_suite(junit_path: Path, extra: list[str]) -> tuple[float, int]:
     return time.perf_counter() - start, done.returncode
 
 
-def git_commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                          capture_output=True, text=True)
+def commit_tested() -> str:
+    """The short commit the runs' MLflow tags name (tracking.git_commit), and whether the
+    tracked files differed from it."""
+    from preemergence.core.tracking import git_commit
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                            cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return done.stdout.strip() + (" (uncommitted changes)" if dirty else "")
+    return git_commit()[:7] + (" (uncommitted changes)" if dirty else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,15 +166,15 @@ def main(argv: list[str] | None = None) -> int:
                         "-n N, to count its test processes)")
     args = parser.parse_args(argv)
     if args.junit is not None:
-        xml_text, exit_code = args.junit.read_text(), None
-        junit = read_junit(xml_text)
+        junit, exit_code = read_junit(args.junit.read_text()), None
         wall = args.wall if args.wall is not None else junit["pytest_s"]
+        commit = args.commit or "not recorded"
     else:
         with tempfile.TemporaryDirectory() as tmp:
             junit_path = Path(tmp) / "junit.xml"
             wall, exit_code = run_suite(junit_path, args.pytest_args)
             junit = read_junit(junit_path.read_text())
-    commit = git_commit() if args.junit is None else (args.commit or "not recorded")
+        commit = commit_tested()
     report = summarise(junit, wall, machine(args.pytest_args), commit, exit_code,
                        args.top)
     from preemergence.core.artifacts import atomic_write_text, write_json

@@ -365,3 +365,14 @@ def test_a_borderline_band_removes_conflicts_only_by_reading_verdicts_borderline
     assert (five["conflicts"], five["borderline"]) == (0, 3)
     text = "\n".join(convergence_report.band_markdown(rows, keys))
     assert "| 0 | 4 of 6 | 0 of 6 |" in text and "| 5 | 0 of 6 | 3 of 6 |" in text
+
+
+def test_test_suite_runs_pytest_with_the_makefile_s_arguments():
+    """bench_test_suite measures what `make test` runs: its pytest arguments are the
+    Makefile's (plus no cache), so a change to one that misses the other fails here."""
+    import bench_test_suite as test_suite
+    recipe = next(line for line in (ROOT / "Makefile").read_text().splitlines()
+                  if "-m pytest" in line and line.startswith("\t"))
+    ours = [a for a in test_suite.MAKE_TEST if a not in ("-p", "no:cacheprovider")]
+    assert recipe.split("-m pytest", 1)[1].split() == ours
+    assert test_suite.commit_tested()[:7].isalnum()
