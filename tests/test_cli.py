@@ -73,8 +73,11 @@ def test_existing_outputs_are_not_overwritten_without_force(workdir):
     assert (workdir / "regions" / "mine.txt").read_text() == "user data"
 
 
-def test_every_output_of_prepare_is_guarded_by_force(workdir, tiny_store_dir):
+def test_every_output_of_prepare_is_guarded_by_force(workdir, tiny_store_dir, tiny_params):
     """--force means the same for the segment sets and for the reports a command writes."""
+    from preemergence.core.config import with_overrides
+    (workdir / "params.yaml").write_text(      # one time bin: each one's validation is ~2 s
+        params_yaml(with_overrides(tiny_params, {"time_bins": [-3.2]})))
     (workdir / "rep").mkdir()
     (workdir / "rep" / "table1.md").write_text("my own table")
     result = _prepare(tiny_store_dir)

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from preemergence.core import executor as executors
-from preemergence.core.config import with_overrides
 from preemergence.model import fanout, runs
 from preemergence.model.configs import train_config
 from preemergence.model.runs import RESULT_FILE, load_time_bins, train_fold
+
+TIME_H = -3.2
 
 
 def test_resolve_names_every_executor(monkeypatch):
@@ -46,9 +47,9 @@ def test_resolve_names_every_executor(monkeypatch):
 @pytest.fixture(scope="module")
 def tiny_bin(prepare_tiny):
     """One prepared time bin, 2 folds (every run a fresh process on a cluster) and a
-    1-epoch schedule."""
-    params, store, work = prepare_tiny("fanout", {"prepare.n_folds": 2})
-    data = load_time_bins(store, work / "segments", [-3.2], params.prepare.n_folds)[-3.2]
+    1-epoch schedule (only -3.2 h prepared: each time bin's validation costs ~2 s)."""
+    params, store, work = prepare_tiny("fanout", {"prepare.n_folds": 2, "time_bins": [TIME_H]})
+    data = load_time_bins(store, work / "segments", [TIME_H], params.prepare.n_folds)[TIME_H]
     return params, data, work
 
 
@@ -136,7 +137,6 @@ def test_train_cv_through_a_loopback_cluster_equals_train_cv_in_process(
     import mlflow
     from preemergence.stages.train_cv import run_train_cv
     params, _, work = tiny_bin
-    params = with_overrides(params, {"time_bins": [-3.2]})
     outputs = {}
     real_train = runs._train
     for name, executor in (("inprocess", "inprocess"), ("cluster", loopback_cluster)):

@@ -18,8 +18,8 @@ TIME_H = -3.2
 
 @pytest.fixture(scope="module")
 def tiny(prepare_tiny):
-    """Prepared tiny data set and a 1-epoch schedule on 48 samples."""
-    return prepare_tiny("trust")
+    """Prepared tiny data set (-3.2 h only) and a 1-epoch schedule on 48 samples."""
+    return prepare_tiny("trust", {"time_bins": [TIME_H]})
 
 
 @pytest.fixture
