@@ -104,7 +104,9 @@ def summarise(junit: dict, wall_s: float, machine_info: dict, commit: str,
 
 
 def _minutes(seconds: float) -> str:
-    return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+    """'7 min 58 s': rounded to the second first (479.8 s is 8 min 0 s, not 7 min 60 s)."""
+    whole = round(seconds)
+    return f"{whole // 60} min {whole % 60} s"
 
 
 def markdown(report: dict) -> str:

@@ -323,6 +323,9 @@ def test_test_suite_report_sums_each_module_and_says_if_the_budget_holds():
     assert "| tests/model/test_fanout.py | 2 | 32.5 | 77.4 % |" in text
     assert text.index("test_fanout.py::test_a |") < text.index("test_cli.py::test_c |")
     assert "over)" in test_suite.markdown({**report, "pytest_s": 301.0})
+    # a time just short of a minute rounds up into it (the report once read "7 min 60 s")
+    late = test_suite.markdown({**report, "pytest_s": 477.7, "wall_s": 479.8})
+    assert "**7 min 58 s**" in late and "start-up: 8 min 0 s" in late and "60 s" not in late
 
 
 def test_test_suite_names_the_vector_instructions_that_tell_the_epycs_apart():
