@@ -71,12 +71,12 @@ def test_the_guard_catches_a_planted_leak_and_passes_without_one(tiny_bin, param
     """Networks that can learn their training regions' random labels (6 epochs over the
     tiny set) score 0 on unseen regions, but learn the leaked evaluation tiles: measured
     TSS 70 %, 99 % interval 34 to 89 %, against 15 % (-17 to 65 %) without the leak.
-    Depth 3, not 5: the guard does not depend on the depth, and depth 3 trains its 10
-    networks in 27 s instead of 45 s on 2 cores (depth 5: 87 %, 34 to 100 %, against 13 %,
-    -24 to 57 %, 8 epochs; 2-core AMD EPYC, 2026-12-07). 6 epochs, not 8: 32 s for this
-    test alone against 42 s for the 10 trainings at 8 epochs, each the first of its process
-    on the AVX2-only EPYC (8 epochs: 78 %, 37 to 94 %, against 19 %, -17 to 52 %; 5: 65 %,
-    33 to 85 %; depth 2, 8 epochs: 50 %, 24 to 69 %, too near 20 %)."""
+    Depth 3, not 5: the guard does not depend on the depth (depth 5, 8 epochs: 87 %, 34 to
+    100 %, against 13 %, -24 to 57 %), and its 10 networks trained in 27 s instead of 45 s
+    (8 epochs, 2-core AMD EPYC, 2026-12-07). 6 epochs, not 8: on the AVX2-only EPYC the 10
+    trainings took 42 s at 8 epochs and 27 s at 6 in one script (the whole test alone: 32
+    s); 8 epochs: 78 %, 37 to 94 %, against 19 %, -17 to 52 %; 5: 65 %, 33 to 85 %; depth
+    2, 8 epochs: 50 %, 24 to 69 %, too near the 20 % asked for."""
     from preemergence.model.configs import train_config
     config = train_config(with_overrides(params, {"depth": 3}), "default", epochs=6,
                           samples_per_epoch=None, max_val_samples=16,
