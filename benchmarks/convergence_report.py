@@ -19,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from frontier_report import depth_tss, frontier_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
 PLATEAU_TAIL = 3
 TOLERANCE = 0.02          # 2 TSS points
 SWING_LIMIT = 0.04        # a depth whose TSS moves more (std) late in training has no plateau
@@ -138,7 +141,10 @@ def write_report(out: Path) -> dict:
     text = markdown(study, plateau, cands, chosen, swing, settled)
     profile = out / "profile.json"
     if profile.exists():
-        text += frontier_markdown(json.loads(profile.read_text()), cands, plateau)
+        committed = ROOT / "reports"
+        default_tss = (depth_tss(committed) if (committed / "depth_study_metrics.json").exists()
+                       else None)
+        text += frontier_markdown(json.loads(profile.read_text()), cands, plateau, default_tss)
     for seeds in sorted(out.glob("seeds*.json"), key=lambda p: (p.name != "seeds.json", p)):
         text += seeds_markdown(json.loads(seeds.read_text()))
     atomic_write_text(out / "convergence.md", text)
@@ -194,80 +200,6 @@ def markdown(study: dict, plateau: dict, cands: list[dict], chosen: dict | None,
         lines.append("**No measured schedule is within 2 points of the plateau at the "
                      "depths that settle.**")
     return "\n".join(lines) + "\n"
-
-
-BUDGET_MIN = 15                                           # make run's budget (minutes)
-# stages whose networks train on a schedule the quick look switches (README): their training
-# phases scale with its epochs; the leakage guard (stats) stays on the default
-SCALED_STAGES = ("train-cv", "depth-study", "interpret", "interpret-validate")
-TRAINING_PHASES = ("training steps", "validation", "graph tracing", "input pipeline",
-                   "checkpoints and model saving")
-
-
-def latest_stages(profiles: list) -> tuple[list[dict], list[str]]:
-    """Each pipeline stage's latest measurement over the profiled runs (`kind` pipeline, in
-    the order measured), in pipeline order, each with the label of its run; and the
-    pipeline's stages no run measured."""
-    from preemergence.core.catalog import pipeline
-    latest = {}
-    for run in (p for p in profiles if p["kind"] == "pipeline"):
-        for stage in run["stages"]:
-            latest[stage["stage"]] = {**stage, "source": run["label"],
-                                      "machine": run["machine"]}
-    order = pipeline()
-    return ([latest[s] for s in order if s in latest],
-            [s for s in order if s not in latest])
-
-
-def frontier_markdown(profiles: list, cands: list[dict], plateau: dict) -> str:
-    """TSS against `make run` time: each stage's latest profiled time (benchmarks/
-    profile_run.py pipeline), the training phases of the stages that train on the quick
-    look's schedules scaled linearly with the number of epochs."""
-    stages, missing = latest_stages(profiles)
-    if not stages:
-        return ""
-    total = sum(s["wall_s"] for s in stages)
-    scaled = sum(s["phases"].get(k, 0.0) for s in stages if s["stage"] in SCALED_STAGES
-                 for k in TRAINING_PHASES)
-    epochs = next(p.get("default_epochs", 24) for p in reversed(profiles)
-                  if p["kind"] == "pipeline")
-    depths = sorted(plateau)
-    what = "make run" if not missing else \
-        f"the stages {', '.join(s['stage'] for s in stages)}"
-    sources = {}
-    for s in stages:
-        sources.setdefault(s["source"], []).append(s["stage"])
-    machine = stages[-1]["machine"]
-    lines = ["", f"## Frontier: TSS against the time of {what}", "",
-             f"Each stage's latest profiled time ({machine.get('cpu')}, "
-             f"{machine.get('cpus')} CPUs; " + "; ".join(
-                 f"{', '.join(names)}: {label}" for label, names in sources.items())
-             + f"): {total / 60:.0f} min in the stage processes, {scaled / 60:.0f} min of "
-             "it training on the default schedule in the stages the quick look switches "
-             f"({', '.join(SCALED_STAGES)}). That training time scaled linearly with the "
-             "schedule's epochs (an estimate; only the default's row is measured), next to "
-             "the study's TSS (mean of 2 folds, -3.2 h)."
-             + (f" **Partial:** no profile has a time for {', '.join(missing)}; not in the "
-                "table." if missing else ""), "",
-             f"| schedule | epochs | {what} (min, estimated) | "
-             + " | ".join(f"depth {d}" for d in depths) + " |",
-             "|---|---:|---:|" + "---:|" * len(depths)]
-    within_budget = []
-    for c in cands:
-        if c["schedule"] != "cosine" or not all(d in c["tss"] for d in depths):
-            continue
-        minutes = (total - scaled + scaled * c["epochs"] / epochs) / 60
-        lines.append(f"| cosine | {c['epochs']} | {minutes:.0f} | "
-                     + " | ".join(f"{100 * c['tss'][d]:.1f}" for d in depths) + " |")
-        if minutes <= BUDGET_MIN:
-            gap = max(plateau[d] - c["tss"][d] for d in depths if d > 1)
-            within_budget.append(f"cosine over {c['epochs']} epochs (up to "
-                                 f"{100 * gap:.1f} points below the plateau at depths 2-5)")
-    lines += ["", f"Within {BUDGET_MIN} minutes on this machine ({what}): "
-              + ("; ".join(within_budget) or "none of the measured schedules")
-              + ". The default is the converged schedule, at the time its row states; "
-              "`fast` remains for a quick look.", ""]
-    return "\n".join(lines)
 
 
 def seeds_markdown(seeds: dict) -> str:

@@ -20,6 +20,9 @@ evaluation). Writes profile.{json,md} to --out (default reports/benchmarks), kee
 earlier measurements there (before/after). Usage:
   python benchmarks/profile_run.py [run] [--folds 3] [--label after] [--rebuild]
   PREEMERGENCE_PROFILE=/tmp/p.jsonl make run; python benchmarks/profile_run.py pipeline /tmp/p.jsonl
+  python benchmarks/profile_run.py pipeline quick.jsonl --config fast --reports CLONE/reports
+      (a run on another schedule, e.g. the README's quick look: convergence.md's frontier
+      sets its measured time and TSS beside the estimate)
 """
 
 import preemergence  # noqa: F401  first: the package sets TensorFlow's defaults
@@ -119,15 +122,21 @@ def measure_run(args) -> dict:
 
 
 def machine() -> dict:
-    """The machine of a measurement: hardware.describe(), CPUs, Python and TensorFlow."""
+    """The machine of a measurement: hardware.describe(), CPUs, its vector-instruction flags
+    (the one thing that tells the two 2-core AMD EPYC kinds apart), Python and TensorFlow."""
     import tensorflow as tf
+    from bench_test_suite import cpu_flags
     from preemergence.core import hardware
-    return {**hardware.describe(), "cpus": os.cpu_count(),
+    return {**hardware.describe(), "cpus": os.cpu_count(), "isa": ",".join(cpu_flags()),
             "python": platform.python_version(), "tensorflow": tf.__version__}
 
 
-def measure_pipeline(path: Path, label: str) -> dict:
-    """Per stage process of a profiled `make run`: wall time and phases."""
+def measure_pipeline(path: Path, label: str, schedule: str | None = None,
+                     reports: Path | None = None) -> dict:
+    """Per stage process of a profiled `make run`: wall time and phases; the schedule it
+    ran (``schedule``: a train.configs name, e.g. `fast` for the README's quick look;
+    default params.yaml's train.config) and, with ``reports`` (that run's reports folder),
+    its depth study's fold-mean TSS per depth."""
     stages = []
     for line in Path(path).read_text().splitlines():
         entry = json.loads(line)
@@ -136,10 +145,14 @@ def measure_pipeline(path: Path, label: str) -> dict:
         stages.append({"stage": Path(name).name, "wall_s": entry["wall_s"],
                        "phases": entry["phases"], "counts": entry["counts"]})
     from preemergence.core.config import load_params
+    from frontier_report import depth_tss
     params = load_params(ROOT / "params.yaml")
+    schedule = schedule or params.train.config
     return {"label": label, "kind": "pipeline", "date": time.strftime("%Y-%m-%d %H:%M"),
-            "machine": machine(), "stages": stages,
-            "default_epochs": params.train.configs[params.train.config].epochs}
+            "machine": machine(), "stages": stages, "schedule": schedule,
+            "schedule_epochs": params.train.configs[schedule].epochs,
+            "default_epochs": params.train.configs[params.train.config].epochs,
+            **({"tss_by_depth": depth_tss(reports)} if reports else {})}
 
 
 def markdown(measurements: list[dict]) -> str:
@@ -150,9 +163,12 @@ def markdown(measurements: list[dict]) -> str:
              "validation and tile evaluation.", ""]
     for m in measurements:
         machine = m["machine"]
+        isa = f" ({machine['isa'] or 'no AVX2'})" if "isa" in machine else ""
+        schedule = (f" Schedule: `{m['schedule']}` ({m['schedule_epochs']} epochs)."
+                    if "schedule" in m else "")
         lines += [f"## {m['label']} ({m['kind']}, {m['date']})", "",
-                  f"Machine: {machine.get('cpu', '?')}, {machine.get('cpus')} CPUs; "
-                  f"TensorFlow {machine.get('tensorflow', '?')}.", ""]
+                  f"Machine: {machine.get('cpu', '?')}{isa}, {machine.get('cpus')} CPUs; "
+                  f"TensorFlow {machine.get('tensorflow', '?')}.{schedule}", ""]
         lines += run_table(m) if m["kind"] == "run" else pipeline_table(m)
     return "\n".join(lines) + "\n"
 
@@ -204,11 +220,15 @@ def main() -> None:
     parser.add_argument("--time-h", type=float, default=-3.2)
     parser.add_argument("--label", default="current")
     parser.add_argument("--rebuild", action="store_true")
-    parser.add_argument("--config", help="train.configs schedule (default: train.config)")
+    parser.add_argument("--config", help="train.configs schedule (default: train.config); "
+                        "pipeline: the schedule the profiled run trained on")
+    parser.add_argument("--reports", type=Path,
+                        help="pipeline: the profiled run's reports folder (its depth study's "
+                             "TSS goes with the measurement)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks")
     args = parser.parse_args()
     measurement = (measure_run(args) if args.mode == "run"
-                   else measure_pipeline(args.file, args.label))
+                   else measure_pipeline(args.file, args.label, args.config, args.reports))
     from preemergence.core.artifacts import atomic_write_text, read_json, write_json
     path = args.out / "profile.json"
     kept = [m for m in (read_json(path) or []) if m["label"] != args.label]

@@ -228,7 +228,7 @@ def test_the_frontier_takes_each_stage_s_latest_profile_and_names_its_source():
     """A whole-pipeline profile, then interpret-validate and interpret profiled again: the
     frontier adds each stage's latest time, scales the training of the stages the quick look
     switches with the epochs, and says where each time comes from and what is missing."""
-    from convergence_report import frontier_markdown
+    from frontier_report import frontier_markdown
     from preemergence.core.catalog import pipeline
     machine = {"cpu": "AMD EPYC", "cpus": 2}
 
@@ -251,6 +251,42 @@ def test_the_frontier_takes_each_stage_s_latest_profile_and_names_its_source():
     assert "## Frontier: TSS against the time of make run" in text
     partial = frontier_markdown([old], cands, {2: 0.62, 5: 0.81})
     assert "no profile has a time for interpret-validate" in partial
+
+
+def test_the_frontier_takes_a_quick_look_s_unswitched_stages_and_sets_it_beside_its_estimate():
+    """A whole run on the quick look's schedule (3 of 24 epochs) after a default run: its
+    stats stage (the leakage guard keeps the default schedule) replaces the default run's in
+    the default's total, its train-cv (switched) does not; the measured row carries its time
+    and depth-study TSS, the default's row the committed TSS, and the sentence below names
+    the stages where the estimate parts from the measurement and those the run lacked."""
+    from frontier_report import frontier_markdown, latest_stages
+    from preemergence.core.catalog import pipeline
+    machine = {"cpu": "AMD EPYC", "cpus": 2}
+
+    def stage(name, wall, training=0.0):
+        return {"stage": name, "wall_s": wall, "phases": {"training steps": training}}
+    default = {"kind": "pipeline", "label": "default run", "machine": machine,
+               "default_epochs": 24,
+               "stages": [stage(s, 2400.0, 2400.0) if s == "train-cv" else stage(s, 60.0)
+                          for s in pipeline()]}
+    quick = {"kind": "pipeline", "label": "quick look", "machine": machine,
+             "default_epochs": 24, "schedule": "fast", "schedule_epochs": 3,
+             "tss_by_depth": {"1": 0.244, "5": 0.703},
+             "stages": [stage("train-cv", 420.0, 300.0), stage("stats", 600.0, 500.0)]}
+    stages, missing = latest_stages([default, quick])
+    source = {s["stage"]: (s["source"], s["wall_s"]) for s in stages}
+    assert source["train-cv"] == ("default run", 2400.0) and missing == []
+    assert source["stats"] == ("quick look", 600.0)
+    cands = [{"schedule": "cosine", "epochs": 3, "tss": {1: 0.2, 5: 0.79}}]
+    text = frontier_markdown([default, quick], cands, {1: 0.4, 5: 0.82}, {1: 0.407, 5: 0.778})
+    total_min = (2400.0 + 600.0 + 60.0 * (len(pipeline()) - 2)) / 60
+    assert f"| the committed reports (times: the stage profiles above) | default | 24 | " \
+           f"{total_min:.0f} | 40.7 | 77.8 |" in text
+    assert "| quick look | fast | 3 | 17.0 | 24.4 | 70.3 |" in text
+    # estimate: train-cv 2400 s scaled to 3 epochs = 300 s (5.0 min) against 7.0 measured
+    assert "train-cv 5.0 estimated, 7.0 measured" in text
+    assert "stats" not in text.split("apart by")[1].split(".")[0]   # its own time: no gap
+    assert "Not in the run: regions," in text
 
 
 def test_flux_only_window_statistics_and_where_the_rank_order_is_lost():
