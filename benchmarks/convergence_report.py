@@ -254,7 +254,7 @@ def seeds_markdown(seeds: dict) -> str:
 def band_markdown(rows: list[dict], keys: list[str]) -> list[str]:
     """How the runs' verdicts would read with a borderline band (seeds.band_agreement):
     conflicts left against verdicts that say nothing, band by band."""
-    from seeds import BANDS, band_agreement
+    from seeds import BAND_SDS, BANDS, band_agreement, pooled_sd
     lines = ["With a borderline band (a design for point 7, not the report's rule): a "
              "verdict whose region interval has a bound within the band of 0 reads "
              "'borderline'; two runs conflict only when neither is borderline and their "
@@ -265,4 +265,12 @@ def band_markdown(rows: list[dict], keys: list[str]) -> list[str]:
         a = band_agreement(rows, keys, band)
         lines.append(f"| {100 * band:.0f} | {a['conflicts']} of {a['pairs']} | "
                      f"{a['borderline']} of {a['verdicts']} |")
-    return lines + [""]
+    sd = pooled_sd(rows, keys)
+    a = band_agreement(rows, keys, BAND_SDS * sd)
+    return lines + ["", f"A band sized from these runs' own spread: the between-run SD of a "
+                    f"difference, pooled over the comparisons, is {100 * sd:.1f} points; a "
+                    f"band of {BAND_SDS:g} of them ({100 * BAND_SDS * sd:.1f} points, "
+                    "`seeds.pooled_sd`) leaves "
+                    f"{a['conflicts']} of {a['pairs']} pairs in conflict and reads "
+                    f"{a['borderline']} of {a['verdicts']} verdicts borderline (in-sample: "
+                    "the band is measured on the runs it is tried on).", ""]

@@ -128,6 +128,20 @@ def margin(entry: dict) -> float:
     return min(abs(entry["low"]), abs(entry["high"]))
 
 
+BAND_SDS = 2.0    # a band of this many between-run SDs of a difference (see pooled_sd)
+
+
+def pooled_sd(rows: list[dict], keys: list[str]) -> float:
+    """Between-run SD of a difference, pooled over the comparisons (root of the mean of
+    each comparison's variance across the runs ``keys``): how far retraining moves a
+    difference. Two runs' estimates differ by sqrt(2) of it; with a band of BAND_SDS of it,
+    two runs conflict only when their estimates lie at least 2 x BAND_SDS SDs apart (with
+    intervals of equal width), i.e. 2.8 SDs of their difference: about 0.5 % a comparison
+    under a normal spread."""
+    variances = [statistics.variance([row[k]["difference"] for k in keys]) for row in rows]
+    return statistics.fmean(variances) ** 0.5
+
+
 def band_agreement(rows: list[dict], keys: list[str], band: float) -> dict:
     """A three-way reading of the report's verdicts (a design for point 7, not the stats
     stage's rule): a verdict whose region interval has a bound within ``band`` of 0 reads

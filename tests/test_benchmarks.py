@@ -389,8 +389,8 @@ def test_a_borderline_band_removes_conflicts_only_by_reading_verdicts_borderline
     import seeds
 
     def entry(low, high):
-        return {"low": low, "high": high, "verdict": "beats" if low > 0 else
-                "worse" if high < 0 else "apart"}
+        return {"low": low, "high": high, "difference": (low + high) / 2,
+                "verdict": "beats" if low > 0 else "worse" if high < 0 else "apart"}
     rows = [{"seedA": entry(0.005, 0.10), "seedB": entry(-0.02, 0.09),    # beats, apart,
              "seedC": entry(0.06, 0.20)},                                  # beats: 2 conflicts
             {"seedA": entry(-0.30, -0.10), "seedB": entry(-0.25, -0.08),   # worse, worse,
@@ -404,6 +404,18 @@ def test_a_borderline_band_removes_conflicts_only_by_reading_verdicts_borderline
     assert (five["conflicts"], five["borderline"]) == (0, 3)
     text = "\n".join(convergence_report.band_markdown(rows, keys))
     assert "| 0 | 4 of 6 | 0 of 6 |" in text and "| 5 | 0 of 6 | 3 of 6 |" in text
+    # differences 5.25, 3.5, 13 and -20, -16.5, -8 points: variances 25.6 and 38.1, pooled
+    # SD 5.6 points; a band of 2 SDs (11.3 points) reads every verdict borderline
+    assert "is 5.6 points; a band of 2 of them (11.3 points" in text
+    assert "leaves 0 of 6 pairs in conflict and reads 6 of 6 verdicts borderline" in text
+
+
+def test_the_pooled_between_run_sd_is_the_root_of_the_comparisons_mean_variance():
+    import seeds
+    rows = [{"a": {"difference": 0.10}, "b": {"difference": 0.12}, "c": {"difference": 0.14}},
+            {"a": {"difference": 0.00}, "b": {"difference": 0.06}, "c": {"difference": 0.03}}]
+    # variances 0.0004 and 0.0009: mean 0.00065
+    assert seeds.pooled_sd(rows, ["a", "b", "c"]) == pytest.approx(0.00065 ** 0.5)
 
 
 def test_test_suite_runs_pytest_with_the_makefile_s_arguments():
