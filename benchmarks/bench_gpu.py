@@ -15,7 +15,8 @@ the best aggregate throughput on one device, and by 8 such devices (the runs are
 independent: 8 GPUs = 8 times the throughput, up to the number of runs).
 
 --cpu hides every GPU (CUDA_VISIBLE_DEVICES=""), so the benchmark runs, and is tested,
-without one. Writes gpu_concurrency.{json,md} to --out (default reports/benchmarks).
+without one. Writes gpu_concurrency.{json,md} (gpu_concurrency_cpu.{json,md} with --cpu) to --out
+(default reports/benchmarks).
 Usage: python benchmarks/bench_gpu.py [--cpu] [--concurrency 1 2 4 8] [--batches 60]
 """
 
