@@ -106,7 +106,7 @@ def frontier_markdown(profiles: list, cands: list[dict], plateau: dict,
     for c in cands:
         if c["schedule"] != "cosine" or not all(d in c["tss"] for d in depths):
             continue
-        minutes = (total - scaled + scaled * c["epochs"] / epochs) / 60
+        minutes = sum(estimate_s(s, c["epochs"], epochs) for s in stages) / 60
         lines.append(f"| cosine | {c['epochs']} | {minutes:.0f} | "
                      + " | ".join(f"{100 * c['tss'][d]:.1f}" for d in depths) + " |")
         if minutes <= BUDGET_MIN:
